@@ -1,0 +1,61 @@
+"""The package is installed the ROS way: the ament index finds it, its files and executables."""
+
+from __future__ import annotations
+
+import ast
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import ament_index_python.packages as ament_index
+from conftest import REPO_ROOT
+
+
+def console_scripts() -> list[str]:
+    """Names of the console scripts that setup.py declares (read without running it)."""
+    tree = ast.parse((REPO_ROOT / "setup.py").read_text())
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Assign) and any(
+                getattr(t, "id", None) == "CONSOLE_SCRIPTS" for t in node.targets):
+            return [ast.literal_eval(e).split("=")[0].strip() for e in node.value.elts]
+    raise AssertionError("setup.py declares no CONSOLE_SCRIPTS")
+
+
+def test_ament_index_finds_package_and_files():
+    assert "ness_ros" in ament_index.get_packages_with_prefixes()
+    share = Path(ament_index.get_package_share_directory("ness_ros"))
+    assert (share / "package.xml").is_file()
+    for folder in ("config",):
+        sources = [p.relative_to(REPO_ROOT) for p in (REPO_ROOT / folder).rglob("*") if p.is_file()]
+        assert sources, f"{folder}/ is empty"
+        for rel in sources:
+            assert (share / rel).is_file(), f"{rel} is not installed in {share}"
+
+
+def test_every_console_script_is_an_executable_in_lib():
+    prefix = Path(ament_index.get_package_prefix("ness_ros"))
+    names = console_scripts()
+    assert "ness" in names
+    for name in names:
+        exe = prefix / "lib" / "ness_ros" / name
+        assert exe.is_file() and os.access(exe, os.X_OK), f"missing executable {exe}"
+
+
+def test_ness_help_lists_verbs():
+    prefix = Path(ament_index.get_package_prefix("ness_ros"))
+    out = subprocess.run([str(prefix / "lib" / "ness_ros" / "ness"), "--help"],
+                         capture_output=True, text=True, timeout=60, check=True).stdout
+    assert "usage: ness" in out and "env" in out
+
+
+def test_ness_env_reports_every_package_importable(tmp_path):
+    out_json = tmp_path / "env.json"
+    result = subprocess.run([sys.executable, "-m", "ness_ros.cli.main", "env", "--json",
+                             str(out_json)], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    import json
+    rows = json.loads(out_json.read_text())["packages"]
+    assert {r["package"] for r in rows} >= {"rclpy", "dvs_msgs", "event_camera_msgs",
+                                            "vision_msgs", "torch", "snntorch"}
+    assert all(r["status"] == "ok" for r in rows)
