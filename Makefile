@@ -13,7 +13,7 @@ test: env
 	@$(PY) -m pytest test
 
 lint: env
-	@.venv/bin/ruff check ness_ros test launch setup.py
+	@.venv/bin/ruff check .
 
 clean:
 	rm -rf .venv build
