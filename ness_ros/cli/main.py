@@ -1,20 +1,25 @@
 """Entry point of ``ness``: one sub-command per verb, in the manner of ``ros2 VERB``.
 
-Each verb lives in its own module under :mod:`ness_ros.cli` and exposes ``register(subparsers)``,
-which adds its parser and sets ``func`` to the callable that runs it. Verb modules import their
-heavy dependencies (torch, rclpy) inside the functions they run, so ``ness --help`` stays fast.
+Each verb lives in its own module ``ness_ros/cli/<name>_verb.py`` exposing
+``register(subparsers)``, which adds its parser and sets ``func`` to the callable that runs it.
+Verb modules are found by name, so adding a verb touches no other file. They import their heavy
+dependencies (torch, rclpy) inside the functions they run, so ``ness --help`` stays fast.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import pkgutil
 import sys
 
-# Verb modules, in the order `ness --help` lists them.
-VERB_MODULES = [
-    "ness_ros.cli.env_verb",
-]
+import ness_ros.cli
+
+
+def verb_modules() -> list[str]:
+    """Names of the verb modules, sorted, so ``ness --help`` lists verbs alphabetically."""
+    return sorted(f"ness_ros.cli.{info.name}" for info in pkgutil.iter_modules(ness_ros.cli.__path__)
+                  if info.name.endswith("_verb"))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -23,7 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="ness_ros tools: benchmarks, data, training, evaluation, bags, fuzzing.",
     )
     subparsers = parser.add_subparsers(title="verbs", dest="verb", metavar="VERB")
-    for module_name in VERB_MODULES:
+    for module_name in verb_modules():
         importlib.import_module(module_name).register(subparsers)
     return parser
 
