@@ -18,8 +18,8 @@ import ness_ros.cli
 
 def verb_modules() -> list[str]:
     """Names of the verb modules, sorted, so ``ness --help`` lists verbs alphabetically."""
-    return sorted(f"ness_ros.cli.{info.name}" for info in pkgutil.iter_modules(ness_ros.cli.__path__)
-                  if info.name.endswith("_verb"))
+    found = pkgutil.iter_modules(ness_ros.cli.__path__)
+    return sorted(f"ness_ros.cli.{info.name}" for info in found if info.name.endswith("_verb"))
 
 
 def build_parser() -> argparse.ArgumentParser:
