@@ -4,6 +4,7 @@ ROS-free: nothing here imports rclpy. Codecs work on serialized CDR bytes (what 
 ``raw=True`` subscription and accepts in ``publish``).
 """
 
+from ness_ros.events.aedat_import import AedatRecording, read_aedat4
 from ness_ros.events.batch import EVENT_DTYPE, EventBatch
 from ness_ros.events.cdr import Header
 from ness_ros.events.dvs_codec import EventArrayInfo, decode_event_array, encode_event_array
@@ -25,16 +26,25 @@ from ness_ros.events.packet_codec import (
     make_decoder,
     parse_event_packet,
 )
+from ness_ros.events.representations import (
+    event_counts,
+    region_bounds,
+    region_counts,
+    spike_tensor,
+)
+from ness_ros.events.ring_buffer import EventRingBuffer
 
 __all__ = [
     "EVENT_DTYPE",
     "IMAGE_ENCODINGS",
     "PACKET_DECODERS",
+    "AedatRecording",
     "EventArrayInfo",
     "EventBatch",
     "EventError",
     "EventPacketDecoder",
     "EventPacketEncoder",
+    "EventRingBuffer",
     "Evt3Decoder",
     "Evt3Encoder",
     "Header",
@@ -49,8 +59,13 @@ __all__ = [
     "encode_image_cdr",
     "encode_libcaer",
     "encode_mono",
+    "event_counts",
     "make_decoder",
     "parse_event_packet",
+    "read_aedat4",
+    "region_bounds",
+    "region_counts",
+    "spike_tensor",
     "to_mono8",
     "to_rgb8",
 ]
