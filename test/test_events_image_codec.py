@@ -146,3 +146,12 @@ def test_mono_conversions():
     assert to_mono8(f, "32FC1").tolist() == [[0, 0, 128, 255, 255, 0]]
     assert to_rgb8(f, "32FC1").shape == (1, 6, 3)
     assert to_mono8(np.array([[7]], np.uint8), "8UC1").tolist() == [[7]]
+
+
+def test_conversions_return_new_writable_arrays():
+    data = encode_image_cdr(np.arange(24, dtype=np.uint8).reshape(2, 4, 3), "rgb8")
+    view, encoding, _ = decode_image_cdr(data)
+    assert not view.flags.writeable  # a view into the message bytes
+    rgb = to_rgb8(view, encoding)
+    assert rgb.flags.writeable and not np.shares_memory(rgb, view)
+    assert np.array_equal(rgb, view)

@@ -105,13 +105,13 @@ def to_rgb8(pixels: NDArray, encoding: str) -> NDArray[np.uint8]:
     """
     _layout(encoding)
     if encoding in ("rgb8", "8UC3"):
-        return np.ascontiguousarray(pixels)
+        return np.array(pixels, dtype=np.uint8, order="C")
     if encoding == "bgr8":
-        return np.ascontiguousarray(pixels[..., ::-1])
+        return np.array(pixels[..., ::-1], dtype=np.uint8, order="C")
     if encoding == "rgba8":
-        return np.ascontiguousarray(pixels[..., :3])
+        return np.array(pixels[..., :3], dtype=np.uint8, order="C")
     if encoding == "bgra8":
-        return np.ascontiguousarray(pixels[..., 2::-1])
+        return np.array(pixels[..., 2::-1], dtype=np.uint8, order="C")
     mono = to_mono8(pixels, encoding)
     return np.repeat(mono[:, :, None], 3, axis=2)
 
