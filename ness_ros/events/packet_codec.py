@@ -144,12 +144,7 @@ class PacketDecoder(Protocol):
     def reset(self) -> None: ...
 
 
-class _Evt3PacketDecoder(Evt3Decoder):
-    def decode(self, payload: Payload, time_base: int = 0) -> EventBatch:  # time_base unused
-        return super().decode(payload)
-
-
-DECODERS: dict[str, type] = {"evt3": _Evt3PacketDecoder, "libcaer": LibcaerDecoder,
+DECODERS: dict[str, type] = {"evt3": Evt3Decoder, "libcaer": LibcaerDecoder,
                              "mono": MonoDecoder}
 
 
