@@ -194,3 +194,10 @@ def test_encoder_origin_and_validation():
     with pytest.raises(EventError, match="x and y < 2048"):
         Evt3Encoder().encode(wide)
     assert Evt3Encoder().encode(EventBatch.empty(640, 480)) == b""
+
+
+def test_empty_payload():
+    decoder = Evt3Decoder(640, 480)
+    batch = decoder.decode(b"")
+    assert len(batch) == 0 and (batch.width, batch.height) == (640, 480)
+    assert not decoder.has_valid_time
