@@ -33,9 +33,9 @@ ADDR_Y, ADDR_X, VECT_BASE_X, VECT_12, VECT_8 = 0x0, 0x2, 0x3, 0x4, 0x5
 TIME_LOW, TIME_HIGH, EXT_TRIGGER = 0x6, 0x8, 0xA
 #: Largest step between two emitted TIME_HIGH values that the decoder still reads correctly.
 _MAX_HIGH_STEP = 4096 - 11
-# Decoder state slots (int64 array): y, time high incl. wrap bits, time low, vector base x,
-# vector polarity, valid time found, TIME_HIGH seen while searching for it.
-_Y, _HIGH, _LOW, _BASE_X, _VPOL, _VALID, _SEEN_HIGH = range(7)
+# Decoder state (int64 array): [0] y, [1] time high incl. wrap bits, [2] time low, [3] vector
+# base x, [4] vector polarity, [5] valid time found, [6] TIME_HIGH seen while searching for it.
+_VALID = 5
 _WORD = np.dtype("<u2")
 
 
@@ -184,7 +184,7 @@ def _encode_kernel(us, x, y, pol, state):
             new_high = us[i] >> 12
             if new_high != high:
                 if high >= 0:
-                    while new_high - high > 4085:
+                    while new_high - high > _MAX_HIGH_STEP:
                         high += 2048
                         if fill:
                             out[k] = 0x8000 | (high & 0xFFF)
