@@ -1,0 +1,306 @@
+"""Multi-step spiking building blocks: LIF and parametric LIF neurons, convolutions batched over
+time steps, and the spike-element-wise (SEW) residual block.
+
+Every sequence tensor here is time-major, ``[T, B, C, H, W]`` (float32). Stateless layers
+(convolutions, batch norm) run once over all time steps by folding time into the batch
+(``[T * B, C, H, W]``); only the neuron state is stepped, in a loop over ``T``. Feature maps are
+kept in the channels-last memory format, which oneDNN convolutions run several times faster on
+CPU for the narrow layers used here.
+
+Why not ``snntorch.Leaky`` itself: calling it once per time step costs a shape check, a detached
+reset spike and several temporaries per step, and every instance is appended to a class-level
+list (``SpikingNeuron.instances``) that keeps it alive for the life of the process. :class:`LIF`
+implements the same equation in one loop over ``T``, uses snntorch's surrogate-gradient functions
+for training, and runs an in-place loop without autograd at inference.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+from snntorch import surrogate as snn_surrogate
+from torch import nn
+
+from ness_ros.models.errors import ModelError
+
+#: Surrogate gradients of the spike function that :class:`LIF` accepts, by name.
+SURROGATES: tuple[str, ...] = ("atan", "fast_sigmoid")
+
+
+def make_surrogate(name: str, slope: float | None = None) -> Callable[[torch.Tensor], torch.Tensor]:
+    """The snntorch surrogate spike function ``name`` (Heaviside forward, smooth backward).
+
+    Args:
+        name: ``"atan"`` (snntorch default, ``alpha`` = ``slope`` or 2) or ``"fast_sigmoid"``
+            (``slope`` or 25).
+        slope: steepness of the surrogate; None for snntorch's default.
+
+    Raises:
+        ModelError: unknown name.
+    """
+    if name == "atan":
+        return snn_surrogate.atan(alpha=2.0 if slope is None else float(slope))
+    if name == "fast_sigmoid":
+        return snn_surrogate.fast_sigmoid(slope=25.0 if slope is None else float(slope))
+    raise ModelError(f"surrogate must be one of {SURROGATES}, got {name!r}")
+
+
+class LIF(nn.Module):
+    """Multi-step leaky integrate-and-fire neuron, reset by subtraction.
+
+    The update is exactly ``snntorch.Leaky(beta, threshold, reset_mechanism="subtract")`` (with its
+    default ``reset_delay=True``) applied once per time step from a zero membrane::
+
+        U[t] = clamp(beta, 0, 1) * U[t-1] + X[t] - S[t-1] * threshold,   U[-1] = 0, S[-1] = 0
+        S[t] = H(U[t] - threshold)            (H(0) = 0)
+
+    where the reset ``S[t-1]`` is detached from the graph, as in snntorch, and ``dS/dU`` is the
+    chosen snntorch surrogate. Each forward processes a whole sequence from the zero state; the
+    final membrane is kept in the non-persistent buffer ``mem`` (``[B, ...]``) for inspection and
+    cleared by :meth:`reset`.
+
+    Args:
+        beta: membrane decay in [0, 1] (initial value when learnable).
+        threshold: firing threshold, > 0.
+        learn_beta: make ``beta`` a parameter (a parametric LIF).
+        channels: one ``beta`` per channel (dimension 2 of the input) instead of a scalar.
+        surrogate: name of the surrogate gradient, one of :data:`SURROGATES`.
+        surrogate_slope: steepness of the surrogate; None for snntorch's default.
+
+    Shape:
+        input ``[T, B, ...]`` currents; output spikes of the same shape and dtype, values 0 or 1.
+
+    Example::
+
+        lif = LIF(beta=0.5)
+        spikes = lif(torch.rand(4, 2, 8, 16, 16))
+    """
+
+    def __init__(self, *, beta: float = 0.5, threshold: float = 1.0, learn_beta: bool = False,
+                 channels: int | None = None, surrogate: str = "atan",
+                 surrogate_slope: float | None = None) -> None:
+        super().__init__()
+        if not 0.0 <= beta <= 1.0:
+            raise ModelError(f"LIF beta must be in [0, 1], got {beta}")
+        if not threshold > 0.0:
+            raise ModelError(f"LIF threshold must be > 0, got {threshold}")
+        if channels is not None and channels < 1:
+            raise ModelError(f"LIF channels must be >= 1 or None, got {channels}")
+        initial = torch.full((channels,) if channels else (), float(beta))
+        if learn_beta:
+            self.beta = nn.Parameter(initial)
+        else:
+            self.register_buffer("beta", initial, persistent=False)
+        self.threshold = float(threshold)
+        self.channels = channels
+        self.surrogate = surrogate
+        self._spike = make_surrogate(surrogate, surrogate_slope)
+        self.register_buffer("mem", torch.zeros(0), persistent=False)
+
+    def extra_repr(self) -> str:
+        kind = "learnable" if isinstance(self.beta, nn.Parameter) else "fixed"
+        shape = f"per-channel ({self.channels})" if self.channels else "scalar"
+        return f"beta={kind} {shape}, threshold={self.threshold}, surrogate={self.surrogate}"
+
+    def reset(self) -> None:
+        """Clear the neuron state (the next forward starts from a zero membrane anyway)."""
+        self.mem = torch.zeros(0, device=self.mem.device)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Spikes ``[T, B, ...]`` for input currents ``x`` ``[T, B, ...]``."""
+        return self._run(x, keep_membrane=False)[0]
+
+    def forward_with_membrane(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Spikes and membrane potentials after each step's reset-free update, both ``[T, B, ...]``
+        (the membrane is snntorch's ``mem`` output at each step)."""
+        spikes, membrane = self._run(x, keep_membrane=True)
+        assert membrane is not None
+        return spikes, membrane
+
+    def _beta_for(self, x: torch.Tensor) -> torch.Tensor:
+        beta = self.beta.clamp(0.0, 1.0).to(x.dtype)
+        if self.channels is None:
+            return beta
+        if x.dim() < 3 or x.shape[2] != self.channels:
+            raise ModelError(f"LIF has {self.channels} channels, input shape is {tuple(x.shape)}")
+        return beta.view(self.channels, *([1] * (x.dim() - 3)))
+
+    def _run(self, x: torch.Tensor, *, keep_membrane: bool
+             ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        if x.dim() < 2:
+            raise ModelError(f"LIF input must be [T, B, ...], got shape {tuple(x.shape)}")
+        self.reset()
+        beta = self._beta_for(x)
+        needs_grad = torch.is_grad_enabled() and (x.requires_grad or beta.requires_grad)
+        if needs_grad:
+            spikes, membrane, mem = self._run_autograd(x, beta, keep_membrane)
+        else:
+            spikes, membrane, mem = self._run_inplace(x, beta, keep_membrane)
+        self.mem = mem.detach()
+        return spikes, membrane
+
+    def _run_inplace(self, x: torch.Tensor, beta: torch.Tensor, keep_membrane: bool
+                     ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
+        # Same operations in the same order as snntorch (beta * U + X, then - S * thr), so the
+        # results are bit-identical; in place, because no graph is needed.
+        spikes = torch.empty_like(x)
+        membrane = torch.empty_like(x) if keep_membrane else None
+        mem = torch.zeros_like(x[0])
+        for t in range(x.shape[0]):
+            mem.mul_(beta).add_(x[t])
+            if t:
+                mem.sub_(spikes[t - 1], alpha=self.threshold)
+            torch.gt(mem, self.threshold, out=spikes[t])
+            if membrane is not None:
+                membrane[t].copy_(mem)
+        return spikes, membrane, mem
+
+    def _run_autograd(self, x: torch.Tensor, beta: torch.Tensor, keep_membrane: bool
+                      ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
+        mem = torch.zeros_like(x[0])
+        previous: torch.Tensor | None = None
+        spikes, membranes = [], []
+        for t in range(x.shape[0]):
+            mem = beta * mem + x[t]
+            if previous is not None:
+                mem = mem - previous.detach() * self.threshold
+            previous = self._spike(mem - self.threshold).to(x.dtype)
+            spikes.append(previous)
+            if keep_membrane:
+                membranes.append(mem)
+        return torch.stack(spikes), torch.stack(membranes) if keep_membrane else None, mem
+
+
+class ParametricLIF(LIF):
+    """LIF with a learnable decay (PLIF), ``snntorch.Leaky(learn_beta=True)`` equivalent.
+
+    Args:
+        channels: one decay per channel when given, else one scalar decay for the layer.
+        beta: initial decay (0.5, i.e. a membrane time constant of 2 steps).
+        threshold, surrogate, surrogate_slope: as for :class:`LIF`.
+    """
+
+    def __init__(self, *, channels: int | None = None, beta: float = 0.5, threshold: float = 1.0,
+                 surrogate: str = "atan", surrogate_slope: float | None = None) -> None:
+        super().__init__(beta=beta, threshold=threshold, learn_beta=True, channels=channels,
+                         surrogate=surrogate, surrogate_slope=surrogate_slope)
+
+
+def fold(x: torch.Tensor) -> torch.Tensor:
+    """``[T, B, C, H, W]`` -> ``[T * B, C, H, W]`` in the channels-last memory format."""
+    return x.flatten(0, 1).contiguous(memory_format=torch.channels_last)
+
+
+def unfold(x: torch.Tensor, steps: int) -> torch.Tensor:
+    """``[T * B, ...]`` -> ``[T, B, ...]`` (a view)."""
+    return x.unflatten(0, (steps, x.shape[0] // steps))
+
+
+def cat_channels(*xs: torch.Tensor) -> torch.Tensor:
+    """Concatenate ``[T, B, C_i, H, W]`` sequences along channels, keeping channels-last."""
+    return unfold(torch.cat([fold(x) for x in xs], dim=1), xs[0].shape[0])
+
+
+def upsample_nearest(x: torch.Tensor, factor: int = 2) -> torch.Tensor:
+    """Nearest-neighbour upsampling of a ``[T, B, C, H, W]`` sequence; spikes stay 0/1 (or
+    integer counts), so the layer it feeds still receives spikes."""
+    return unfold(F.interpolate(fold(x), scale_factor=factor, mode="nearest"), x.shape[0])
+
+
+def time_mean(x: torch.Tensor) -> torch.Tensor:
+    """Mean over time of a ``[T, B, ...]`` sequence -> ``[B, ...]`` (a sum over the time slices:
+    several times faster than ``x.mean(0)`` on channels-last strides)."""
+    total = x[0].clone()
+    for t in range(1, x.shape[0]):
+        total.add_(x[t])
+    return total.div_(x.shape[0])
+
+
+def pad_to_multiple(x: torch.Tensor, multiple: int) -> torch.Tensor:
+    """Zero-pad the last two dimensions (bottom and right) up to a multiple of ``multiple``."""
+    height, width = x.shape[-2:]
+    pad_h, pad_w = -height % multiple, -width % multiple
+    if pad_h == 0 and pad_w == 0:
+        return x
+    return F.pad(x, (0, pad_w, 0, pad_h))
+
+
+class ConvLIF(nn.Module):
+    """A convolution (optionally batch-normalised) followed by LIF neurons, over a sequence.
+
+    The convolution and batch norm run once over all ``T * B`` images; the neurons step over T.
+
+    Args:
+        in_channels, out_channels: channel counts.
+        kernel_size: square kernel, padded to keep the size (``kernel_size // 2``).
+        stride: convolution stride.
+        batch_norm: add a BatchNorm2d (statistics over time steps and batch) and drop the bias.
+        parametric: learnable per-channel decay (:class:`ParametricLIF`) instead of a fixed one.
+        beta, surrogate: neuron options (see :class:`LIF`).
+
+    Shape:
+        ``[T, B, in_channels, H, W]`` -> spikes ``[T, B, out_channels, ceil(H / s), ceil(W / s)]``.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, *, kernel_size: int = 3,
+                 stride: int = 1, batch_norm: bool = True, parametric: bool = False,
+                 beta: float = 0.5, surrogate: str = "atan") -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(in_channels, out_channels, kernel_size, stride, kernel_size // 2,
+                              bias=not batch_norm)
+        self.norm: nn.Module = nn.BatchNorm2d(out_channels) if batch_norm else nn.Identity()
+        self.lif: LIF = (ParametricLIF(channels=out_channels, beta=beta, surrogate=surrogate)
+                         if parametric else LIF(beta=beta, surrogate=surrogate))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.lif(unfold(self.norm(self.conv(fold(x))), x.shape[0]))
+
+
+class SEWBlock(nn.Module):
+    """Spike-element-wise residual block with the ADD connection (Fang et al., NeurIPS 2021).
+
+    ``out = SN(BN(conv(SN(BN(conv(s)))))) + s``: both branches are spikes, so the output holds
+    integer spike counts in {0, 1, 2} and the next convolution still only accumulates.
+
+    Args:
+        channels: input and output channels.
+        batch_norm, beta, surrogate: as for :class:`ConvLIF`.
+
+    Shape:
+        ``[T, B, C, H, W]`` -> ``[T, B, C, H, W]``.
+    """
+
+    def __init__(self, channels: int, *, batch_norm: bool = True, beta: float = 0.5,
+                 surrogate: str = "atan") -> None:
+        super().__init__()
+        options = {"batch_norm": batch_norm, "beta": beta, "surrogate": surrogate}
+        self.conv1 = ConvLIF(channels, channels, **options)
+        self.conv2 = ConvLIF(channels, channels, **options)
+
+    def forward(self, s: torch.Tensor) -> torch.Tensor:
+        return self.conv2(self.conv1(s)) + s
+
+
+def calibrate_batch_norm(model: nn.Module, *inputs: torch.Tensor) -> None:
+    """Set every BatchNorm2d's running statistics to those of one forward pass on ``inputs``
+    (no gradient), then put the model in eval mode.
+
+    For untrained models (tests, benchmarks): fresh running statistics (mean 0, variance 1) make
+    an untrained network nearly silent in eval mode, which would make spike counts and timings
+    meaningless. Side effects: replaces the running statistics; leaves ``model`` in eval mode.
+    """
+    norms = [m for m in model.modules() if isinstance(m, nn.BatchNorm2d)]
+    saved = [m.momentum for m in norms]
+    for norm in norms:
+        norm.reset_running_stats()
+        norm.momentum = None  # cumulative average: one pass sets the statistics exactly
+    model.train()
+    try:
+        with torch.no_grad():
+            model(*inputs)
+    finally:
+        for norm, momentum in zip(norms, saved, strict=True):
+            norm.momentum = momentum
+        model.eval()
