@@ -21,6 +21,8 @@ def tree(folder: str) -> list[tuple[str, list[str]]]:
 # Every node and tool; `ness` is the command line for everything that is not a node.
 CONSOLE_SCRIPTS = [
     "ness = ness_ros.cli.main:main",
+    "hybrid_segmentation = ness_ros.ros.hybrid_node:main",
+    "event_segmentation = ness_ros.ros.event_node:main",
 ]
 
 setup(

@@ -26,7 +26,7 @@ def test_ament_index_finds_package_and_files():
     assert "ness_ros" in ament_index.get_packages_with_prefixes()
     share = Path(ament_index.get_package_share_directory("ness_ros"))
     assert (share / "package.xml").is_file()
-    for folder in ("config",):
+    for folder in ("launch", "config"):
         sources = [p.relative_to(REPO_ROOT) for p in (REPO_ROOT / folder).rglob("*") if p.is_file()]
         assert sources, f"{folder}/ is empty"
         for rel in sources:

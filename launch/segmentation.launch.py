@@ -1,0 +1,86 @@
+"""Launch the ness_ros segmentation graph.
+
+    ros2 launch ness_ros segmentation.launch.py mode:=hybrid source:=synthetic theta:=4.0
+
+Arguments (``ros2 launch ness_ros segmentation.launch.py --show-args``): mode (hybrid | events),
+config (parameter file of the segmentation node), theta, model, device (cpu | cuda), source
+(none | synthetic | bag), bag (path, for source:=bag), event_message (dvs | packet), the input
+topic names image_topic / events_topic / labels_topic, seed and rate of the synthetic source,
+evaluate (true | false) and use_sim_time.
+
+The node graph itself comes from :func:`ness_ros.graph.segmentation_graph`, which ``ness demo``
+also runs where the ROS 2 command line is absent, so both start the same nodes with the same
+parameters and remappings.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+#: Launch arguments: name -> (default, description).
+ARGUMENTS: dict[str, tuple[str, str]] = {
+    "mode": ("hybrid", "hybrid (frames + events) or events (event-only model)"),
+    "config": ("", "parameter file of the segmentation node (empty: the packaged "
+                   "config/segmentation.yaml)"),
+    "theta": ("", "change threshold in events per pixel (empty: the config's)"),
+    "model": ("", "model file (empty: the packaged default weights)"),
+    "device": ("cpu", "cpu or cuda"),
+    "source": ("synthetic", "none (external driver), synthetic (synthetic_camera) or bag"),
+    "bag": ("", "rosbag2 to play when source:=bag"),
+    "event_message": ("dvs", "dvs (dvs_msgs/EventArray) or packet (EventPacket)"),
+    "image_topic": ("/camera/image", "input image topic"),
+    "events_topic": ("/camera/events", "input event topic"),
+    "labels_topic": ("/camera/labels", "ground-truth label topic (evaluation)"),
+    "seed": ("1000", "seed of the synthetic sequence"),
+    "rate": ("1.0", "playback rate of the synthetic source or the bag (1.0 = real time)"),
+    "evaluate": ("true", "run segmentation_evaluator against the labels"),
+    "use_sim_time": ("false", "use /clock (bag playback)"),
+}
+
+
+def default_config() -> str:
+    from ament_index_python.packages import get_package_share_directory
+
+    return os.path.join(get_package_share_directory("ness_ros"), "config", "segmentation.yaml")
+
+
+def nodes_for(values: dict[str, str]) -> list[Any]:
+    """The graph's :class:`ness_ros.graph.NodeSpec` list for launch argument values (strings)."""
+    from ness_ros.graph import segmentation_graph
+
+    values = {name: values.get(name, default) for name, (default, _) in ARGUMENTS.items()}
+    return segmentation_graph(
+        mode=values["mode"], config=values["config"] or default_config(),
+        theta=float(values["theta"]) if values["theta"] else None, model=values["model"],
+        device=values["device"], source=values["source"],
+        event_message=values["event_message"], seed=int(values["seed"]),
+        rate=float(values["rate"]), evaluate=values["evaluate"].lower() == "true",
+        topics={"image": values["image_topic"], "events": values["events_topic"],
+                "labels": values["labels_topic"]},
+        use_sim_time=values["use_sim_time"].lower() == "true")
+
+
+def generate_launch_description():
+    from launch import LaunchDescription
+    from launch.actions import DeclareLaunchArgument, ExecuteProcess, OpaqueFunction
+    from launch.substitutions import LaunchConfiguration
+    from launch_ros.actions import Node
+
+    def launch_graph(context):
+        values = {name: LaunchConfiguration(name).perform(context) for name in ARGUMENTS}
+        actions = [Node(package=spec.package, executable=spec.executable, name=spec.name,
+                        parameters=[*spec.parameter_files, spec.parameters],
+                        remappings=spec.remappings, output="screen")
+                   for spec in nodes_for(values)]
+        if values["source"] == "bag":
+            actions.append(ExecuteProcess(
+                cmd=["ros2", "bag", "play", values["bag"], "--rate", values["rate"],
+                     *(["--clock"] if values["use_sim_time"].lower() == "true" else [])],
+                output="screen"))
+        return actions
+
+    return LaunchDescription(
+        [DeclareLaunchArgument(name, default_value=default, description=description)
+         for name, (default, description) in ARGUMENTS.items()]
+        + [OpaqueFunction(function=launch_graph)])

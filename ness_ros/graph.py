@@ -1,0 +1,106 @@
+"""One description of the node graph, shared by the launch file and ``ness demo``.
+
+``launch/segmentation.launch.py`` turns it into launch_ros ``Node`` actions on a ROS 2 install;
+where the ROS 2 command line is absent (PyPI wheels), :mod:`ness_ros.cli.demo_verb` starts the
+same executables with the same parameters and remappings as processes. ROS-free.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+PACKAGE = "ness_ros"
+MODES = ("hybrid", "events")
+SOURCES = ("none", "synthetic", "bag")
+
+#: Topic names the graph uses unless remapped by the caller.
+DEFAULT_TOPICS = {"image": "/camera/image", "events": "/camera/events",
+                  "labels": "/camera/labels"}
+
+
+@dataclass
+class NodeSpec:
+    """One node: which executable, its name, parameter files, parameters and remappings."""
+
+    executable: str
+    name: str
+    parameter_files: list[str] = field(default_factory=list)
+    parameters: dict[str, Any] = field(default_factory=dict)
+    remappings: list[tuple[str, str]] = field(default_factory=list)
+    package: str = PACKAGE
+
+    def ros_args(self) -> list[str]:
+        """The ``--ros-args`` command line that ``ros2 run`` would pass."""
+        args = ["--ros-args", "-r", f"__node:={self.name}"]
+        for path in self.parameter_files:
+            args += ["--params-file", path]
+        for key, value in self.parameters.items():
+            args += ["-p", f"{key}:={_param_text(value)}"]
+        for source, target in self.remappings:
+            args += ["-r", f"{source}:={target}"]
+        return args
+
+
+def _param_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return value if value else "''"
+    return repr(value)
+
+
+def segmentation_graph(*, mode: str = "hybrid", config: str | Path | None = None,
+                       theta: float | None = None, model: str = "", device: str = "cpu",
+                       source: str = "synthetic", event_message: str = "dvs",
+                       seed: int = 1000, rate: float = 1.0, duration_s: float = 0.0,
+                       evaluate: bool = True, topics: dict[str, str] | None = None,
+                       use_sim_time: bool = False) -> list[NodeSpec]:
+    """The nodes of ``segmentation.launch.py`` for the given arguments.
+
+    Args:
+        mode: ``hybrid`` (frames + events) or ``events`` (event-only model).
+        config: parameter file of the segmentation node (default: the packaged
+            ``config/segmentation.yaml`` is given by the caller, who knows where it lives).
+        theta: overrides the config's change threshold (hybrid mode).
+        model, device: segmentation node parameters (empty model: packaged default).
+        source: ``synthetic`` (the synthetic_camera node), ``bag`` (the caller plays a bag),
+            or ``none`` (an external driver publishes the topics).
+        event_message: ``dvs`` or ``packet``, for the source and the segmentation node alike.
+        seed, rate, duration_s: synthetic source: sequence seed, playback rate (1.0 = real
+            time), length in seconds (0: the source's default).
+        evaluate: add the segmentation_evaluator, comparing masks with ground-truth labels.
+        topics: input topic names, keys ``image``, ``events``, ``labels``.
+        use_sim_time: every node uses the /clock topic (bag playback with a clock).
+    """
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+    if source not in SOURCES:
+        raise ValueError(f"source must be one of {SOURCES}, got {source!r}")
+    topics = {**DEFAULT_TOPICS, **(topics or {})}
+    segmenter = "hybrid_segmentation" if mode == "hybrid" else "event_segmentation"
+    params: dict[str, Any] = {"device": device, "event_message": event_message,
+                              "use_sim_time": use_sim_time}
+    if model:
+        params["model"] = model
+    if theta is not None and mode == "hybrid":
+        params["theta"] = float(theta)
+    if mode == "events":
+        params["trigger"] = "frame" if source == "synthetic" else "period"
+    nodes = [NodeSpec(segmenter, segmenter, [str(config)] if config else [], params,
+                      [("image", topics["image"]), ("events", topics["events"])])]
+    if source == "synthetic":
+        camera: dict[str, Any] = {"seed": seed, "rate": rate, "event_message": event_message,
+                                  "use_sim_time": use_sim_time}
+        if duration_s:
+            camera["duration_s"] = float(duration_s)
+        nodes.append(NodeSpec("synthetic_camera", "synthetic_camera", [], camera,
+                              [("image", topics["image"]), ("events", topics["events"]),
+                               ("labels", topics["labels"])]))
+    if evaluate and source != "none":
+        nodes.append(NodeSpec("segmentation_evaluator", "segmentation_evaluator", [],
+                              {"use_sim_time": use_sim_time},
+                              [("mask", f"/{segmenter}/mask"), ("labels", topics["labels"]),
+                               ("latency", f"/{segmenter}/latency")]))
+    return nodes

@@ -1,0 +1,86 @@
+"""Running a node graph as processes where ``ros2 launch`` is not available.
+
+Each :class:`~ness_ros.graph.NodeSpec` becomes ``<prefix>/lib/<package>/<executable>
+--ros-args ...``, exactly what ``ros2 run`` and launch_ros execute. Output goes to one log file per
+node. ROS-free (the nodes themselves import rclpy).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from ness_ros.graph import NodeSpec
+
+
+def executable_path(spec: NodeSpec) -> Path:
+    """The installed executable of ``spec`` found through the ament index."""
+    from ament_index_python.packages import get_package_prefix
+
+    path = Path(get_package_prefix(spec.package)) / "lib" / spec.package / spec.executable
+    if not path.is_file():
+        raise FileNotFoundError(f"{spec.package} has no executable {spec.executable} ({path})")
+    return path
+
+
+class GraphProcesses:
+    """Starts, watches and stops the processes of a graph (a context manager)."""
+
+    def __init__(self, specs: Sequence[NodeSpec], log_dir: Path,
+                 env: dict[str, str] | None = None) -> None:
+        self.specs = list(specs)
+        self.log_dir = Path(log_dir)
+        self.env = {**os.environ, **(env or {})}
+        self.processes: dict[str, subprocess.Popen] = {}
+
+    def command(self, spec: NodeSpec) -> list[str]:
+        return [str(executable_path(spec)), *spec.ros_args()]
+
+    def start(self) -> None:
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        for spec in self.specs:
+            log = open(self.log_dir / f"{spec.name}.log", "w")  # noqa: SIM115 (lives with proc)
+            self.processes[spec.name] = subprocess.Popen(
+                self.command(spec), stdout=log, stderr=subprocess.STDOUT, env=self.env,
+                start_new_session=True)
+
+    def log_text(self, name: str) -> str:
+        path = self.log_dir / f"{name}.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+    def wait(self, name: str, timeout: float) -> int | None:
+        """Exit code of ``name`` once it ended, or None if it runs past ``timeout`` seconds."""
+        try:
+            return self.processes[name].wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return None
+
+    def failed(self) -> dict[str, int]:
+        """Processes that already ended with a non-zero code."""
+        return {name: p.returncode for name, p in self.processes.items()
+                if p.poll() is not None and p.returncode != 0}
+
+    def stop(self, timeout: float = 5.0) -> dict[str, int]:
+        """SIGINT every process still running, then SIGKILL what is left after ``timeout``."""
+        for proc in self.processes.values():
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGINT)
+        deadline = time.monotonic() + timeout
+        for proc in self.processes.values():
+            try:
+                proc.wait(timeout=max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        return {name: p.returncode for name, p in self.processes.items()}
+
+    def __enter__(self) -> GraphProcesses:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

@@ -1,0 +1,94 @@
+"""event_segmentation: events only (EvSegSNN) over a sliding window.
+
+Subscribes ``events`` (and ``image`` when ``trigger: frame``, whose stamps alone are used);
+publishes ``~/mask``, ``~/mask_color``, ``~/label_info``, ``~/latency`` and ``/diagnostics``.
+With ``trigger: period`` a mask is computed every ``period_s`` for the window ending at the
+newest event. The algorithm is :class:`ness_ros.segmentation.event_only.EventSegmenter`.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import Any
+
+from sensor_msgs.msg import Image
+
+from ness_ros.events.cdr import CdrReader, Header
+from ness_ros.events.errors import EventError
+from ness_ros.ros.node_base import SegmentationNode, run_node
+from ness_ros.ros.params import ParamSpec
+from ness_ros.ros.qos import SENSOR_QOS
+from ness_ros.segmentation.event_only import EventSegmenter
+from ness_ros.segmentation.inputs import InputEncoder
+from ness_ros.segmentation.result import SegmentationResult
+
+TRIGGERS = ("period", "frame")
+
+
+class EventSegmentationNode(SegmentationNode):
+    node_name = "event_segmentation"
+    default_model = "evsegsnn"
+    extra_params = [
+        ParamSpec("trigger", "period", "when to segment: period (every period_s, window ending "
+                  "at the newest event) or frame (at the stamp of each message on `image`)"),
+        ParamSpec("period_s", 0.05, "segmentation period when trigger is period, s",
+                  0.001, 10.0),
+    ]
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(self.node_name, **kwargs)
+        if self.params["trigger"] not in TRIGGERS:
+            raise EventError(f"parameter trigger must be one of {TRIGGERS}, got "
+                             f"{self.params['trigger']!r}")
+        self.segmenter = EventSegmenter(self.model, InputEncoder.from_card(self.card),
+                                        device=self.device)
+        self.window_ns = self.segmenter.encoder.event_window_ns
+        self._last_stamp: int | None = None
+        self._frame_id = ""
+        if self.params["trigger"] == "frame":
+            self.create_subscription(Image, "image", self._on_frame, SENSOR_QOS, raw=True)
+        else:
+            self.create_timer(self.params["period_s"], self._on_period)
+
+    def _on_events(self, data: bytes) -> None:
+        super()._on_events(data)
+        try:
+            self._frame_id = CdrReader(data, "events").header().frame_id or self._frame_id
+        except EventError:
+            pass  # already counted by the base class
+
+    def _on_frame(self, data: bytes) -> None:
+        arrival = time.monotonic_ns()
+        try:
+            header = CdrReader(data, "Image").header()
+        except EventError as exc:
+            self.reject("image", exc)
+            return
+        self.enqueue((None, header, arrival))
+
+    def _on_period(self) -> None:
+        with self.lock:
+            newest = self.events.newest_ns
+        if newest is None or (self._last_stamp is not None and newest <= self._last_stamp):
+            return
+        self.enqueue((None, Header.from_ns(newest + 1, self._frame_id), time.monotonic_ns()))
+
+    def process(self, payload: Any, header: Header) -> SegmentationResult | None:
+        stamp = header.stamp_ns
+        if self._last_stamp is not None and stamp < self._last_stamp:
+            self.get_logger().warning("window stamp went backwards (bag loop?): state reset")
+            self.segmenter.reset()
+        self._last_stamp = stamp
+        events = self.events_until(stamp - self.window_ns, stamp)
+        if events is None:
+            return None
+        return self.segmenter.segment(events, stamp)
+
+
+def main(args: list[str] | None = None) -> None:
+    sys.exit(run_node(EventSegmentationNode, args))
+
+
+if __name__ == "__main__":
+    main()

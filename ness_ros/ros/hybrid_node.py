@@ -1,0 +1,131 @@
+"""hybrid_segmentation: RGB or mono frames plus events, recomputing only changed regions.
+
+Subscribes ``image`` (sensor_msgs/Image) and ``events`` (dvs_msgs/EventArray, or
+event_camera_msgs/EventPacket with ``event_message: packet``); publishes ``~/mask``,
+``~/mask_color``, ``~/label_info``, ``~/latency`` and ``/diagnostics``. The algorithm is
+:class:`ness_ros.segmentation.hybrid.HybridSegmenter`.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from dataclasses import replace
+from typing import Any
+
+from sensor_msgs.msg import Image
+
+from ness_ros.events.batch import EventBatch
+from ness_ros.events.cdr import Header
+from ness_ros.events.errors import EventError
+from ness_ros.ros.node_base import SegmentationNode, run_node
+from ness_ros.ros.params import ParamSpec
+from ness_ros.ros.qos import SENSOR_QOS
+from ness_ros.segmentation.hybrid import GatingConfig, HybridSegmenter
+from ness_ros.segmentation.inputs import InputEncoder
+from ness_ros.segmentation.inputs_stream import decode_frame
+from ness_ros.segmentation.result import SegmentationResult
+
+#: Gating parameters: node parameter name -> GatingConfig field (all changeable at run time).
+GATING_PARAMS = {"theta": "theta", "grid_rows": "rows", "grid_cols": "cols",
+                 "margin": "margin", "keyframe_interval": "keyframe_interval",
+                 "keyframe_max_age_s": "keyframe_max_age_s",
+                 "max_changed_fraction": "max_changed_fraction"}
+
+
+class HybridSegmentationNode(SegmentationNode):
+    node_name = "hybrid_segmentation"
+    default_model = "segsnn"
+    extra_params = [
+        ParamSpec("theta", 4.0, "change threshold: a region is segmented again when its mean "
+                  "event count per pixel since the previous processed frame is at or above "
+                  "this (events/pixel); 0 recomputes all regions, a huge value keeps the "
+                  "keyframe", 0.0, 1e9, dynamic=True),
+        ParamSpec("grid_rows", 4, "rows of the region grid", 1, 64, dynamic=True),
+        ParamSpec("grid_cols", 6, "columns of the region grid", 1, 64, dynamic=True),
+        ParamSpec("margin", 16, "context margin around each recomputed region, pixels",
+                  0, 256, dynamic=True),
+        ParamSpec("keyframe_interval", 0, "a full pass every this many frames (0: never by "
+                  "count)", 0, 100_000, dynamic=True),
+        ParamSpec("keyframe_max_age_s", 2.0, "a full pass when the keyframe is older than this "
+                  "(0: never by age), s", 0.0, 3600.0, dynamic=True),
+        ParamSpec("max_changed_fraction", 0.6, "a full pass when more than this fraction of "
+                  "regions changed", 0.0, 1.0, dynamic=True),
+    ]
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(self.node_name, **kwargs)
+        gating = self._gating(self.params)
+        self.segmenter = HybridSegmenter(self.model, InputEncoder.from_card(self.card), gating,
+                                         device=self.device)
+        self.encoder = self.segmenter.encoder
+        self._last_stamp: int | None = None
+        self._size: tuple[int, int] | None = None
+        self.create_subscription(Image, "image", self._on_image, SENSOR_QOS, raw=True)
+
+    @staticmethod
+    def _gating(values: dict[str, Any]) -> GatingConfig:
+        return GatingConfig(**{field: values[name] for name, field in GATING_PARAMS.items()})
+
+    def apply_params(self, merged: dict[str, Any], changes: dict[str, Any]) -> str | None:
+        if not any(name in GATING_PARAMS for name in changes):
+            return None
+        gating = self._gating(merged)
+        try:
+            gating.validate()
+        except ValueError as exc:
+            return str(exc)
+        self.segmenter.configure(replace(gating))
+        self.get_logger().info(f"gating now theta={gating.theta} grid={gating.rows}x"
+                               f"{gating.cols} margin={gating.margin}")
+        return None
+
+    def _on_image(self, data: bytes) -> None:
+        arrival = time.monotonic_ns()
+        try:
+            rgb, header, _ = decode_frame(data)
+        except EventError as exc:
+            self.reject("image", exc)
+            return
+        if self._size is not None and rgb.shape[:2] != self._size:
+            self.get_logger().warning(f"image size changed from {self._size} to "
+                                      f"{rgb.shape[:2]}: next frame is a keyframe")
+            self.rejected["image_size_changes"] += 1
+        self._size = rgb.shape[:2]
+        self.enqueue((rgb, header, arrival))
+
+    def process(self, rgb: Any, header: Header) -> SegmentationResult | None:
+        stamp = header.stamp_ns
+        if self._last_stamp is not None and stamp < self._last_stamp:
+            back_s = (self._last_stamp - stamp) / 1e9
+            self.get_logger().warning(f"frame stamp went back by {back_s:.3f} s (bag loop?): "
+                                      "state reset")
+            self.segmenter.reset()
+        elif stamp == self._last_stamp:
+            self.rejected["image_duplicate_stamp"] += 1
+            return None
+        since = self._last_stamp if self._last_stamp is not None and stamp > self._last_stamp \
+            else stamp - self.encoder.event_window_ns
+        t0 = min(since, stamp - self.encoder.event_window_ns)
+        events = self.events_until(t0, stamp)
+        if events is None:  # no event message yet: segment the frame with no events
+            events = EventBatch.empty(rgb.shape[1], rgb.shape[0])
+        elif (events.width, events.height) != (rgb.shape[1], rgb.shape[0]):
+            raise EventError(f"event sensor {events.width} x {events.height} differs from the "
+                             f"image {rgb.shape[1]} x {rgb.shape[0]}")
+        self._last_stamp = stamp
+        return self.segmenter.segment(rgb, stamp, events)
+
+    def extra_diagnostics(self) -> dict[str, object]:
+        g = self.segmenter.gating
+        return {"theta": g.theta, "grid": f"{g.rows}x{g.cols}",
+                "keyframe_max_age_s": g.keyframe_max_age_s if g.keyframe_max_age_s else math.inf}
+
+
+def main(args: list[str] | None = None) -> None:
+    sys.exit(run_node(HybridSegmentationNode, args))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Segmentation: metrics, model inputs, the event-only and hybrid segmenters. ROS-free."""

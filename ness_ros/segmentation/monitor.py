@@ -1,0 +1,123 @@
+"""Run-time statistics for nodes and benchmarks: latency percentiles, rates, counters, health.
+
+ROS-free so that the nodes, the replay evaluation and the benchmarks compute them one way.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from dataclasses import dataclass
+
+import numpy as np
+
+#: Diagnostic levels, as in diagnostic_msgs/DiagnosticStatus.
+OK, WARN, ERROR = 0, 1, 2
+
+
+class Percentiles:
+    """Keeps the last ``window`` samples and reports p50 / p95 / max (NaN when empty)."""
+
+    def __init__(self, window: int = 200) -> None:
+        self._samples: deque[float] = deque(maxlen=window)
+        self._lock = threading.Lock()
+
+    def add(self, value: float) -> None:
+        with self._lock:
+            self._samples.append(float(value))
+
+    def summary(self) -> dict[str, float]:
+        with self._lock:
+            data = np.fromiter(self._samples, dtype=np.float64)
+        if data.size == 0:
+            return {"p50": float("nan"), "p95": float("nan"), "max": float("nan"), "count": 0}
+        return {"p50": float(np.percentile(data, 50)), "p95": float(np.percentile(data, 95)),
+                "max": float(data.max()), "count": int(data.size)}
+
+
+class RateMeter:
+    """Events per second over a sliding time window (times in seconds, any monotonic clock)."""
+
+    def __init__(self, window_s: float = 2.0) -> None:
+        self.window_s = window_s
+        self._marks: deque[tuple[float, float]] = deque()
+        self._lock = threading.Lock()
+
+    def add(self, now_s: float, amount: float = 1.0) -> None:
+        with self._lock:
+            self._marks.append((now_s, amount))
+            while self._marks and now_s - self._marks[0][0] > self.window_s:
+                self._marks.popleft()
+
+    def rate(self, now_s: float) -> float:
+        with self._lock:
+            while self._marks and now_s - self._marks[0][0] > self.window_s:
+                self._marks.popleft()
+            if not self._marks:
+                return 0.0
+            return sum(a for _, a in self._marks) / self.window_s
+
+
+@dataclass(frozen=True)
+class HealthThresholds:
+    """Levels of the diagnostics: WARN/ERROR when p95 latency (ms) or the drop fraction exceed
+    these."""
+
+    latency_warn_ms: float = 100.0
+    latency_error_ms: float = 500.0
+    drop_warn_fraction: float = 0.2
+    drop_error_fraction: float = 0.8
+
+
+def health(latency_p95_ms: float, drop_fraction: float, outputs_per_s: float,
+           inputs_per_s: float, thresholds: HealthThresholds) -> tuple[int, str]:
+    """Level and message for the node's diagnostics."""
+    if inputs_per_s > 0 and outputs_per_s == 0:
+        return ERROR, "inputs arrive but no mask was published in the last seconds"
+    if latency_p95_ms > thresholds.latency_error_ms:
+        return ERROR, f"p95 latency {latency_p95_ms:.0f} ms > {thresholds.latency_error_ms:.0f} ms"
+    if drop_fraction > thresholds.drop_error_fraction:
+        return ERROR, f"{drop_fraction:.0%} of frames dropped"
+    if latency_p95_ms > thresholds.latency_warn_ms:
+        return WARN, f"p95 latency {latency_p95_ms:.0f} ms > {thresholds.latency_warn_ms:.0f} ms"
+    if drop_fraction > thresholds.drop_warn_fraction:
+        return WARN, f"{drop_fraction:.0%} of frames dropped"
+    if inputs_per_s == 0:
+        return WARN, "no input in the last seconds"
+    return OK, "ok"
+
+
+class LatestSlot:
+    """A queue of depth one: the newest item wins and a replaced item is counted as dropped.
+
+    Callbacks ``put`` decoded inputs; the worker ``take``s the newest. Thread-safe.
+    """
+
+    def __init__(self) -> None:
+        self._item: object | None = None
+        self._cond = threading.Condition()
+        self.dropped = 0
+        self._closed = False
+
+    def put(self, item: object) -> bool:
+        """Store ``item``; returns True when it replaced one the worker never took."""
+        with self._cond:
+            replaced = self._item is not None
+            if replaced:
+                self.dropped += 1
+            self._item = item
+            self._cond.notify()
+            return replaced
+
+    def take(self, timeout: float | None = None) -> object | None:
+        """The newest item, waiting up to ``timeout`` s; None on timeout or after close()."""
+        with self._cond:
+            if self._item is None and not self._closed:
+                self._cond.wait(timeout)
+            item, self._item = self._item, None
+            return item
+
+    def close(self) -> None:
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()

@@ -1,0 +1,187 @@
+"""The hybrid_segmentation node in its own process, driven over DDS from the test."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import rclpy
+import torch
+from diagnostic_msgs.msg import DiagnosticArray
+from dvs_msgs.msg import EventArray
+from helpers.ros_graph import spin_until, start_node, stop_node
+from ness_msgs.msg import SegmentationLatency
+from rcl_interfaces.msg import Parameter as ParameterMsg
+from rcl_interfaces.msg import ParameterType, ParameterValue
+from rcl_interfaces.srv import SetParameters
+from sensor_msgs.msg import Image
+from vision_msgs.msg import LabelInfo
+
+from ness_ros.events.batch import EventBatch
+from ness_ros.events.cdr import Header
+from ness_ros.events.dvs_codec import encode_event_array
+from ness_ros.events.image_codec import decode_image_cdr, encode_image_cdr
+from ness_ros.graph import NodeSpec
+from ness_ros.models.segsnn import SegSNN
+from ness_ros.models.weights import ModelCard, save_model
+from ness_ros.ros.qos import LATCHED_QOS, OUTPUT_QOS, SENSOR_QOS
+
+H, W = 64, 96
+
+
+@pytest.fixture(scope="module")
+def model_file(tmp_path_factory):
+    torch.manual_seed(0)
+    model = SegSNN(base_width=8, num_steps=2)
+    card = ModelCard.for_model(model, input_size=(W, H), event_window_ms=50.0,
+                               event_clip=4.0, event_scale=0.25, frame_mean=[0.45] * 3,
+                               frame_std=[0.25] * 3)
+    stem = tmp_path_factory.mktemp("model") / "tiny_segsnn"
+    save_model(model, card, stem)
+    return stem.with_suffix(".safetensors")
+
+
+@pytest.fixture(scope="module")
+def graph(model_file, tmp_path_factory):
+    """The node under test and a test node with publishers and subscriptions."""
+    log = tmp_path_factory.mktemp("logs") / "hybrid.log"
+    spec = NodeSpec("hybrid_segmentation", "hybrid_segmentation", [], {
+        "model": str(model_file), "theta": 1.0, "grid_rows": 2, "grid_cols": 3,
+        "keyframe_max_age_s": 0.0, "event_wait_s": 0.0, "diagnostics_period_s": 0.3},
+        [("image", "/t/image"), ("events", "/t/events")])
+    proc = start_node(spec, log)
+    rclpy.init()
+    node = rclpy.create_node("hybrid_node_test")
+    ctx = {"proc": proc, "log": log, "node": node, "masks": [], "diagnostics": [],
+           "image_pub": node.create_publisher(Image, "/t/image", SENSOR_QOS),
+           "events_pub": node.create_publisher(EventArray, "/t/events", SENSOR_QOS)}
+    node.create_subscription(Image, "/hybrid_segmentation/mask",
+                             lambda data: ctx["masks"].append(decode_image_cdr(data)),
+                             OUTPUT_QOS, raw=True)
+    ctx["latency"] = []
+    node.create_subscription(SegmentationLatency, "/hybrid_segmentation/latency",
+                             ctx["latency"].append, OUTPUT_QOS)
+    node.create_subscription(DiagnosticArray, "/diagnostics",
+                             lambda msg: ctx["diagnostics"].append(msg), OUTPUT_QOS)
+    ctx["stamp"] = 1_000_000_000_000
+    yield ctx
+    node.destroy_node()
+    rclpy.shutdown()
+    code = stop_node(proc)
+    assert code == 0, log.read_text()[-3000:]
+
+
+def send_frame(ctx, *, with_events: bool = True) -> int:
+    """Publish the events of the last 50 ms and a frame; returns the frame's stamp."""
+    rng = np.random.default_rng(ctx["stamp"] % 1000)
+    stamp = ctx["stamp"] = ctx["stamp"] + 50_000_000
+    if with_events:
+        n = 3000
+        t = np.sort(rng.integers(stamp - 50_000_000, stamp, n))
+        batch = EventBatch.from_arrays(t, rng.integers(0, W, n), rng.integers(0, H, n),
+                                       rng.integers(0, 2, n), width=W, height=H)
+        ctx["events_pub"].publish(encode_event_array(batch, Header.from_ns(stamp, "cam")))
+    frame = rng.integers(0, 256, (H, W, 3), dtype=np.uint8)
+    ctx["image_pub"].publish(encode_image_cdr(frame, "rgb8", Header.from_ns(stamp, "cam")))
+    return stamp
+
+
+def stream_until(ctx, condition, timeout=30.0, period=0.1) -> bool:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        send_frame(ctx)
+        if spin_until(ctx["node"], condition, period, ctx["proc"], ctx["log"]):
+            return True
+    return False
+
+
+def latest_values(ctx) -> dict[str, str]:
+    for array in reversed(ctx["diagnostics"]):
+        for status in array.status:
+            if status.name.endswith("hybrid_segmentation"):
+                return {kv.key: kv.value for kv in status.values}
+    return {}
+
+
+def test_masks_carry_the_input_stamp_and_frame_id(graph):
+    assert stream_until(graph, lambda: len(graph["masks"]) >= 5), "no masks arrived"
+    sent = {graph["stamp"] - 50_000_000 * k for k in range(200)}
+    for pixels, encoding, header in graph["masks"]:
+        assert encoding == "mono8" and pixels.shape == (H, W)
+        assert header.frame_id == "cam" and header.stamp_ns in sent
+        assert pixels.max() < 6
+
+
+def test_label_info_reaches_a_late_subscriber(graph):
+    received = []
+    graph["node"].create_subscription(LabelInfo, "/hybrid_segmentation/label_info",
+                                      received.append, LATCHED_QOS)
+    assert spin_until(graph["node"], lambda: received, 10.0, graph["proc"], graph["log"])
+    names = [c.class_name for c in received[0].class_map]
+    assert names == ["flat", "background", "object", "vegetation", "human", "vehicle"]
+
+
+def test_diagnostics_report_latency_and_rates(graph):
+    assert stream_until(graph, lambda: "processing_latency_p95_ms" in latest_values(graph))
+    values = latest_values(graph)
+    assert float(values["processing_latency_p95_ms"]) > 0
+    assert int(values["frames_published"]) > 0
+    assert float(values["events_per_s"]) > 0
+
+
+def set_parameter(ctx, name: str, value: float | int):
+    client = ctx["node"].create_client(SetParameters, "/hybrid_segmentation/set_parameters")
+    assert client.wait_for_service(timeout_sec=10.0)
+    if isinstance(value, float):
+        pv = ParameterValue(type=ParameterType.PARAMETER_DOUBLE, double_value=value)
+    else:
+        pv = ParameterValue(type=ParameterType.PARAMETER_INTEGER, integer_value=value)
+    future = client.call_async(SetParameters.Request(parameters=[ParameterMsg(name=name,
+                                                                              value=pv)]))
+    rclpy.spin_until_future_complete(ctx["node"], future, timeout_sec=10.0)
+    ctx["node"].destroy_client(client)
+    return future.result().results[0]
+
+
+def after_change(ctx, check, count: int = 4) -> bool:
+    """Stream frames until ``count`` masks of frames sent from now on arrived; True when
+    ``check`` holds for each of them."""
+    first = ctx["stamp"] + 1
+    new = lambda: [m for m in ctx["latency"]  # noqa: E731
+                   if m.header.stamp.sec * 10**9 + m.header.stamp.nanosec >= first]
+    assert stream_until(ctx, lambda: len(new()) >= count)
+    return all(check(m) for m in new())
+
+
+def test_theta_changes_at_run_time_and_bad_values_are_refused(graph):
+    result = set_parameter(graph, "theta", 1e6)
+    assert result.successful, result.reason
+    assert stream_until(graph, lambda: latest_values(graph).get("theta") == "1000000.000")
+    # With theta this high nothing is recomputed: every mask of a frame sent after the change
+    # reuses the keyframe's labels (0 regions), where theta = 0 recomputes every region.
+    assert after_change(graph, lambda m: m.regions_recomputed == 0 and not m.keyframe)
+    assert set_parameter(graph, "theta", 0.0).successful
+    assert after_change(graph, lambda m: m.regions_recomputed == m.regions_total == 6)
+    refused = set_parameter(graph, "theta", -1.0)
+    assert not refused.successful and refused.reason
+    refused = set_parameter(graph, "margin", -3)
+    assert not refused.successful
+    assert set_parameter(graph, "theta", 1.0).successful
+
+
+def test_bad_messages_are_counted_and_good_ones_still_served(graph):
+    bad_image = Image(height=H, width=W, encoding="yuv9", step=W, data=bytes(H * W))
+    bad_image.header.frame_id = "cam"
+    for _ in range(3):
+        graph["image_pub"].publish(bad_image)
+        graph["events_pub"].publish(b"\x00\x01\x00\x00garbage")
+
+    def counted():
+        values = latest_values(graph)
+        return int(values.get("rejected_image", 0)) >= 1 and \
+            int(values.get("rejected_events", 0)) >= 1
+
+    assert stream_until(graph, counted), latest_values(graph)
+    graph["masks"].clear()
+    assert stream_until(graph, lambda: len(graph["masks"]) >= 3), "stopped serving good input"

@@ -1,0 +1,133 @@
+"""HybridSegmenter: keyframe reuse, region gating, batched recomputation, keyframe policy."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from ness_ros.events.batch import EventBatch
+from ness_ros.events.representations import region_bounds
+from ness_ros.models.segsnn import SegSNN
+from ness_ros.segmentation.hybrid import GatingConfig, HybridSegmenter
+from ness_ros.segmentation.inputs import InputEncoder
+
+H, W = 96, 128
+MS = 1_000_000
+
+
+@pytest.fixture(scope="module")
+def model() -> SegSNN:
+    torch.manual_seed(0)
+    return SegSNN(base_width=8, num_steps=2).eval()
+
+
+def encoder() -> InputEncoder:
+    return InputEncoder(num_steps=2, event_window_ns=50 * MS, event_clip=4.0, event_scale=0.25,
+                        frame_channels=3, frame_mean=(0.45,) * 3, frame_std=(0.25,) * 3)
+
+
+def frame(seed: int) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, 256, (H, W, 3), dtype=np.uint8)
+
+
+def blob_events(t0_ms: float, t1_ms: float, y0: int, y1: int, x0: int, x1: int,
+                per_pixel: int, seed: int = 0) -> EventBatch:
+    """``per_pixel`` events on average on each pixel of the box, spread over [t0, t1)."""
+    rng = np.random.default_rng(seed)
+    n = per_pixel * (y1 - y0) * (x1 - x0)
+    t = np.sort(rng.integers(int(t0_ms * MS), int(t1_ms * MS), n))
+    return EventBatch.from_arrays(t, rng.integers(x0, x1, n), rng.integers(y0, y1, n),
+                                  rng.integers(0, 2, n), width=W, height=H)
+
+
+def test_static_scene_keeps_keyframe_mask_bit_for_bit(model):
+    seg = HybridSegmenter(model, encoder(), GatingConfig(theta=0.5, rows=3, cols=4))
+    empty = EventBatch.empty(W, H)
+    first = seg.segment(frame(1), 50 * MS, empty)
+    assert first.keyframe and first.regions_recomputed == 12
+    for i in range(2, 6):
+        # A different image with no events: nothing changed, nothing is recomputed.
+        result = seg.segment(frame(i), 50 * MS * i, empty)
+        assert not result.keyframe and result.regions_recomputed == 0
+        assert result.pixels_computed == 0
+        np.testing.assert_array_equal(result.mask, first.mask)
+
+
+def test_only_regions_with_events_are_recomputed(model):
+    gating = GatingConfig(theta=1.0, rows=3, cols=4, margin=8, batch_crops_only=True)
+    seg = HybridSegmenter(model, encoder(), gating)
+    seg.segment(frame(1), 50 * MS, EventBatch.empty(W, H))
+    rows, cols = region_bounds(H, W, 3, 4)
+    # A moving object inside region (1, 2): 3 events per pixel there, nothing elsewhere.
+    box = (int(rows[1]) + 2, int(rows[2]) - 2, int(cols[2]) + 2, int(cols[3]) - 2)
+    events = blob_events(50, 100, *box, per_pixel=3)
+    before = seg._mask.copy()
+    calls = []
+    hook = model.register_forward_hook(lambda m, args, out: calls.append(args[0].shape))
+    try:
+        result = seg.segment(frame(2), 100 * MS, events)
+    finally:
+        hook.remove()
+    assert result.regions_recomputed == 1 and not result.keyframe
+    # One forward pass on one crop that holds the region plus its margin, not the whole frame.
+    assert len(calls) == 1 and calls[0][0] == 1
+    crop_h, crop_w = calls[0][-2:]
+    assert rows[2] - rows[1] + 16 <= crop_h < H and cols[3] - cols[2] + 16 <= crop_w < W
+    assert result.pixels_computed == crop_h * crop_w
+    outside = np.ones((H, W), bool)
+    outside[rows[1]:rows[2], cols[2]:cols[3]] = False
+    np.testing.assert_array_equal(result.mask[outside], before[outside])
+
+
+def test_theta_zero_split_matches_full_pass(model):
+    """theta = 0 recomputes every region through the split path (per-region crops in one
+    batch); with the model's exact margin the labels equal a full pass bit for bit, and with a
+    small margin the difference is the split's border effect, bounded here."""
+    full = HybridSegmenter(model, encoder(), GatingConfig(theta=0.0, keyframe_interval=1))
+    events = blob_events(0, 100, 0, H, 0, W, per_pixel=2, seed=3)
+    full.segment(frame(1), 50 * MS, events)
+    reference = full.segment(frame(2), 100 * MS, events)
+    assert reference.keyframe
+    for margin, max_disagreement in ((SegSNN.exact_margin, 0.0), (16, 0.35)):
+        split = HybridSegmenter(model, encoder(), GatingConfig(
+            theta=0.0, rows=3, cols=4, margin=margin, batch_crops_only=True))
+        split.segment(frame(1), 50 * MS, events)
+        result = split.segment(frame(2), 100 * MS, events)
+        assert result.regions_recomputed == 12 and not result.keyframe
+        disagreement = float((result.mask != reference.mask).mean())
+        assert disagreement <= max_disagreement, (margin, disagreement)
+
+
+def test_merged_box_used_when_cheaper(model):
+    seg = HybridSegmenter(model, encoder(), GatingConfig(theta=0.0, rows=3, cols=4))
+    seg.segment(frame(1), 50 * MS, EventBatch.empty(W, H))
+    result = seg.segment(frame(2), 100 * MS, EventBatch.empty(W, H))
+    assert result.regions_recomputed == 12
+    assert result.pixels_computed == H * W  # the merged box is the whole frame
+
+
+def test_keyframe_policy_interval_age_fraction_and_time_going_back(model):
+    empty = EventBatch.empty(W, H)
+    seg = HybridSegmenter(model, encoder(), GatingConfig(theta=1.0, keyframe_interval=3))
+    flags = [seg.segment(frame(i), 50 * MS * i, empty).keyframe for i in range(1, 8)]
+    assert flags == [True, False, False, True, False, False, True]
+
+    seg = HybridSegmenter(model, encoder(), GatingConfig(theta=1.0, keyframe_max_age_s=0.12))
+    flags = [seg.segment(frame(i), 50 * MS * i, empty).keyframe for i in range(1, 6)]
+    assert flags == [True, False, False, True, False]  # ages 0, 50, 100, 150 ms, 50 ms
+
+    seg = HybridSegmenter(model, encoder(), GatingConfig(theta=1.0, max_changed_fraction=0.5))
+    seg.segment(frame(1), 50 * MS, empty)
+    busy = blob_events(50, 100, 0, H, 0, W, per_pixel=2)
+    assert seg.segment(frame(2), 100 * MS, busy).keyframe
+
+    result = seg.segment(frame(3), 20 * MS, empty)  # a bag loop
+    assert result.reset and result.keyframe
+
+
+@pytest.mark.parametrize("bad", [dict(theta=-1.0), dict(theta=float("nan")), dict(rows=0),
+                                 dict(margin=-2), dict(max_changed_fraction=1.5)])
+def test_invalid_gating_is_rejected(bad):
+    with pytest.raises(ValueError, match="must"):
+        GatingConfig(**bad).validate()
