@@ -116,10 +116,10 @@ def test_occlusion_is_decided_per_pixel_by_depth_across_layers():
                par=params((0.5, 0.5, 0.5), rng), order=0)
     lay = scene.layout
     lay.boxes, lay.sprites, lay.signals = b.boxes(), b.sprites(), []
+    lay.box_s, lay.sprite_s = np.full(1, pose.s), np.full(2, pose.s)
     lay.cars = CarFleet.build(rng, [(PARKED, scene.ego.d[0] + 1.5, (pose.s + 20.0, 0, 1, 0),
                                      False)], 1.0)
     lay.crowd = Crowd.build(rng, [])
-    scene._lamp_part = np.zeros(0, np.intp)
     _, label = scene.render(0.0)
     cam = scene.camera
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import SHARED_DATA
 
+from conftest import SHARED_DATA
 from ness_ros.events import EventError, read_aedat4
 
 CLIP = SHARED_DATA / "davis346_aestream" / "davis.aedat4"

@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 import rclpy.serialization as rclpy_serialization
 from builtin_interfaces.msg import Time
-from conftest import SHARED_DATA
 from event_camera_msgs.msg import EventPacket
 from rosbags.rosbag2 import Reader
 from test_events_dvs_codec import assert_equal_but_padding, padding_positions
 
+from conftest import SHARED_DATA
 from ness_ros.events import (
     EventBatch,
     EventError,

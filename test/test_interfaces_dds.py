@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 import rclpy
+
 from helpers.interface_messages import ALL
 
 HELPERS = Path(__file__).resolve().parent / "helpers"

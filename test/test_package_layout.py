@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import ament_index_python.packages as ament_index
+
 from conftest import REPO_ROOT
 
 

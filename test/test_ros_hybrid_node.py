@@ -8,7 +8,6 @@ import rclpy
 import torch
 from diagnostic_msgs.msg import DiagnosticArray
 from dvs_msgs.msg import EventArray
-from helpers.ros_graph import spin_until, start_node, stop_node
 from ness_msgs.msg import SegmentationLatency
 from rcl_interfaces.msg import Parameter as ParameterMsg
 from rcl_interfaces.msg import ParameterType, ParameterValue
@@ -16,6 +15,7 @@ from rcl_interfaces.srv import SetParameters
 from sensor_msgs.msg import Image
 from vision_msgs.msg import LabelInfo
 
+from helpers.ros_graph import spin_until, start_node, stop_node
 from ness_ros.events.batch import EventBatch
 from ness_ros.events.cdr import Header
 from ness_ros.events.dvs_codec import encode_event_array
