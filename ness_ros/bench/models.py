@@ -18,6 +18,7 @@ whose label from the crop equals the full frame's.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import time
 from collections.abc import Callable
@@ -180,8 +181,13 @@ def run(args: argparse.Namespace) -> int:
                    works[name], seconds)
         rows_out.append(row)
         figures["models"].append({"name": name, **row, **works[name].as_dict()})
+    # libgomp reads OMP_WAIT_POLICY when torch loads: with the default (spinning) policy, two
+    # threads on a 2-core machine that is busy with anything else run several times slower.
+    wait_policy = os.environ.get("OMP_WAIT_POLICY", "unset")
+    figures["settings"]["OMP_WAIT_POLICY"] = wait_policy
     print(format_table(rows_out, title=f"Models at {width} x {height}, {args.threads} torch "
-                                       f"threads, median of {args.repeats} (per frame)"))
+                                       f"threads (OMP_WAIT_POLICY {wait_policy}), median of "
+                                       f"{args.repeats} (per frame)"))
 
     crop_work = measure_work(model, crop_frames, crop_events).scaled(len(windows))
     with torch.inference_mode():
