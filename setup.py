@@ -23,6 +23,8 @@ CONSOLE_SCRIPTS = [
     "ness = ness_ros.cli.main:main",
     "hybrid_segmentation = ness_ros.ros.hybrid_node:main",
     "event_segmentation = ness_ros.ros.event_node:main",
+    "synthetic_camera = ness_ros.ros.synthetic_camera_node:main",
+    "segmentation_evaluator = ness_ros.ros.evaluator_node:main",
 ]
 
 setup(

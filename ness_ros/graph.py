@@ -102,5 +102,6 @@ def segmentation_graph(*, mode: str = "hybrid", config: str | Path | None = None
         nodes.append(NodeSpec("segmentation_evaluator", "segmentation_evaluator", [],
                               {"use_sim_time": use_sim_time},
                               [("mask", f"/{segmenter}/mask"), ("labels", topics["labels"]),
-                               ("latency", f"/{segmenter}/latency")]))
+                               ("latency", f"/{segmenter}/latency"),
+                               ("image", topics["image"])]))
     return nodes

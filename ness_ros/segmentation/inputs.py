@@ -51,9 +51,14 @@ class InputEncoder:
                    frame_mean=tuple(card.frame_mean or ()), frame_std=tuple(card.frame_std or ()))
 
     def event_tensor(self, events: EventBatch, stamp_ns: int) -> NDArray[np.float32]:
-        """Events before ``stamp_ns`` binned for the model: (T, 2, H, W) float32."""
-        tensor = spike_tensor(events, stamp_ns - self.event_window_ns, stamp_ns, self.num_steps,
-                              clip=self.event_clip)
+        """Events before ``stamp_ns`` binned for the model: (T, 2, H, W) float32.
+
+        ``events`` must be sorted by time (as buffers and sequences are): the window is cut out
+        by binary search first, so a long recording costs no more than a short one.
+        """
+        t0 = stamp_ns - self.event_window_ns
+        window = events.time_slice(t0, stamp_ns)
+        tensor = spike_tensor(window, t0, stamp_ns, self.num_steps, clip=self.event_clip)
         if self.event_scale != 1.0:
             tensor *= np.float32(self.event_scale)
         return tensor

@@ -1,0 +1,170 @@
+"""``ness eval``: offline evaluation on held-out synthetic sequences.
+
+``ness eval model``  a model over sequences: MIoU, pixel accuracy, per-class IoU, frames/s,
+                     work and energy per frame, a confusion-matrix PNG.
+``ness eval sweep``  the hybrid method's change-threshold sweep in the form of the paper's
+                     table: full-frame baseline and every theta on the same frames, one after the
+                     other, in one process; Markdown, JSON and a PNG plot.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import math
+from pathlib import Path
+from typing import Any
+
+from ness_ros.cli.report import add_json_option, format_table, write_json
+
+#: Held-out seeds: never used for training (training uses 1-99, validation 1001-1099).
+HELD_OUT_SEEDS = [5001, 5002]
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", default="", help="model file (default: packaged weights)")
+    parser.add_argument("--seeds", type=int, nargs="+", default=HELD_OUT_SEEDS,
+                        help=f"held-out sequence seeds (default {HELD_OUT_SEEDS})")
+    parser.add_argument("--duration", type=float, default=10.0, help="seconds per sequence")
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
+    parser.add_argument("--out", type=Path, default=Path("runs/eval"), help="output folder")
+    parser.add_argument("--no-progress", action="store_true")
+    add_json_option(parser)
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser("eval", help="offline evaluation and the threshold sweep")
+    sub = parser.add_subparsers(title="evaluations", dest="evaluation", metavar="KIND")
+    model = sub.add_parser("model", help="evaluate a model on held-out sequences")
+    model.add_argument("--arch", choices=("segsnn", "evsegsnn"), default="segsnn",
+                       help="which packaged model when --model is not given")
+    _common(model)
+    model.set_defaults(func=run_model)
+    sweep = sub.add_parser("sweep", help="change-threshold sweep of the hybrid method")
+    sweep.add_argument("--thetas", type=float, nargs="+",
+                       default=[0.0, 0.5, 1.0, 2.0, 3.0, 4.0, 6.0, 8.0, 12.0])
+    sweep.add_argument("--grid", type=int, nargs=2, default=[4, 6], metavar=("ROWS", "COLS"))
+    sweep.add_argument("--margin", type=int, default=16)
+    sweep.add_argument("--keyframe-max-age", type=float, default=2.0,
+                       help="keyframe policy: full pass when the keyframe is older, s")
+    sweep.add_argument("--max-changed-fraction", type=float, default=0.6)
+    _common(sweep)
+    sweep.set_defaults(func=run_sweep)
+    parser.set_defaults(func=lambda args: parser.print_help() or 2)
+
+
+def _setup(args: argparse.Namespace, arch: str):
+    import torch
+
+    from ness_ros.data.cache import cached_sequence
+    from ness_ros.data.sequence import SequenceConfig
+    from ness_ros.models.weights import default_weights_path, load_model
+    from ness_ros.segmentation.inputs import InputEncoder
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    model, card = load_model(args.model or default_weights_path(arch))
+    width, height = card.input_size
+    config = SequenceConfig(width=width, height=height, duration_s=args.duration)
+    sequences = [cached_sequence(s, config, progress=not args.no_progress) for s in args.seeds]
+    return model, card, InputEncoder.from_card(card), sequences
+
+
+def _sequence_facts(sequences) -> dict[str, Any]:
+    import numpy as np
+
+    return {"seeds": [s.seed for s in sequences],
+            "moving_fraction": float(np.mean(np.concatenate([s.moving for s in sequences]))),
+            "frames": int(sum(len(s) for s in sequences)),
+            "events_per_s": float(np.mean([s.event_rate for s in sequences]))}
+
+
+def run_model(args: argparse.Namespace) -> int:
+    from ness_ros.labels import CLASS_NAMES
+    from ness_ros.segmentation.evaluation import (
+        evaluate_events,
+        evaluate_hybrid,
+        full_frame_work,
+    )
+    from ness_ros.segmentation.hybrid import GatingConfig
+    from ness_ros.segmentation.plots import plot_confusion
+
+    model, card, encoder, sequences = _setup(args, args.arch)
+    work = full_frame_work(model, encoder, sequences[0], range(5, len(sequences[0]), 40))
+    progress = not args.no_progress
+    if card.architecture == "segsnn":
+        report = evaluate_hybrid(model, encoder, sequences, GatingConfig(keyframe_interval=1),
+                                 name="full frame", work=work, progress=progress)
+    else:
+        report = evaluate_events(model, encoder, sequences, work=work, progress=progress)
+    rows = [{"class": n, "IoU": v} for n, v in zip(CLASS_NAMES, report.per_class_iou,
+                                                    strict=True)]
+    print(format_table(rows, title=f"{card.architecture} on seeds {args.seeds}: per-class IoU"))
+    summary = {"MIoU": report.miou, "pixel accuracy": report.pixel_accuracy,
+               "frames": report.frames, "frames/s": report.frames_per_s,
+               "parameters": work.params, "MACs/frame": work.macs,
+               "synaptic ops/frame": work.synops, "energy/frame (mJ)": work.energy_total_j * 1e3,
+               "spike rate": work.spike_rate}
+    print(format_table([{"figure": k, "value": v} for k, v in summary.items()]))
+    png = plot_confusion(report.confusion, args.out / f"confusion_{card.architecture}.png",
+                         title=f"{card.architecture}, MIoU {100 * report.miou:.1f}%")
+    print(f"confusion matrix: {png}")
+    write_json(args.json, {"report": dataclasses.asdict(report), "work": dataclasses.asdict(work),
+                           "sequences": _sequence_facts(sequences)})
+    return 0
+
+
+def run_sweep(args: argparse.Namespace) -> int:
+    from ness_ros.segmentation.evaluation import evaluate_hybrid, full_frame_work
+    from ness_ros.segmentation.hybrid import GatingConfig
+    from ness_ros.segmentation.plots import plot_sweep
+
+    model, card, encoder, sequences = _setup(args, "segsnn")
+    work = full_frame_work(model, encoder, sequences[0], range(5, len(sequences[0]), 40))
+    progress = not args.no_progress
+    gating = GatingConfig(rows=args.grid[0], cols=args.grid[1], margin=args.margin,
+                          keyframe_max_age_s=args.keyframe_max_age,
+                          max_changed_fraction=args.max_changed_fraction)
+    full = evaluate_hybrid(model, encoder, sequences,
+                           dataclasses.replace(gating, keyframe_interval=1), name="full",
+                           work=work, progress=progress)
+    reports = [full]
+    runs = [("split", dataclasses.replace(gating, theta=0.0, batch_crops_only=True,
+                                          max_changed_fraction=1.0, keyframe_max_age_s=0.0))]
+    runs += [(f"{t:g}", dataclasses.replace(gating, theta=t)) for t in args.thetas]
+    for name, g in runs:
+        reports.append(evaluate_hybrid(model, encoder, sequences, g, name=name, work=work,
+                                       progress=progress))
+    rows = []
+    for r in reports:
+        theta = r.name if r.name in ("full", "split") else r.name.split("=")[-1]
+        rows.append({"theta": theta if r.name != "split" else "0 (split)",
+                     "miou": r.miou, "delta_miou_points": 100 * (r.miou - full.miou),
+                     "frames_per_s": r.frames_per_s, "speedup": r.frames_per_s / full.frames_per_s,
+                     "macs_per_frame": r.macs_per_frame, "synops_per_frame": r.synops_per_frame,
+                     "recomputed_fraction": 1.0 if r.name == "full" else r.recomputed_fraction,
+                     "keyframes": r.keyframes})
+    facts = _sequence_facts(sequences)
+    title = (f"threshold sweep: {facts['frames']} frames of seeds {facts['seeds']}, ego moving "
+             f"{100 * facts['moving_fraction']:.0f}% of the time, grid {args.grid[0]}x"
+             f"{args.grid[1]}, margin {args.margin}")
+    table = [{**row, "miou": 100 * row["miou"]} for row in rows]
+    print(format_table(table, title=title))
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "sweep.md").write_text(_markdown(title, table))
+    png = plot_sweep([r for r in rows if r["theta"] != "0 (split)"], args.out / "sweep.png")
+    print(f"written: {args.out / 'sweep.md'}, {png}")
+    write_json(args.json or args.out / "sweep.json",
+               {"rows": rows, "sequences": facts, "gating": dataclasses.asdict(gating),
+                "work_full_frame": dataclasses.asdict(work), "model": card.to_dict()})
+    return 0
+
+
+def _markdown(title: str, rows: list[dict]) -> str:
+    cols = list(rows[0])
+    lines = [f"# {title}", "", "| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    for row in rows:
+        cells = [f"{v:.4g}" if isinstance(v, float) and math.isfinite(v) else str(v)
+                 for v in row.values()]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"

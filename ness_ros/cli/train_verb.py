@@ -1,0 +1,71 @@
+"""``ness train``: train EvSegSNN or SegSNN on synthetic sequences (YAML config or flags)."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+from ness_ros.cli.report import add_json_option, format_table, write_json
+
+
+def register(subparsers: Any) -> None:
+    from ness_ros.training.trainer import TrainConfig  # light: no torch work at import
+
+    parser = subparsers.add_parser(
+        "train", help="train a segmentation model on synthetic sequences",
+        description="Train a model; a YAML --config sets any field, flags override it.")
+    parser.add_argument("--config", type=Path, help="YAML file with TrainConfig fields")
+    for field in dataclasses.fields(TrainConfig):
+        flag = "--" + field.name.replace("_", "-")
+        if field.name in ("train_seeds", "val_seeds"):
+            parser.add_argument(flag, type=int, nargs="+", default=None)
+        elif field.name == "crop":
+            parser.add_argument(flag, type=int, nargs=2, default=None, metavar=("H", "W"))
+        else:
+            kind = type(field.default) if field.default is not dataclasses.MISSING else str
+            parser.add_argument(flag, type=kind, default=None)
+    parser.add_argument("--resume", action="store_true", help="continue from out-dir/last")
+    parser.add_argument("--export", type=Path, default=None,
+                        help="write the best model as EXPORT.safetensors + EXPORT.json")
+    parser.add_argument("--no-progress", action="store_true")
+    add_json_option(parser)
+    parser.set_defaults(func=run)
+
+
+def config_from_args(args: argparse.Namespace):
+    import yaml
+
+    from ness_ros.training.trainer import TrainConfig
+
+    values: dict[str, Any] = {}
+    if args.config:
+        loaded = yaml.safe_load(args.config.read_text()) or {}
+        known = {f.name for f in dataclasses.fields(TrainConfig)}
+        unknown = set(loaded) - known
+        if unknown:
+            raise SystemExit(f"{args.config}: unknown fields {sorted(unknown)}")
+        values.update(loaded)
+    for field in dataclasses.fields(TrainConfig):
+        value = getattr(args, field.name)
+        if value is not None:
+            values[field.name] = value
+    if "crop" in values:
+        values["crop"] = tuple(values["crop"])
+    return TrainConfig(**values)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ness_ros.training.trainer import export, train
+
+    config = config_from_args(args)
+    model, card, history = train(config, resume=args.resume, progress=not args.no_progress)
+    rows = [dataclasses.asdict(r) for r in history]
+    print(format_table(rows, title=f"ness train {config.model}"))
+    if args.export:
+        export(model, card, args.export)
+        print(f"exported {args.export}.safetensors and {args.export}.json")
+    write_json(args.json, {"config": dataclasses.asdict(config), "history": rows,
+                           "card": card.to_dict()})
+    return 0

@@ -1,0 +1,154 @@
+"""segmentation_evaluator: compares published masks with ground-truth labels by stamp.
+
+Subscribes ``mask`` and ``labels`` (sensor_msgs/Image mono8), ``latency``
+(ness_msgs/SegmentationLatency) and, for overlays, ``image``. Reports MIoU, pixel accuracy,
+latency and the fraction of regions recomputed on ``/diagnostics`` and in its log; on shutdown it
+writes ``report.json`` and ``overlays.png`` to ``report_dir`` when that is set.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import rclpy
+from ness_msgs.msg import SegmentationLatency
+from rclpy.node import Node
+from sensor_msgs.msg import Image
+
+from ness_ros.events.errors import EventError
+from ness_ros.events.image_codec import decode_image_cdr
+from ness_ros.ros.diagnostics import DiagnosticsPublisher
+from ness_ros.ros.params import ParamSpec, declare
+from ness_ros.ros.qos import OUTPUT_QOS, SENSOR_QOS
+from ness_ros.segmentation.inputs_stream import decode_frame
+from ness_ros.segmentation.monitor import OK, WARN
+from ness_ros.segmentation.online_eval import OnlineEvaluator
+from ness_ros.segmentation.overlay import overlay_row, write_strip
+
+PARAMS = [
+    ParamSpec("report_dir", "", "folder for report.json and overlays.png at shutdown (empty: "
+              "none)"),
+    ParamSpec("overlay_every", 40, "keep every n-th evaluated frame for the overlay strip",
+              1, 100_000),
+    ParamSpec("overlay_count", 6, "frames in the overlay strip", 0, 100),
+    ParamSpec("summary_period_s", 2.0, "period of /diagnostics and the log line, s", 0.1, 60.0),
+]
+
+
+class SegmentationEvaluatorNode(Node):
+    node_name = "segmentation_evaluator"
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(self.node_name, **kwargs)
+        self.params = declare(self, PARAMS)
+        self.evaluator = OnlineEvaluator()
+        self.frames: dict[int, Any] = {}
+        self.overlays: list[Any] = []
+        self.rejected = 0
+        self.diagnostics = DiagnosticsPublisher(self)
+        self.create_subscription(Image, "mask", self._on_mask, OUTPUT_QOS, raw=True)
+        self.create_subscription(Image, "labels", self._on_label, SENSOR_QOS, raw=True)
+        self.create_subscription(Image, "image", self._on_image, SENSOR_QOS, raw=True)
+        self.create_subscription(SegmentationLatency, "latency", self._on_latency, OUTPUT_QOS)
+        self.create_timer(self.params["summary_period_s"], self._report)
+
+    def _decode(self, data: bytes):
+        try:
+            pixels, encoding, header = decode_image_cdr(data)
+        except EventError as exc:
+            self.rejected += 1
+            self.get_logger().warning(f"rejected image: {exc}", throttle_duration_sec=5.0)
+            return None, None
+        return pixels, header
+
+    def _on_mask(self, data: bytes) -> None:
+        mask, header = self._decode(data)
+        if mask is None:
+            return
+        pair = self.evaluator.add_mask(header.stamp_ns, mask, time.monotonic())
+        self._keep_overlay(header.stamp_ns, pair)
+
+    def _on_label(self, data: bytes) -> None:
+        label, header = self._decode(data)
+        if label is None:
+            return
+        pair = self.evaluator.add_label(header.stamp_ns, label)
+        self._keep_overlay(header.stamp_ns, pair)
+
+    def _on_image(self, data: bytes) -> None:
+        if len(self.overlays) >= self.params["overlay_count"]:
+            return
+        try:
+            rgb, header, _ = decode_frame(data)
+        except EventError:
+            return  # the segmentation node counts bad frames
+        self.frames[header.stamp_ns] = rgb
+        self._trim(self.frames)
+
+    def _keep_overlay(self, stamp: int, pair) -> None:
+        """Keep the first evaluated frame and every ``overlay_every``-th after it."""
+        every, count = self.params["overlay_every"], self.params["overlay_count"]
+        if pair is None or len(self.overlays) >= count or stamp not in self.frames:
+            return
+        if (self.evaluator.frames - 1) % every == 0:
+            self.overlays.append(overlay_row(self.frames[stamp], *pair))
+
+    @staticmethod
+    def _trim(store: dict, keep: int = 100) -> None:
+        while len(store) > keep:
+            store.pop(next(iter(store)))
+
+    def _on_latency(self, msg: SegmentationLatency) -> None:
+        self.evaluator.add_latency(msg.processing_ms, msg.end_to_end_ms, msg.regions_recomputed,
+                                   msg.regions_total, msg.keyframe)
+
+    def _report(self) -> None:
+        s = self.evaluator.summary()
+        level = OK if s.frames_evaluated else WARN
+        message = (f"MIoU {s.miou:.3f} over {s.frames_evaluated} frames" if s.frames_evaluated
+                   else "no mask matched a label yet")
+        self.diagnostics.publish(level, message, {
+            "miou": s.miou, "pixel_accuracy": s.pixel_accuracy,
+            "frames_evaluated": s.frames_evaluated, "masks_received": s.masks_received,
+            "frames_per_s": s.frames_per_s,
+            "processing_latency_p50_ms": s.processing_latency_ms["p50"],
+            "processing_latency_p95_ms": s.processing_latency_ms["p95"],
+            "end_to_end_latency_p95_ms": s.end_to_end_latency_ms["p95"],
+            "recomputed_fraction_mean": s.recomputed_fraction_mean,
+            "rejected": self.rejected})
+        self.get_logger().info(message)
+
+    def write_report(self) -> None:
+        folder = self.params["report_dir"]
+        if not folder:
+            return
+        out = Path(folder)
+        out.mkdir(parents=True, exist_ok=True)
+        summary = asdict(self.evaluator.summary())
+        summary["rejected"] = self.rejected
+        (out / "report.json").write_text(json.dumps(summary, indent=2) + "\n")
+        if self.overlays:
+            write_strip(self.overlays, out / "overlays.png")
+
+
+def main(args: list[str] | None = None) -> None:
+    rclpy.init(args=args)
+    node = SegmentationEvaluatorNode()
+    try:
+        rclpy.spin(node)
+    except (KeyboardInterrupt, rclpy.executors.ExternalShutdownException):
+        pass
+    finally:
+        node.write_report()
+        node.destroy_node()
+        rclpy.try_shutdown()
+    sys.exit(0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,140 @@
+"""Offline evaluation of the segmenters on sequences: the code behind ``ness eval`` and the sweep.
+
+Frames are fed in stamp order to the same :class:`HybridSegmenter` / :class:`EventSegmenter`
+that the nodes run, so the figures describe the nodes' algorithm. Time is measured around each
+``segment`` call (model inputs, gating, inference and pasting; no message handling).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from ness_ros.data.sequence import SyntheticSequence
+from ness_ros.labels import IGNORE_LABEL, NUM_CLASSES
+from ness_ros.models.ops import WorkReport, measure_work
+from ness_ros.segmentation.event_only import EventSegmenter
+from ness_ros.segmentation.hybrid import GatingConfig, HybridSegmenter
+from ness_ros.segmentation.inputs import InputEncoder
+from ness_ros.segmentation.metrics import (
+    confusion_matrix,
+    mean_iou,
+    per_class_iou,
+    pixel_accuracy,
+)
+
+
+@dataclass
+class EvalReport:
+    """Accuracy, speed and work of one segmenter configuration over a set of frames."""
+
+    name: str
+    frames: int
+    miou: float
+    pixel_accuracy: float
+    per_class_iou: list[float]
+    confusion: list[list[int]]
+    frames_per_s: float
+    ms_per_frame_p50: float
+    recomputed_fraction: float
+    keyframes: int
+    pixels_computed_fraction: float
+    macs_per_frame: float = float("nan")
+    synops_per_frame: float = float("nan")
+    energy_per_frame_j: float = float("nan")
+    extra: dict[str, float] = field(default_factory=dict)
+
+
+def _report(name: str, confusion: np.ndarray, times: list[float], recomputed: list[float],
+            keyframes: int, pixels: list[float], work: WorkReport | None) -> EvalReport:
+    pixel_fraction = float(np.mean(pixels)) if pixels else float("nan")
+    total = float(np.sum(times))
+    report = EvalReport(
+        name=name, frames=len(times), miou=float(mean_iou(confusion)),
+        pixel_accuracy=pixel_accuracy(confusion),
+        per_class_iou=[float(v) for v in per_class_iou(confusion)],
+        confusion=confusion.tolist(), frames_per_s=len(times) / total if total else 0.0,
+        ms_per_frame_p50=float(np.median(times) * 1e3) if times else float("nan"),
+        recomputed_fraction=float(np.mean(recomputed)) if recomputed else float("nan"),
+        keyframes=keyframes, pixels_computed_fraction=pixel_fraction)
+    if work is not None:
+        # Convolutions cost in proportion to the pixels they run on, so the work per frame is
+        # the measured full-frame work scaled by the fraction of pixels computed.
+        report.macs_per_frame = work.macs * pixel_fraction
+        report.synops_per_frame = work.synops * pixel_fraction
+        report.energy_per_frame_j = work.energy_total_j * pixel_fraction
+    return report
+
+
+def full_frame_work(model: torch.nn.Module, encoder: InputEncoder,
+                    sequence: SyntheticSequence, frames: Sequence[int]) -> WorkReport:
+    """Work of one full-frame pass, averaged over ``frames`` of ``sequence`` (real inputs, so
+    spike counts are the model's real ones)."""
+    reports = []
+    for i in frames:
+        events = torch.from_numpy(encoder.event_tensor(sequence.events,
+                                                       int(sequence.stamps_ns[i])))[:, None]
+        if encoder.frame_channels:
+            frame = torch.from_numpy(encoder.frame_tensor(sequence.frames[i]))[None]
+            reports.append(measure_work(model, frame, events))
+        else:
+            reports.append(measure_work(model, events))
+    keys = ("macs", "synops", "energy_mac_j", "energy_ac_j", "energy_total_j", "spike_rate")
+    mean = {k: float(np.mean([getattr(r, k) for r in reports])) for k in keys}
+    return WorkReport(params=reports[0].params, **mean)
+
+
+def evaluate_hybrid(model: torch.nn.Module, encoder: InputEncoder,
+                    sequences: Sequence[SyntheticSequence], gating: GatingConfig, *,
+                    name: str = "", work: WorkReport | None = None,
+                    progress: bool = False, device: str = "cpu") -> EvalReport:
+    """Run a fresh HybridSegmenter over every frame of ``sequences`` (each from its start)."""
+    confusion = np.zeros((NUM_CLASSES, NUM_CLASSES), np.int64)
+    times, recomputed, pixels, keyframes = [], [], [], 0
+    total = sum(len(s) for s in sequences)
+    bar = tqdm(total=total, desc=name or f"theta {gating.theta:g}", disable=not progress,
+               leave=False)
+    for seq in sequences:
+        seg = HybridSegmenter(model, encoder, gating, device=device)
+        for i in range(len(seq)):
+            stamp = int(seq.stamps_ns[i])
+            start = time.perf_counter()
+            result = seg.segment(seq.frames[i], stamp, seq.events)
+            times.append(time.perf_counter() - start)
+            confusion += confusion_matrix(result.mask, seq.labels[i], NUM_CLASSES,
+                                          ignore=IGNORE_LABEL)
+            keyframes += int(result.keyframe)
+            if not result.reset:  # the first frame of a sequence is a keyframe by necessity
+                recomputed.append(result.recomputed_fraction)
+            pixels.append(result.pixels_computed / (seq.width * seq.height))
+            bar.update()
+    bar.close()
+    return _report(name or f"theta={gating.theta:g}", confusion, times, recomputed, keyframes,
+                   pixels, work)
+
+
+def evaluate_events(model: torch.nn.Module, encoder: InputEncoder,
+                    sequences: Sequence[SyntheticSequence], *, work: WorkReport | None = None,
+                    progress: bool = False, device: str = "cpu") -> EvalReport:
+    """Run the EventSegmenter at every frame stamp of ``sequences``."""
+    confusion = np.zeros((NUM_CLASSES, NUM_CLASSES), np.int64)
+    times, pixels = [], []
+    total = sum(len(s) for s in sequences)
+    bar = tqdm(total=total, desc="events", disable=not progress, leave=False)
+    for seq in sequences:
+        seg = EventSegmenter(model, encoder, device=device)
+        for i in range(len(seq)):
+            start = time.perf_counter()
+            result = seg.segment(seq.events, int(seq.stamps_ns[i]))
+            times.append(time.perf_counter() - start)
+            confusion += confusion_matrix(result.mask, seq.labels[i], NUM_CLASSES,
+                                          ignore=IGNORE_LABEL)
+            pixels.append(1.0)
+            bar.update()
+    bar.close()
+    return _report("event-only", confusion, times, [], len(times), pixels, work)

@@ -1,0 +1,1 @@
+"""Training of the segmentation models (``ness train``): data, loop, checkpoints. ROS-free."""

@@ -1,0 +1,193 @@
+"""The training loop of ``ness train``: cross-entropy with ignore index, AdamW, cosine schedule,
+validation MIoU every epoch, checkpoints with resume, and export of the best model with its card."""
+
+from __future__ import annotations
+
+import shlex
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from ness_ros.labels import IGNORE_LABEL, NUM_CLASSES
+from ness_ros.models.weights import ARCHITECTURES, ModelCard, save_model
+from ness_ros.segmentation.inputs import InputEncoder
+from ness_ros.segmentation.metrics import confusion_matrix, mean_iou, pixel_accuracy
+from ness_ros.segmentation.predict import predict_labels, run_model
+from ness_ros.training.checkpoint import load_checkpoint, save_checkpoint
+from ness_ros.training.data import load_or_generate
+from ness_ros.training.dataset import Augmentation, FrameSamples, collate
+
+#: Frame normalisation of models with a frame input (per channel; mono uses the first value).
+FRAME_MEAN, FRAME_STD = 0.45, 0.25
+
+
+@dataclass
+class TrainConfig:
+    """Everything a training run depends on; written into checkpoints and the model card."""
+
+    model: str = "segsnn"
+    base_width: int = 12
+    num_steps: int = 3
+    frame_channels: int = 3
+    event_window_ms: float = 50.0
+    event_clip: float = 4.0
+    train_seeds: list[int] = field(default_factory=lambda: list(range(1, 9)))
+    val_seeds: list[int] = field(default_factory=lambda: [1001])
+    duration_s: float = 10.0
+    width: int = 346
+    height: int = 260
+    crop: tuple[int, int] = (128, 160)
+    batch_size: int = 8
+    epochs: int = 6
+    lr: float = 3e-3
+    weight_decay: float = 1e-4
+    seed: int = 0
+    device: str = "cpu"
+    threads: int = 0
+    val_frames: int = 60
+    data_dir: str = "runs/data"
+    out_dir: str = "runs/train"
+
+    def encoder(self) -> InputEncoder:
+        channels = self.frame_channels if self.model == "segsnn" else 0
+        return InputEncoder(
+            num_steps=self.num_steps, event_window_ns=int(self.event_window_ms * 1e6),
+            event_clip=self.event_clip, event_scale=1.0 / self.event_clip,
+            frame_channels=channels, frame_mean=(FRAME_MEAN,) * channels,
+            frame_std=(FRAME_STD,) * channels)
+
+    def build_model(self) -> torch.nn.Module:
+        if self.model not in ARCHITECTURES:
+            raise ValueError(f"unknown model {self.model!r}; choose from {sorted(ARCHITECTURES)}")
+        kwargs: dict[str, Any] = {"num_classes": NUM_CLASSES, "base_width": self.base_width,
+                                  "num_steps": self.num_steps}
+        if self.model == "segsnn":
+            kwargs["frame_channels"] = self.frame_channels
+        return ARCHITECTURES[self.model](**kwargs)
+
+
+@dataclass
+class EpochRecord:
+    epoch: int
+    train_loss: float
+    val_miou: float
+    val_pixel_accuracy: float
+    seconds: float
+
+
+def evaluate_frames(model: torch.nn.Module, samples: FrameSamples, *, batch_size: int = 4,
+                    device: str = "cpu", progress: bool = False) -> np.ndarray:
+    """Confusion matrix (classes x classes, rows = truth) of ``model`` over ``samples``."""
+    model.eval()
+    confusion = np.zeros((NUM_CLASSES, NUM_CLASSES), dtype=np.int64)
+    loader = torch.utils.data.DataLoader(samples, batch_size=batch_size, collate_fn=collate)
+    for frames, events, labels in tqdm(loader, desc="validate", disable=not progress,
+                                       leave=False):
+        pred = predict_labels(model, frames.to(device), events.to(device)).cpu().numpy()
+        confusion += confusion_matrix(pred, labels.numpy(), NUM_CLASSES, ignore=IGNORE_LABEL)
+    return confusion
+
+
+def train(config: TrainConfig, *, resume: bool = False, progress: bool = True,
+          log: Callable[[str], None] = print, stop_after: int | None = None
+          ) -> tuple[torch.nn.Module, ModelCard, list[EpochRecord]]:
+    """Train ``config.model``; returns the best model (by validation MIoU), its card, history.
+
+    Checkpoints ``last`` (every epoch) and ``best`` go to ``config.out_dir``; ``resume`` continues
+    from ``last`` with the same schedule. ``stop_after`` ends the run after that many epochs of
+    this call (as an interruption would).
+    """
+    torch.manual_seed(config.seed)
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    device = config.device
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        log("CUDA is not available: training on the CPU")
+        device = "cpu"
+    encoder = config.encoder()
+    train_seqs = load_or_generate(config.train_seeds, config, progress=progress)
+    val_seqs = load_or_generate(config.val_seeds, config, progress=progress)
+    train_set = FrameSamples(train_seqs, encoder, seed=config.seed,
+                             augmentation=Augmentation(crop=tuple(config.crop)))
+    val_stride = max(1, sum(len(s.stamps_ns) for s in val_seqs) // max(1, config.val_frames))
+    val_set = FrameSamples(val_seqs, encoder, frame_stride=val_stride)
+
+    model = config.build_model().to(device)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr,
+                                  weight_decay=config.weight_decay)
+    steps_per_epoch = max(1, len(train_set) // config.batch_size)  # drop_last batches
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(
+        optimizer, max_lr=config.lr, total_steps=config.epochs * steps_per_epoch,
+        pct_start=0.15)
+    out = Path(config.out_dir)
+    history: list[EpochRecord] = []
+    start_epoch, best_miou = 0, -1.0
+    if resume and out.joinpath("last.json").is_file():
+        meta = load_checkpoint(out / "last", model, optimizer, scheduler)
+        start_epoch, best_miou = meta["epoch"] + 1, meta["best_miou"]
+        history = [EpochRecord(**r) for r in meta["history"]]
+        log(f"resumed from {out / 'last'} after epoch {meta['epoch']}")
+
+    generator = torch.Generator().manual_seed(config.seed)
+    loss_fn = torch.nn.CrossEntropyLoss(ignore_index=IGNORE_LABEL)
+    last_epoch = config.epochs if stop_after is None else min(config.epochs,
+                                                                start_epoch + stop_after)
+    for epoch in range(start_epoch, last_epoch):
+        generator.manual_seed(config.seed * 1000 + epoch)
+        loader = torch.utils.data.DataLoader(train_set, batch_size=config.batch_size,
+                                             shuffle=True, drop_last=True, collate_fn=collate,
+                                             generator=generator)
+        model.train()
+        started, losses = time.perf_counter(), []
+        bar = tqdm(loader, desc=f"epoch {epoch + 1}/{config.epochs}", disable=not progress)
+        for frames, events, labels in bar:
+            logits = run_model(model, frames.to(device), events.to(device))
+            loss = loss_fn(logits, labels.to(device))
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            scheduler.step()
+            losses.append(loss.item())
+            bar.set_postfix(loss=f"{np.mean(losses[-20:]):.3f}")
+        confusion = evaluate_frames(model, val_set, device=device, progress=progress)
+        miou = float(mean_iou(confusion))
+        accuracy = pixel_accuracy(confusion)
+        record = EpochRecord(epoch, float(np.mean(losses)), miou, accuracy,
+                             time.perf_counter() - started)
+        history.append(record)
+        log(f"epoch {epoch + 1}: loss {record.train_loss:.4f}  val MIoU {miou:.4f}  "
+            f"pixel acc {accuracy:.4f}  ({record.seconds:.0f} s)")
+        if miou > best_miou:
+            best_miou = miou
+            save_checkpoint(out / "best", model, optimizer, scheduler,
+                            {"epoch": epoch, "best_miou": best_miou, "history": [],
+                             "config": asdict(config)})
+        save_checkpoint(out / "last", model, optimizer, scheduler,
+                        {"epoch": epoch, "best_miou": best_miou,
+                         "history": [asdict(r) for r in history], "config": asdict(config)})
+
+    load_checkpoint(out / "best", model, optimizer, None)
+    best = max(history, key=lambda r: r.val_miou)
+    card = ModelCard.for_model(
+        model, input_size=(config.width, config.height),
+        event_window_ms=config.event_window_ms, event_clip=config.event_clip,
+        event_scale=1.0 / config.event_clip,
+        frame_mean=[FRAME_MEAN] * encoder.frame_channels or None,
+        frame_std=[FRAME_STD] * encoder.frame_channels or None,
+        training_command=shlex.join(["ness", *sys.argv[1:]]) if sys.argv else "",
+        data_seeds=list(config.train_seeds) + list(config.val_seeds),
+        metrics={"val_miou": best.val_miou, "val_pixel_accuracy": best.val_pixel_accuracy,
+                 "epochs": float(len(history))})
+    return model, card, history
+
+
+def export(model: torch.nn.Module, card: ModelCard, stem: Path) -> None:
+    """Write the model and its card as ``stem``.safetensors and ``stem``.json."""
+    save_model(model, card, stem)

@@ -1,0 +1,69 @@
+"""The launch file and ``ness demo`` start the same graph from one description."""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO_ROOT
+from ness_ros.cli.demo_verb import demo_graph
+from ness_ros.graph import segmentation_graph
+
+
+def launch_module():
+    path = REPO_ROOT / "launch" / "segmentation.launch.py"
+    spec = importlib.util.spec_from_file_location("segmentation_launch", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def demo_args(**overrides) -> argparse.Namespace:
+    values = dict(mode="hybrid", duration=20.0, theta=None, seed=1000, event_message="dvs",
+                  model="", size=None, rate=1.0)
+    values.update(overrides)
+    return argparse.Namespace(**values)
+
+
+@pytest.mark.parametrize("mode", ["hybrid", "events"])
+def test_launch_file_and_demo_agree(mode, tmp_path):
+    launch = launch_module()
+    from_launch = launch.nodes_for({"mode": mode, "seed": "1000"})
+    from_demo = demo_graph(demo_args(mode=mode), tmp_path)
+    assert [s.name for s in from_launch] == [s.name for s in from_demo]
+    for a, b in zip(from_launch, from_demo, strict=True):
+        assert a.executable == b.executable and a.remappings == b.remappings
+        assert [Path(p).resolve() for p in a.parameter_files] == \
+            [Path(p).resolve() for p in b.parameter_files]
+        # The demo adds its report folder and the length of its drive, nothing else.
+        extra = {"report_dir", "duration_s"}
+        assert {k: v for k, v in a.parameters.items() if k not in extra} == \
+            {k: v for k, v in b.parameters.items() if k not in extra}
+
+
+def test_graph_arguments_reach_the_nodes():
+    nodes = segmentation_graph(mode="hybrid", config="c.yaml", theta=2.5, source="synthetic",
+                               event_message="packet",
+                               topics={"image": "/cam/rgb", "events": "/cam/ev",
+                                       "labels": "/cam/gt"})
+    seg, camera, evaluator = nodes
+    assert seg.parameters["theta"] == 2.5 and seg.parameters["event_message"] == "packet"
+    assert ("image", "/cam/rgb") in seg.remappings and ("events", "/cam/ev") in seg.remappings
+    assert camera.parameters["event_message"] == "packet"
+    assert ("labels", "/cam/gt") in evaluator.remappings
+    args = seg.ros_args()
+    assert args[:3] == ["--ros-args", "-r", "__node:=hybrid_segmentation"]
+    assert "theta:=2.5" in args and "--params-file" in args
+    with pytest.raises(ValueError, match="mode"):
+        segmentation_graph(mode="fast")
+
+
+def test_launch_description_builds_with_launch_ros():
+    """Only where launch_ros exists (a ROS 2 install); the PyPI wheels have no launch."""
+    pytest.importorskip("launch_ros")
+    description = launch_module().generate_launch_description()
+    names = [getattr(e, "name", None) for e in description.entities]
+    assert "mode" in names and "theta" in names
