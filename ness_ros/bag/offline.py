@@ -1,0 +1,237 @@
+"""Offline evaluation of a bag: read with rosbags, decode with our codecs, no DDS.
+
+Messages are taken in receive-time order. Events go through the nodes' own input path
+(:class:`~ness_ros.segmentation.inputs_stream.EventStream`: decoding, EventPacket sensor time
+anchored to the header stamp, a bounded ring buffer). A frame is segmented once the events have
+reached its stamp (or the bag has moved ``event_lag_s`` past it, or ended), with the events the
+node would use: since the previous frame and the model's window, before the stamp. Mode
+``hybrid`` runs :class:`HybridSegmenter`; ``events`` runs :class:`EventSegmenter` at every frame
+stamp, or every ``period_s`` of event time when the bag has no frames. Masks are matched with
+labels by stamp. ROS-free.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from numpy.typing import NDArray
+from tqdm import tqdm
+
+from ness_ros.bag.errors import BagError
+from ness_ros.bag.reader import BagTopics, bag_info, read_messages
+from ness_ros.bag.report import BagReport, events_image, latency_stats, per_class
+from ness_ros.events.batch import EventBatch
+from ness_ros.events.errors import EventError
+from ness_ros.events.image_codec import decode_image_cdr, to_mono8
+from ness_ros.segmentation.event_only import EventSegmenter
+from ness_ros.segmentation.hybrid import GatingConfig, HybridSegmenter
+from ness_ros.segmentation.inputs import InputEncoder
+from ness_ros.segmentation.inputs_stream import EventStream, decode_frame
+from ness_ros.segmentation.online_eval import OnlineEvaluator
+from ness_ros.segmentation.overlay import overlay_row
+
+MODES = ("hybrid", "events")
+
+
+@dataclass(frozen=True)
+class EvalOptions:
+    """How to evaluate.
+
+    Attributes:
+        mode: ``hybrid`` (frames + events) or ``events`` (event-only model).
+        gating: the hybrid method's threshold, grid and keyframe policy.
+        period_s: events mode without frames: a mask every this much event time, s.
+        event_lag_s: a frame waits at most this much bag time for its events, s.
+        overlay_count: rows of the overlay strip.
+        event_buffer_seconds, event_buffer_max_events: the event buffer's bounds (as the nodes).
+        device: torch device.
+        progress: show a progress bar.
+    """
+
+    mode: str = "hybrid"
+    gating: GatingConfig = field(default_factory=GatingConfig)
+    period_s: float = 0.05
+    event_lag_s: float = 0.05
+    overlay_count: int = 4
+    event_buffer_seconds: float = 2.0
+    event_buffer_max_events: int = 5_000_000
+    device: str = "cpu"
+    progress: bool = True
+
+
+class _Run:
+    """State of one pass over a bag."""
+
+    def __init__(self, model: torch.nn.Module, card, topics: BagTopics, options: EvalOptions,
+                 expected_masks: int) -> None:
+        self.options, self.topics = options, topics
+        self.encoder = InputEncoder.from_card(card)
+        self.window_ns = self.encoder.event_window_ns
+        if options.mode == "hybrid":
+            self.segmenter = HybridSegmenter(model, self.encoder, options.gating,
+                                             device=options.device)
+        else:
+            self.segmenter = EventSegmenter(model, self.encoder, device=options.device)
+        self.stream = EventStream(topics.event_message or "dvs",
+                                  max_events=options.event_buffer_max_events,
+                                  max_seconds=options.event_buffer_seconds)
+        self.evaluator = OnlineEvaluator()
+        self.pending: deque[tuple[int, NDArray[np.uint8] | None]] = deque()
+        self.period_ns = int(round(options.period_s * 1e9))
+        self.next_trigger: int | None = None
+        self.last_stamp: int | None = None
+        self.segment_ms: list[float] = []
+        self.recomputed: list[float] = []
+        self.keyframes = self.events = self.rejected = 0
+        self.every = max(1, expected_masks // max(1, options.overlay_count))
+        self.overlays: dict[int, list] = {}
+        self.recent_labels: dict[int, NDArray[np.uint8]] = {}
+
+    def on_events(self, data: bytes) -> None:
+        try:
+            self.events += self.stream.push(data).events
+        except EventError:
+            self.rejected += 1
+            return
+        newest = self.stream.newest_ns
+        if self.topics.image is None and newest is not None:  # period trigger
+            if self.next_trigger is None:
+                self.next_trigger = int(self.stream.buffer.oldest_ns) + self.period_ns
+            while self.next_trigger <= newest:
+                self.pending.append((self.next_trigger, None))
+                self.next_trigger += self.period_ns
+
+    def on_frame(self, data: bytes) -> None:
+        try:
+            rgb, header, _ = decode_frame(data)
+        except EventError:
+            self.rejected += 1
+            return
+        self.pending.append((header.stamp_ns, rgb))
+
+    def on_label(self, data: bytes) -> None:
+        try:
+            pixels, encoding, header = decode_image_cdr(data)
+            label = to_mono8(pixels, encoding)
+        except EventError:
+            self.rejected += 1
+            return
+        self.evaluator.add_label(header.stamp_ns, label)
+        if header.stamp_ns in self.overlays:
+            self.overlays[header.stamp_ns][2] = label
+        self.recent_labels[header.stamp_ns] = label
+        while len(self.recent_labels) > 64:
+            self.recent_labels.pop(next(iter(self.recent_labels)))
+
+    def flush(self, bag_time_ns: int, final: bool = False) -> None:
+        lag = int(self.options.event_lag_s * 1e9)
+        while self.pending:
+            stamp, rgb = self.pending[0]
+            newest = self.stream.newest_ns
+            if not (final or (newest is not None and newest >= stamp)
+                    or bag_time_ns >= stamp + lag):
+                return
+            self.pending.popleft()
+            self._segment(stamp, rgb)
+
+    def _segment(self, stamp: int, rgb: NDArray[np.uint8] | None) -> None:
+        if stamp == self.last_stamp:
+            return  # a duplicate stamp, skipped as the nodes do
+        t0 = stamp - self.window_ns
+        if self.options.mode == "hybrid" and self.last_stamp is not None \
+                and stamp > self.last_stamp:
+            t0 = min(t0, self.last_stamp)  # the gating counts events since the previous frame
+        events = self.stream.query(t0, stamp)
+        start = time.perf_counter()
+        if self.options.mode == "hybrid":
+            height, width = rgb.shape[:2]
+            if events is None:
+                events = EventBatch.empty(width, height)
+            elif (events.width, events.height) != (width, height):
+                raise BagError(f"event sensor {events.width} x {events.height} differs from the "
+                               f"image {width} x {height}")
+            result = self.segmenter.segment(rgb, stamp, events)
+            if not result.reset:
+                self.recomputed.append(result.recomputed_fraction)
+        else:
+            if events is None:
+                return
+            result = self.segmenter.segment(events, stamp)
+        self.segment_ms.append((time.perf_counter() - start) * 1e3)
+        self.keyframes += int(result.keyframe)
+        self.last_stamp = stamp
+        self.evaluator.add_mask(stamp, result.mask, time.monotonic())
+        if (len(self.segment_ms) - 1) % self.every == 0 and \
+                len(self.overlays) < self.options.overlay_count:
+            picture = rgb if rgb is not None else events_image(
+                events.time_slice(stamp - self.window_ns, stamp))
+            self.overlays[stamp] = [picture, result.mask, self.recent_labels.get(stamp)]
+
+
+def evaluate_bag(path: str | Path, model: torch.nn.Module, card, topics: BagTopics,
+                 options: EvalOptions) -> BagReport:
+    """Evaluate ``model`` (with its model card) on the bag at ``path``.
+
+    Raises:
+        BagError: the mode needs a topic the bag lacks, or frames and events disagree in size.
+    """
+    if options.mode not in MODES:
+        raise BagError(f"mode must be one of {MODES}, got {options.mode!r}")
+    if options.mode == "hybrid" and topics.image is None:
+        raise BagError(f"{path}: hybrid mode needs an image topic; the bag has none")
+    if options.mode == "events" and topics.events is None:
+        raise BagError(f"{path}: events mode needs an event topic; the bag has none")
+    info = bag_info(path)
+    expected = (topics.counts[topics.image] if topics.image else
+                int(info.duration_s / options.period_s))
+    run = _Run(model, card, topics, options, expected)
+    handlers = {topics.events: run.on_events, topics.image: run.on_frame,
+                topics.labels: run.on_label}
+    total = sum(topics.counts.values())
+    wall0 = time.perf_counter()
+    with tqdm(total=total, desc="bag eval", unit="msg", disable=not options.progress,
+              leave=False) as bar:
+        bag_time = info.start_ns
+        for topic, bag_time, data in read_messages(path, topics.names()):
+            handlers[topic](data)
+            run.flush(bag_time)
+            bar.update()
+        run.flush(bag_time, final=True)
+    wall = time.perf_counter() - wall0
+    return _report(path, info.duration_s, topics, options, run, wall)
+
+
+def _report(path, duration_s: float, topics: BagTopics, options: EvalOptions, run: _Run,
+            wall: float) -> BagReport:
+    summary = run.evaluator.summary()
+    masks = len(run.segment_ms)
+    stats = latency_stats(run.segment_ms)
+    figures = {
+        "mode": options.mode, "masks": masks, "frames_evaluated": summary.frames_evaluated,
+        "miou": summary.miou, "pixel_accuracy": summary.pixel_accuracy,
+        "frames_per_s": masks / wall if wall else 0.0,
+        "segment_frames_per_s": masks / (sum(run.segment_ms) / 1e3) if masks else 0.0,
+        "events": run.events, "events_per_s": run.events / wall if wall else 0.0,
+        "recording_s": duration_s,
+        "recording_events_per_s": run.events / duration_s if duration_s else float("nan"),
+        "segment_ms_p50": stats["p50"], "segment_ms_p95": stats["p95"],
+        "segment_ms_max": stats["max"], "wall_s": wall, "keyframes": run.keyframes,
+        "recomputed_fraction_mean": float(np.mean(run.recomputed)) if run.recomputed
+        else float("nan"),
+        "rejected_messages": run.rejected,
+    }
+    has_labels = topics.labels is not None and summary.frames_evaluated > 0
+    rows = [overlay_row(f, m, lab) for f, m, lab in run.overlays.values()]
+    return BagReport(
+        kind="offline", title=f"ness bag eval {Path(path).name}: {options.mode}",
+        figures=figures, per_class_iou=per_class(summary.per_class_iou) if has_labels else {},
+        confusion=run.evaluator.confusion.copy() if has_labels else None,
+        latencies_ms=run.segment_ms, latency_label="segmentation time per mask (ms)",
+        overlays=rows,
+        details={"bag": str(path), "topics": topics.__dict__, "gating": options.gating.__dict__,
+                 "event_counts": dict(run.stream.counts)})

@@ -1,0 +1,134 @@
+"""Offline evaluation of bags: the same figures as evaluating the sequence itself."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import SHARED_DATA
+from ness_ros.bag import (
+    BagError,
+    EvalOptions,
+    RecordOptions,
+    bag_info,
+    evaluate_bag,
+    record_sequence,
+    resolve_topics,
+)
+from ness_ros.cli.main import main
+from ness_ros.data.cache import cached_sequence
+from ness_ros.data.sequence import SequenceConfig
+from ness_ros.models.evsegsnn import EvSegSNN
+from ness_ros.models.segsnn import SegSNN
+from ness_ros.models.weights import ModelCard, load_model, save_model
+from ness_ros.segmentation.evaluation import evaluate_hybrid
+from ness_ros.segmentation.hybrid import GatingConfig
+from ness_ros.segmentation.inputs import InputEncoder
+
+W, H = 128, 96
+EVT3_BAG = SHARED_DATA / "evt3_event_camera_py"
+
+
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    """Two shared cores: one thread each is faster; other tests get their setting back."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def sequence(tmp_path_factory):
+    config = SequenceConfig(width=W, height=H, duration_s=2.0)
+    return cached_sequence(7, config, cache_dir=tmp_path_factory.getbasetemp() / "bag_cache",
+                           progress=False)
+
+
+@pytest.fixture(scope="module")
+def bag(sequence, tmp_path_factory):
+    path = tmp_path_factory.mktemp("bags") / "synthetic"
+    record_sequence(sequence, path, RecordOptions(progress=False))
+    return path
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory):
+    """A tiny untrained hybrid model and a tiny event-only one (files, as a user has them)."""
+    folder = tmp_path_factory.mktemp("models")
+    torch.manual_seed(0)
+    hybrid = SegSNN(base_width=8, num_steps=2)
+    save_model(hybrid, ModelCard.for_model(hybrid, input_size=(W, H), event_window_ms=50.0,
+                                           event_clip=4.0, event_scale=0.25,
+                                           frame_mean=[0.45] * 3, frame_std=[0.25] * 3),
+               folder / "segsnn")
+    events = EvSegSNN(base_width=4, num_steps=2)
+    save_model(events, ModelCard.for_model(events, input_size=(640, 480), event_window_ms=50.0,
+                                           event_clip=4.0, event_scale=0.25), folder / "evseg")
+    return {"hybrid": folder / "segsnn.safetensors", "events": folder / "evseg.safetensors"}
+
+
+def test_offline_eval_equals_evaluating_the_sequence(sequence, bag, models):
+    model, card = load_model(models["hybrid"])
+    gating = GatingConfig(theta=1.0, rows=2, cols=3, margin=8, keyframe_max_age_s=0.5)
+    direct = evaluate_hybrid(model, InputEncoder.from_card(card), [sequence], gating)
+    report = evaluate_bag(bag, model, card, resolve_topics(bag_info(bag)),
+                          EvalOptions(gating=gating, progress=False))
+    np.testing.assert_array_equal(report.confusion, np.array(direct.confusion))
+    figures = report.figures
+    assert figures["masks"] == figures["frames_evaluated"] == 40
+    assert figures["miou"] == pytest.approx(direct.miou)
+    assert figures["keyframes"] == direct.keyframes
+    assert figures["events"] == len(sequence.events)
+    assert figures["frames_per_s"] > 0 and figures["events_per_s"] > 0
+
+
+def test_cli_eval_writes_the_report(bag, models, tmp_path):
+    out, out_json = tmp_path / "report", tmp_path / "eval.json"
+    assert main(["bag", "eval", str(bag), "--model", str(models["hybrid"]), "--threads", "1",
+                 "--keyframe-interval", "1", "--out", str(out), "--json", str(out_json),
+                 "--no-progress"]) == 0
+    for name in ("report.json", "report.md", "confusion.png", "overlays.png", "latency.png"):
+        assert (out / name).is_file(), name
+    data = json.loads(out_json.read_text())
+    assert data == json.loads((out / "report.json").read_text())
+    figures = data["figures"]
+    assert figures["keyframes"] == figures["masks"] == 40
+    assert 0.0 <= figures["miou"] <= 1.0 and figures["frames_per_s"] > 0
+    assert np.array(data["confusion"]).sum() == 40 * W * H  # synthetic labels cover every pixel
+    assert set(data["per_class_iou"]) == {"flat", "background", "object", "vegetation",
+                                          "human", "vehicle"}
+    assert "| miou |" in (out / "report.md").read_text()
+
+
+def test_event_only_eval_of_the_real_evt3_bag(models, tmp_path):
+    bag = tmp_path / "evt3"
+    shutil.copytree(EVT3_BAG, bag)
+    model, card = load_model(models["events"])
+    topics = resolve_topics(bag_info(bag))
+    assert (topics.events, topics.event_message) == ("/event_camera/events", "packet")
+    report = evaluate_bag(bag, model, card, topics,
+                          EvalOptions(mode="events", period_s=0.25, progress=False))
+    figures = report.figures
+    assert figures["events"] == 343_474  # every event of the recording decoded
+    assert figures["masks"] == 8  # 2.08 s of events, one mask per 0.25 s after the first
+    assert figures["events_per_s"] > 0 and report.confusion is None
+    assert figures["recording_events_per_s"] == pytest.approx(343_474 / 2.076, rel=0.01)
+    assert report.overlays and report.overlays[0].shape == (480, 2 * 640, 3)
+
+
+def test_errors_name_the_problem(bag, models, tmp_path):
+    model, card = load_model(models["hybrid"])
+    evt3 = resolve_topics(bag_info(EVT3_BAG))
+    with pytest.raises(BagError, match="hybrid mode needs an image topic"):
+        evaluate_bag(EVT3_BAG, model, card, evt3, EvalOptions(progress=False))
+    with pytest.raises(BagError, match="has type sensor_msgs/msg/Image, expected"):
+        resolve_topics(bag_info(bag), events="/camera/image")
+    with pytest.raises(BagError, match="not a rosbag2 folder"):
+        bag_info(tmp_path)
+    assert main(["bag", "eval", str(bag), "--mode", "events", "--model",
+                 str(models["hybrid"]), "--out", str(tmp_path / "x")]) == 1
