@@ -52,7 +52,10 @@ class TrainConfig:
     device: str = "cpu"
     threads: int = 0
     val_frames: int = 60
-    data_dir: str = "runs/data"
+    #: Cross-entropy class weights: "none", or "inverse_sqrt" (frequency ** -0.5 over the
+    #: training labels, mean 1, capped at 10) so that thin, rare classes (poles, people) count.
+    class_weights: str = "inverse_sqrt"
+    data_dir: str = ""  # empty: the shared sequence cache (ness_ros.data.cache)
     out_dir: str = "runs/train"
 
     def encoder(self) -> InputEncoder:
@@ -80,6 +83,19 @@ class EpochRecord:
     val_miou: float
     val_pixel_accuracy: float
     seconds: float
+
+
+def class_weights(sequences, kind: str) -> torch.Tensor | None:
+    """Loss weights per class from the label frequencies of ``sequences`` (see TrainConfig)."""
+    if kind == "none":
+        return None
+    if kind != "inverse_sqrt":
+        raise ValueError(f"class_weights must be 'none' or 'inverse_sqrt', got {kind!r}")
+    counts = sum(np.bincount(s.labels.ravel(), minlength=256)[:NUM_CLASSES] for s in sequences)
+    freq = counts / max(1, counts.sum())
+    weights = np.where(freq > 0, np.maximum(freq, 1e-6) ** -0.5, 0.0)
+    weights = np.minimum(weights / weights[freq > 0].mean(), 10.0)
+    return torch.tensor(weights, dtype=torch.float32)
 
 
 def evaluate_frames(model: torch.nn.Module, samples: FrameSamples, *, batch_size: int = 4,
@@ -136,7 +152,11 @@ def train(config: TrainConfig, *, resume: bool = False, progress: bool = True,
         log(f"resumed from {out / 'last'} after epoch {meta['epoch']}")
 
     generator = torch.Generator().manual_seed(config.seed)
-    loss_fn = torch.nn.CrossEntropyLoss(ignore_index=IGNORE_LABEL)
+    weights = class_weights(train_seqs, config.class_weights)
+    if weights is not None:
+        log("class weights: " + ", ".join(f"{w:.2f}" for w in weights.tolist()))
+    loss_fn = torch.nn.CrossEntropyLoss(ignore_index=IGNORE_LABEL,
+                                        weight=None if weights is None else weights.to(device))
     last_epoch = config.epochs if stop_after is None else min(config.epochs,
                                                                 start_epoch + stop_after)
     for epoch in range(start_epoch, last_epoch):
