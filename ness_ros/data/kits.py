@@ -138,11 +138,10 @@ def add_sign(b: GeometryBuilder, rng: np.random.Generator, x: float, z: float,
 
 
 def add_traffic_light(b: GeometryBuilder, rng: np.random.Generator, x: float, z: float,
-                      towards_road: float, arm_length: float, shade: float
-                      ) -> list[tuple[int, int]]:
+                      towards_road: float, arm_length: float, shade: float, signal: int) -> None:
     """A traffic light on a pole, with a mast arm and a second head over the road when
-    ``arm_length`` > 0. Returns (part index, lamp 0 red / 1 amber / 2 green) of every lamp so
-    that the scene can switch them over time."""
+    ``arm_length`` > 0. Its lamps are M_EMISSIVE parts whose parameters 11 and 12 hold the
+    ``signal`` index and the lamp (0 red, 1 amber, 2 green), so the scene can switch them."""
     pole_h = 5.6 if arm_length > 0 else 3.2
     metal = params(pick(rng, POLE_COLOURS), rng, amp=0.06)
     housing = params((0.07, 0.07, 0.07), rng, amp=0.1)
@@ -155,13 +154,10 @@ def add_traffic_light(b: GeometryBuilder, rng: np.random.Generator, x: float, z:
         b.add_part(s, rect(min(0, arm), max(0, arm), pole_h - 0.15, pole_h), cls=OBJECT,
                    mat=M_PLAIN, par=metal, order=1, shade=shade)
         heads.append((arm * 0.85, pole_h - 1.0))
-    lamps = []
     for a, b0 in heads:
         b.add_part(s, rect(a - 0.17, a + 0.17, b0, b0 + 0.95), cls=OBJECT, mat=M_PLAIN,
                    par=housing, order=2, shade=shade)
         for k in range(3):
-            lamps.append((len(b._parts), k))
             b.add_part(s, ellipse(a, b0 + 0.78 - 0.3 * k, 0.1, 0.1, 10), cls=OBJECT,
-                       mat=M_EMISSIVE, par=params(SIGNAL_COLOURS[k] * 0.15, rng, amp=0.0),
-                       order=3)
-    return lamps
+                       mat=M_EMISSIVE, par=params(SIGNAL_COLOURS[k] * 0.15, rng, amp=0.0,
+                                                  extra=(signal, k)), order=3)

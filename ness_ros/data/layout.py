@@ -36,15 +36,15 @@ LOOK_AHEAD = 320.0
 
 @dataclass
 class Signal:
-    """One traffic light's lamps (part indices per lamp 0 red, 1 amber, 2 green) and schedule:
-    amber from t_amber, red from t_red, green again from t_green (seconds)."""
+    """The schedule of a group of traffic lights: amber from t_amber, red from t_red, green
+    again from t_green (seconds)."""
 
-    lamps: list[tuple[int, int]]
     t_amber: float
     t_red: float
     t_green: float
 
     def lit(self, t: float) -> int:
+        """The lamp lit at time t: 0 red, 1 amber, 2 green."""
         if self.t_amber <= t < self.t_red:
             return 1
         return 0 if self.t_red <= t < self.t_green else 2
@@ -55,8 +55,10 @@ class Layout:
     """The static and moving content of one synthetic drive (see module docstring)."""
 
     cross: CrossSection
-    boxes: BoxSet
-    sprites: SpriteSet
+    boxes: BoxSet                   # static boxes, sorted by box_s
+    sprites: SpriteSet              # static sprites, sorted by sprite_s
+    box_s: NDArray[np.float64]      # arc length of each static box centre (m)
+    sprite_s: NDArray[np.float64]   # arc length of each static sprite anchor (m)
     cars: CarFleet
     crowd: Crowd
     signals: list[Signal]
@@ -65,6 +67,12 @@ class Layout:
     crosswalk: NDArray[np.uint8]    # (Ns,) 1 where a zebra crossing spans the road
     stopline: NDArray[np.uint8]     # (Ns,) 1 where the ego side has a stop line
     shadow: NDArray[np.float32]     # (Ns_shadow, Nd) ground brightness factor, 0.5 m cells
+
+    def static_between(self, s0: float, s1: float) -> tuple[BoxSet, SpriteSet]:
+        """Static boxes and sprites whose centre or anchor arc length lies in [s0, s1)."""
+        b0, b1 = np.searchsorted(self.box_s, [s0, s1])
+        p0, p1 = np.searchsorted(self.sprite_s, [s0, s1])
+        return self.boxes.take(np.arange(b0, b1)), self.sprites.slice(int(p0), int(p1))
 
     def shadow_at(self, s: NDArray[np.floating], d: NDArray[np.floating]) -> NDArray[np.float32]:
         """Ground shade factor (0..1] at road coordinates (s, d), nearest cell."""
@@ -114,17 +122,18 @@ def build_layout(rng: np.random.Generator, road: Road, ego: EgoMotion, cross: Cr
         cw = s_stop + rng.uniform(4.0, 5.0)
         mark(stopline, cw - 1.0, cw - 0.6)
         crossings.append(cw)
-        lamps = kits.add_traffic_light(b, rng, *world(cw + 4.0, kerb_d + 0.4), -1.0,
-                                       kerb_d + 0.4 - lane_d, shade(cw + 4, kerb_d))
-        lamps += kits.add_traffic_light(b, rng, *world(cw - 0.5, -kerb_d - 0.4), 1.0, 0.0, 1.0)
-        signals.append(Signal(lamps, t_stop - 4.5, t_stop - 3.0, t_go - 0.3))
+        kits.add_traffic_light(b, rng, *world(cw + 4.0, kerb_d + 0.4), -1.0,
+                               kerb_d + 0.4 - lane_d, shade(cw + 4, kerb_d), len(signals))
+        kits.add_traffic_light(b, rng, *world(cw - 0.5, -kerb_d - 0.4), 1.0, 0.0, 1.0,
+                               len(signals))
+        signals.append(Signal(t_stop - 4.5, t_stop - 3.0, t_go - 0.3))
     pos = s_lo + rng.uniform(60, 160)
     while pos < s_hi - 20:  # further intersections with crossings, always green for the ego
         if all(abs(pos - c) > 40 for c in crossings):
             crossings.append(pos)
-            lamps = kits.add_traffic_light(b, rng, *world(pos + 4.0, kerb_d + 0.4), -1.0,
-                                           kerb_d + 0.4 - lane_d, shade(pos + 4, kerb_d))
-            signals.append(Signal(lamps, 1e9, 1e9, 1e9))
+            kits.add_traffic_light(b, rng, *world(pos + 4.0, kerb_d + 0.4), -1.0,
+                                   kerb_d + 0.4 - lane_d, shade(pos + 4, kerb_d), len(signals))
+            signals.append(Signal(1e9, 1e9, 1e9))
         pos += rng.uniform(90, 200)
     for cw in crossings:
         mark(crosswalk, cw, cw + rng.uniform(2.5, 4.0))
@@ -149,7 +158,13 @@ def build_layout(rng: np.random.Generator, road: Road, ego: EgoMotion, cross: Cr
     cars = CarFleet.build(rng, _cars(rng, ego, cross, lane_d, duration_s, s_lo, s_hi, free),
                           sun_lateral)
     crowd = Crowd.build(rng, _people(rng, ego, cross, lane_d, crossings, s_lo, s_hi, duration_s))
-    return Layout(cross, b.boxes(), b.sprites(), cars, crowd, signals, s_lo, terrain, crosswalk,
+    # Static geometry sorted by arc length, so that a render takes only what is in view.
+    boxes, sprites = b.boxes(), b.sprites()
+    box_s = road.arc_length(boxes.geom[:, 0], boxes.geom[:, 1])
+    sprite_s = road.arc_length(sprites.anchor[:, 0], sprites.anchor[:, 1])
+    box_order, sprite_order = np.argsort(box_s, kind="stable"), np.argsort(sprite_s, kind="stable")
+    return Layout(cross, boxes.take(box_order), sprites.select(sprite_order), box_s[box_order],
+                  sprite_s[sprite_order], cars, crowd, signals, s_lo, terrain, crosswalk,
                   stopline, shadow)
 
 

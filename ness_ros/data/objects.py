@@ -78,6 +78,11 @@ class BoxSet:
     def __len__(self) -> int:
         return len(self.geom)
 
+    def take(self, idx: NDArray[np.intp]) -> BoxSet:
+        """The boxes ``idx``, in that order."""
+        return BoxSet(self.geom[idx], self.layer[idx], self.cls[idx], self.mat[idx],
+                      self.par[idx], self.shade[idx])
+
     @staticmethod
     def concatenate(sets: list[BoxSet]) -> BoxSet:
         return BoxSet(*(np.concatenate([getattr(s, f) for s in sets])
@@ -106,6 +111,31 @@ class SpriteSet:
     shade: NDArray[np.float32]
     verts: NDArray[np.float64]
     start: NDArray[np.intp]
+
+    def select(self, idx: NDArray[np.intp]) -> SpriteSet:
+        """The sprites ``idx`` in that order, each with its parts (kept in their order); the
+        result has its parts grouped by sprite, as :meth:`slice` requires."""
+        new_index = np.full(len(self.anchor), -1, np.intp)
+        new_index[idx] = np.arange(len(idx))
+        owner = new_index[self.sprite]
+        parts = np.nonzero(owner >= 0)[0]
+        parts = parts[np.argsort(owner[parts], kind="stable")]
+        counts = np.diff(self.start)[parts]
+        verts = np.concatenate([np.arange(self.start[p], self.start[p + 1]) for p in parts]) \
+            if len(parts) else np.zeros(0, np.intp)
+        return SpriteSet(self.anchor[idx], self.radius[idx], self.layer[idx], owner[parts],
+                         self.cls[parts], self.mat[parts], self.par[parts], self.order[parts],
+                         self.shade[parts], self.verts[verts],
+                         np.concatenate([[0], np.cumsum(counts)]).astype(np.intp))
+
+    def slice(self, i0: int, i1: int) -> SpriteSet:
+        """Sprites i0..i1-1 as views; parts must be grouped by sprite in sprite order."""
+        p0, p1 = np.searchsorted(self.sprite, [i0, i1])
+        v0, v1 = self.start[p0], self.start[p1]
+        return SpriteSet(self.anchor[i0:i1], self.radius[i0:i1], self.layer[i0:i1],
+                         self.sprite[p0:p1] - i0, self.cls[p0:p1], self.mat[p0:p1],
+                         self.par[p0:p1], self.order[p0:p1], self.shade[p0:p1],
+                         self.verts[v0:v1], self.start[p0:p1 + 1] - v0)
 
     @staticmethod
     def concatenate(a: SpriteSet, b: SpriteSet) -> SpriteSet:

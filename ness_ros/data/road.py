@@ -85,6 +85,16 @@ class Road:
         """Road heading at arc length s (radians; 0 = +z, positive turns towards +x)."""
         return np.interp(s, self.s, self.heading_s)
 
+    def arc_length(self, x: ArrayLike, z: ArrayLike) -> NDArray[np.float64]:
+        """Arc length of the centre-line sample nearest to each world point (x, z), to
+        :data:`ROAD_DS`; for ordering objects along the road."""
+        x, z = np.atleast_1d(np.asarray(x, np.float64)), np.atleast_1d(np.asarray(z, np.float64))
+        out = np.empty(len(x))
+        for i in range(0, len(x), 256):  # chunks bound the (points x samples) distance matrix
+            d2 = (x[i:i + 256, None] - self.x_s) ** 2 + (z[i:i + 256, None] - self.z_s) ** 2
+            out[i:i + 256] = self.s[np.argmin(d2, axis=1)]
+        return out
+
     def point(self, s: ArrayLike, d: ArrayLike) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
         """World (x, z) of the ground point at arc length s and lateral offset d."""
         s = np.asarray(s, dtype=np.float64)

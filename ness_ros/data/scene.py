@@ -15,6 +15,7 @@ Example::
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -24,7 +25,7 @@ from ness_ros.data.errors import DataError
 from ness_ros.data.geometry import Camera, Light, rasterise
 from ness_ros.data.kits import SIGNAL_COLOURS
 from ness_ros.data.layout import LOOK_AHEAD, build_layout
-from ness_ros.data.objects import BoxSet, SpriteSet
+from ness_ros.data.objects import M_EMISSIVE, BoxSet, SpriteSet
 from ness_ros.data.road import CrossSection, EgoMotion, Road
 from ness_ros.data.shading import (
     G_ASPHALT_AMP,
@@ -115,11 +116,6 @@ class Scene:
         periods, phases = look.uniform([4.0, 1.5], [9.0, 3.0]), look.uniform(0, 2 * np.pi, 2)
         dip_t = look.uniform(0, config.duration_s) if look.random() < 0.5 else -1e9
         self._illum = (periods, phases, dip_t, look.uniform(1.5, 3.0), look.uniform(0.85, 1.1))
-        lamps = [(i, part, k) for i, sig in enumerate(self.layout.signals)
-                 for part, k in sig.lamps]
-        self._lamp_part = np.array([p for _, p, _ in lamps], np.intp)
-        self._lamp_signal = np.array([i for i, _, _ in lamps], np.intp)
-        self._lamp_colour = np.array([k for _, _, k in lamps], np.intp)
 
     @property
     def width(self) -> int:
@@ -150,18 +146,16 @@ class Scene:
         """
         cam, lay = self.camera, self.layout
         pose = self.ego.pose(t)
-        boxes = BoxSet.concatenate([lay.boxes, lay.cars.boxes_at(t, self.ego, self.road,
-                                                                 lay.shadow_at)])
-        static = lay.sprites
-        if len(self._lamp_part):
-            lit = np.array([sig.lit(t) for sig in lay.signals])[self._lamp_signal]
+        static_boxes, static = lay.static_between(pose.s - 60.0, pose.s + cam.far + 40.0)
+        boxes = BoxSet.concatenate([static_boxes, lay.cars.boxes_at(t, self.ego, self.road,
+                                                                    lay.shadow_at)])
+        lamps = np.nonzero(static.mat == M_EMISSIVE)[0]
+        if len(lamps):  # traffic lights: lamp k of signal i is lit when the signal shows k
             par = static.par.copy()
-            on = lit == self._lamp_colour
-            par[self._lamp_part, 0:3] = SIGNAL_COLOURS[self._lamp_colour] * np.where(
-                on, 1.0, 0.15)[:, None]
-            static = SpriteSet(static.anchor, static.radius, static.layer, static.sprite,
-                               static.cls, static.mat, par, static.order, static.shade,
-                               static.verts, static.start)
+            signal, colour = par[lamps, 11].astype(np.intp), par[lamps, 12].astype(np.intp)
+            lit = np.array([lay.signals[i].lit(t) for i in signal]) == colour
+            par[lamps, 0:3] = SIGNAL_COLOURS[colour] * np.where(lit, 1.0, 0.15)[:, None]
+            static = dataclasses.replace(static, par=par)
         sprites = SpriteSet.concatenate(static, lay.crowd.sprites_at(t, self.road,
                                                                      lay.shadow_at))
         prims = rasterise(pose, cam, boxes, sprites, self.light)
