@@ -7,6 +7,7 @@ node. ROS-free (the nodes themselves import rclpy).
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -84,3 +85,35 @@ class GraphProcesses:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def run_until_source_ends(specs: Sequence[NodeSpec], out: Path, budget_s: float, *,
+                          source: str = "synthetic_camera", desc: str = "graph",
+                          report_name: str = "report.json") -> dict | None:
+    """Run ``specs`` until the ``source`` node exits (it ends after its sequence), stop the
+    graph, and return the JSON report the evaluator wrote to ``out`` (None on failure, with the
+    failing node's log printed)."""
+    from tqdm import tqdm
+
+    report_path = out / report_name
+    if report_path.exists():
+        report_path.unlink()
+    with GraphProcesses(specs, out / "logs", env={"PYTHONUNBUFFERED": "1"}) as graph:
+        started, code = time.monotonic(), None
+        with tqdm(total=int(budget_s), desc=desc, unit="s", leave=False) as bar:
+            while code is None and time.monotonic() - started < budget_s:
+                code = graph.wait(source, timeout=1.0)
+                bar.update(1)
+                if graph.failed():
+                    break
+        failed = graph.failed()
+        time.sleep(1.0)  # the last masks are still on their way
+    if failed or code is None:
+        for name in failed or [source]:
+            print(f"--- {name} log ---\n{graph.log_text(name)[-3000:]}")
+        print(f"{desc}: the graph did not complete")
+        return None
+    if not report_path.exists():
+        print(f"{desc}: no report; evaluator log:\n{graph.log_text('segmentation_evaluator')}")
+        return None
+    return json.loads(report_path.read_text())

@@ -10,8 +10,6 @@ the fraction of regions recomputed. The evaluator's report and an overlay strip 
 from __future__ import annotations
 
 import argparse
-import json
-import time
 from pathlib import Path
 from typing import Any
 
@@ -58,39 +56,15 @@ def demo_graph(args: argparse.Namespace, report_dir: Path):
 
 
 def run(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
-    from ness_ros.graph_runner import GraphProcesses
+    from ness_ros.graph_runner import run_until_source_ends
 
     out = args.out
     specs = demo_graph(args, out)
-    report_path = out / "report.json"
-    if report_path.exists():
-        report_path.unlink()
-    print(f"starting {', '.join(s.name for s in specs)} (logs in {out})")
-    with GraphProcesses(specs, out / "logs", env={"PYTHONUNBUFFERED": "1"}) as graph:
-        # The camera generates its sequence first, then plays it and exits.
-        budget = args.duration / args.rate * 4 + 180
-        with tqdm(total=int(budget), desc="demo", unit="s", leave=False) as bar:
-            started = time.monotonic()
-            code = None
-            while code is None and time.monotonic() - started < budget:
-                code = graph.wait("synthetic_camera", timeout=1.0)
-                bar.update(1)
-                if graph.failed():
-                    break
-        failed = graph.failed()
-        time.sleep(1.0)  # the last masks are still on their way
-    if failed or code is None:
-        for name in failed or ["synthetic_camera"]:
-            print(f"--- {name} log ---\n{graph.log_text(name)[-3000:]}")
-        print("the demo graph did not complete")
+    print(f"starting {', '.join(s.name for s in specs)} (logs in {out / 'logs'})")
+    # The camera prepares its sequence (generated once, then cached), plays it and exits.
+    report = run_until_source_ends(specs, out, args.duration / args.rate * 4 + 180, desc="demo")
+    if report is None:
         return 1
-    if not report_path.exists():
-        log = graph.log_text("segmentation_evaluator")
-        print(f"the evaluator wrote no report; its log:\n{log}")
-        return 1
-    report = json.loads(report_path.read_text())
     figures = {
         "mode": args.mode, "seed": args.seed, "duration_s": args.duration,
         "frames_evaluated": report["frames_evaluated"], "miou": report["miou"],
@@ -105,7 +79,8 @@ def run(args: argparse.Namespace) -> int:
     rows = [{"figure": k, "value": v} for k, v in figures.items()]
     print(format_table(rows, title=f"ness demo: {args.mode} segmentation of the synthetic drive"))
     overlays = out / "overlays.png"
-    print(f"report: {report_path}" + (f"\noverlays: {overlays}" if overlays.exists() else ""))
+    print(f"report: {out / 'report.json'}"
+          + (f"\noverlays: {overlays}" if overlays.exists() else ""))
     write_json(args.json, {**figures, "report": report})
     return 0 if report["frames_evaluated"] > 0 else 1
 
