@@ -7,8 +7,8 @@ import json
 import pytest
 import torch
 
-from ness_ros.bench.models import region_windows
 from ness_ros.cli.main import main
+from ness_ros.segmentation.crops import region_windows
 
 
 @pytest.mark.parametrize(("width", "height", "grid", "margin"),

@@ -25,6 +25,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ness_ros.cli.report import add_json_option, format_table, write_json
+from ness_ros.segmentation.crops import region_windows
 
 
 def register(subparsers: Any) -> None:
@@ -49,40 +50,6 @@ def register(subparsers: Any) -> None:
                         help="ignore packaged weights; use untrained networks")
     add_json_option(parser)
     parser.set_defaults(func=run)
-
-
-def region_windows(width: int, height: int, cols: int, rows: int, margin: int, stride: int
-                   ) -> tuple[tuple[int, int], list[tuple[tuple[int, int, int, int],
-                                                         tuple[int, int]]]]:
-    """Regions of a ``cols`` x ``rows`` grid over a ``width`` x ``height`` frame, and the crop
-    window of each in the frame zero-padded to multiples of ``stride`` (as the model pads it).
-
-    Every window has the same size ``(crop_w, crop_h)``, a multiple of ``stride``; it starts on a
-    multiple of ``stride`` and covers its region plus ``margin`` pixels where the padded frame
-    allows.
-
-    Returns:
-        ``((crop_w, crop_h), [((x0, y0, x1, y1) region, (cx0, cy0) window origin), ...])``.
-    """
-    padded_w, padded_h = -(-width // stride) * stride, -(-height // stride) * stride
-    xs = [c * width // cols for c in range(cols + 1)]
-    ys = [r * height // rows for r in range(rows + 1)]
-    widest = max(b - a for a, b in zip(xs, xs[1:], strict=False))
-    tallest = max(b - a for a, b in zip(ys, ys[1:], strict=False))
-    # stride - 1 more, so that aligning the origin down still leaves the margin on both sides
-    crop_w = min(padded_w, -(-(widest + 2 * margin + stride - 1) // stride) * stride)
-    crop_h = min(padded_h, -(-(tallest + 2 * margin + stride - 1) // stride) * stride)
-
-    def origin(start: int, size: int, extent: int) -> int:
-        return max(0, min(start - margin, extent - size)) // stride * stride
-
-    windows = []
-    for r in range(rows):
-        for c in range(cols):
-            region = (xs[c], ys[r], xs[c + 1], ys[r + 1])
-            windows.append((region, (origin(xs[c], crop_w, padded_w),
-                                     origin(ys[r], crop_h, padded_h))))
-    return (crop_w, crop_h), windows
 
 
 def median_seconds(forwards: list[Callable[[], Any]], repeats: int) -> list[float]:

@@ -13,7 +13,6 @@ as a single crop instead (theta = 0 then costs one full-frame pass).
 
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import dataclass, replace
 
@@ -22,7 +21,8 @@ import torch
 from numpy.typing import NDArray
 
 from ness_ros.events.batch import EventBatch
-from ness_ros.events.representations import region_bounds, region_counts
+from ness_ros.events.representations import region_counts
+from ness_ros.segmentation.crops import box_window, padded_size, region_windows
 from ness_ros.segmentation.inputs import InputEncoder
 from ness_ros.segmentation.predict import predict_labels
 from ness_ros.segmentation.result import SegmentationResult
@@ -170,54 +170,38 @@ class HybridSegmenter:
                    frame: torch.Tensor, events: torch.Tensor) -> tuple[int, float]:
         """Segment the changed regions in one batch and paste them into ``mask``.
 
-        Returns the input pixels computed and the time inference ended."""
+        Crops come from the frame zero-padded to the model's stride, as the model pads a full
+        frame, so that every window lies on the full frame's sampling grid. Returns the input
+        pixels computed and the time inference ended."""
         height, width = mask.shape
-        row_edges, col_edges = region_bounds(height, width, self.gating.rows, self.gating.cols)
-        rows, cols = np.nonzero(changed)
-        boxes = [(int(row_edges[r]), int(row_edges[r + 1]), int(col_edges[c]),
-                  int(col_edges[c + 1])) for r, c in zip(rows, cols, strict=True)]
-        crop_h, crop_w = self._crop_size(row_edges, col_edges, height, width)
-        union = (min(b[0] for b in boxes), max(b[1] for b in boxes),
-                 min(b[2] for b in boxes), max(b[3] for b in boxes))
-        uy0, uy1 = self._window(union[0], union[1], None, height)
-        ux0, ux1 = self._window(union[2], union[3], None, width)
-        union_pixels = (uy1 - uy0) * (ux1 - ux0)
-        merged = not self.gating.batch_crops_only and len(boxes) * crop_h * crop_w >= union_pixels
-        if merged:
-            windows = [(uy0, uy1, ux0, ux1)] * len(boxes)  # one crop serves every region
-            crops = [(uy0, uy1, ux0, ux1)]
+        g, s = self.gating, self.stride
+        (crop_w, crop_h), windows = region_windows(width, height, g.cols, g.rows, g.margin, s)
+        chosen = [windows[i] for i in np.flatnonzero(changed.ravel())]
+        ux0 = min(r[0] for r, _ in chosen)
+        uy0 = min(r[1] for r, _ in chosen)
+        ux1 = max(r[2] for r, _ in chosen)
+        uy1 = max(r[3] for r, _ in chosen)
+        union = box_window(ux0, uy0, ux1, uy1, width, height, g.margin, s)
+        union_pixels = (union[2] - union[0]) * (union[3] - union[1])
+        merged = not g.batch_crops_only and len(chosen) * crop_w * crop_h >= union_pixels
+        if merged:  # one crop, the bounding box of all changed regions, serves every region
+            crops = [union]
+            origin_of = [(union[0], union[1])] * len(chosen)
         else:
-            windows = [(*self._window(y0, y1, crop_h, height), *self._window(x0, x1, crop_w, width))
-                       for y0, y1, x0, x1 in boxes]
-            crops = windows
-        frames = torch.stack([frame[:, a:b, c:d] for a, b, c, d in crops])
-        event_crops = torch.stack([events[:, :, a:b, c:d] for a, b, c, d in crops], dim=1)
+            crops = [(x, y, x + crop_w, y + crop_h) for _, (x, y) in chosen]
+            origin_of = [origin for _, origin in chosen]
+        pad_h, pad_w = padded_size(height, s) - height, padded_size(width, s) - width
+        frame = torch.nn.functional.pad(frame, (0, pad_w, 0, pad_h))
+        events = torch.nn.functional.pad(events, (0, pad_w, 0, pad_h))
+        frames = torch.stack([frame[:, y0:y1, x0:x1] for x0, y0, x1, y1 in crops])
+        event_crops = torch.stack([events[:, :, y0:y1, x0:x1] for x0, y0, x1, y1 in crops], 1)
         labels = self._predict(frames, event_crops)
         done = time.perf_counter()
-        for index, ((y0, y1, x0, x1), (wy0, _, wx0, _)) in enumerate(
-                zip(boxes, windows, strict=True)):
+        for index, (((x0, y0, x1, y1), _), (wx0, wy0)) in enumerate(
+                zip(chosen, origin_of, strict=True)):
             crop = labels[0 if merged else index]
             mask[y0:y1, x0:x1] = crop[y0 - wy0:y1 - wy0, x0 - wx0:x1 - wx0]
-        return sum((b - a) * (d - c) for a, b, c, d in crops), done
-
-    def _crop_size(self, row_edges: NDArray[np.int64], col_edges: NDArray[np.int64],
-                   height: int, width: int) -> tuple[int, int]:
-        """One crop size for every region: the largest region plus margins, rounded up to the
-        stride, plus one stride of slack for aligning the crop's origin; at most the image."""
-        s, m = self.stride, self.gating.margin
-        crop_h = (math.ceil((int(np.diff(row_edges).max()) + 2 * m) / s) + 1) * s
-        crop_w = (math.ceil((int(np.diff(col_edges).max()) + 2 * m) / s) + 1) * s
-        return min(crop_h, height), min(crop_w, width)
-
-    def _window(self, start: int, stop: int, size: int | None, limit: int) -> tuple[int, int]:
-        """A crop window [a, b) along one axis holding [start, stop) plus the margin, with ``a``
-        a multiple of the stride where the image allows; ``size`` fixes b - a."""
-        m, s = self.gating.margin, self.stride
-        a = max(0, (start - m) // s * s)
-        b = min(limit, stop + m) if size is None else a + size
-        if size is not None and b > limit:  # slide back inside the image
-            a, b = limit - size, limit
-        return a, b
+        return sum((x1 - x0) * (y1 - y0) for x0, y0, x1, y1 in crops), done
 
 
 def with_theta(gating: GatingConfig, theta: float) -> GatingConfig:

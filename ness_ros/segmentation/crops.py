@@ -1,0 +1,69 @@
+"""Crop windows for recomputing regions: one size for all, on the model's stride grid.
+
+A fully convolutional model pads its input (bottom, right) to a multiple of its total stride; a
+crop whose origin lies on that grid sees the full frame's sampling, so its labels agree with the
+full frame's away from its border. Windows are therefore placed in the frame zero-padded to a
+multiple of the stride. Used by :class:`~ness_ros.segmentation.hybrid.HybridSegmenter` and by
+``ness bench models``.
+"""
+
+from __future__ import annotations
+
+from ness_ros.events.representations import region_bounds
+
+
+def padded_size(extent: int, stride: int) -> int:
+    """``extent`` rounded up to a multiple of ``stride``."""
+    return -(-extent // stride) * stride
+
+
+def window_size(region: int, margin: int, stride: int, padded_extent: int) -> int:
+    """Side of a window holding ``region`` pixels plus ``margin`` on both sides wherever its
+    origin is aligned down to the stride grid (``stride - 1`` pixels of slack)."""
+    return min(padded_extent, padded_size(region + 2 * margin + stride - 1, stride))
+
+
+def window_origin(start: int, size: int, margin: int, stride: int, padded_extent: int) -> int:
+    """Origin of a ``size`` window for a region starting at ``start``: ``margin`` before it,
+    kept inside the padded frame, aligned down to the stride grid."""
+    return max(0, min(start - margin, padded_extent - size)) // stride * stride
+
+
+def region_windows(width: int, height: int, cols: int, rows: int, margin: int, stride: int
+                   ) -> tuple[tuple[int, int], list[tuple[tuple[int, int, int, int],
+                                                         tuple[int, int]]]]:
+    """Regions of a ``cols`` x ``rows`` grid over a ``width`` x ``height`` frame, and the crop
+    window of each in the frame zero-padded to multiples of ``stride``.
+
+    Every window has the same size ``(crop_w, crop_h)``, a multiple of ``stride``; it starts on a
+    multiple of ``stride`` and covers its region plus ``margin`` pixels where the padded frame
+    allows. Regions follow :func:`ness_ros.events.representations.region_bounds`, row by row.
+
+    Returns:
+        ``((crop_w, crop_h), [((x0, y0, x1, y1) region, (cx0, cy0) window origin), ...])``.
+    """
+    padded_w, padded_h = padded_size(width, stride), padded_size(height, stride)
+    ys, xs = (edges.tolist() for edges in region_bounds(height, width, rows, cols))
+    widest = max(b - a for a, b in zip(xs, xs[1:], strict=False))
+    tallest = max(b - a for a, b in zip(ys, ys[1:], strict=False))
+    crop_w = window_size(widest, margin, stride, padded_w)
+    crop_h = window_size(tallest, margin, stride, padded_h)
+    windows = []
+    for r in range(rows):
+        for c in range(cols):
+            region = (xs[c], ys[r], xs[c + 1], ys[r + 1])
+            windows.append((region, (window_origin(xs[c], crop_w, margin, stride, padded_w),
+                                     window_origin(ys[r], crop_h, margin, stride, padded_h))))
+    return (crop_w, crop_h), windows
+
+
+def box_window(x0: int, y0: int, x1: int, y1: int, width: int, height: int, margin: int,
+               stride: int) -> tuple[int, int, int, int]:
+    """The window ``(wx0, wy0, wx1, wy1)`` of one box plus margin in the padded frame, origin on
+    the stride grid, size a multiple of the stride."""
+    padded_w, padded_h = padded_size(width, stride), padded_size(height, stride)
+    crop_w = window_size(x1 - x0, margin, stride, padded_w)
+    crop_h = window_size(y1 - y0, margin, stride, padded_h)
+    wx0 = window_origin(x0, crop_w, margin, stride, padded_w)
+    wy0 = window_origin(y0, crop_h, margin, stride, padded_h)
+    return wx0, wy0, wx0 + crop_w, wy0 + crop_h
