@@ -1,0 +1,298 @@
+"""DSEC-Semantic: the left event camera of DSEC with the 11-class labels of ESS (Sun et al. 2022).
+
+Layout, one folder per sequence (extract the DSEC event archive and the semantic archive into the
+same root)::
+
+    <root>/<split>/<sequence>/
+        events/left/events.h5         HDF5, see below
+        events/left/rectify_map.h5    optional: dataset rectify_map (480, 640, 2) float32
+        11classes/*.png               640 x 440 uint8 class ids (0..10, 255 ignore), sorted by name
+        <sequence>_semantic_timestamps.txt   (or timestamps.txt) one label time per line, µs
+
+``events.h5``: group ``events`` with equal-length datasets ``x`` (u16), ``y`` (u16), ``t`` (u32,
+µs relative to ``t_offset``, sorted) and ``p`` (u8, 1 ON, 0 OFF); ``t_offset`` (int64 µs, 0 when
+absent); ``ms_to_idx`` (u64): index of the first event with ``t >= 1000 * ms`` for each
+millisecond ``ms``. Label timestamps share the clock of ``t + t_offset``. The real files are
+compressed with the blosc HDF5 filter: install ``hdf5plugin`` (imported here when present);
+without it opening a sequence raises :class:`DataError` naming the missing filter.
+
+Geometry: the sensor is 640 x 480; the labels cover the top 640 x 440 of the (rectified) event
+frame: ESS cuts the bottom 40 rows, which show the car's hood. Events are cropped alike (rows
+``y >= 440`` dropped). When ``rectify_map.h5`` is present, event coordinates are first rectified
+through it (``map[y, x] = (x_rect, y_rect)``, rounded to the nearest pixel, events leaving the
+frame dropped), as the labels live in the rectified frame.
+
+Class mapping to the six DDD17 classes of :mod:`ness_ros.labels` (:data:`DSEC_TO_DDD17`):
+
+    ===  ============  ==========
+    id   DSEC          ness_ros
+    ===  ============  ==========
+    0    background    background (DSEC's background is mostly sky)
+    1    building      background
+    2    fence         background
+    3    person        human
+    4    pole          object
+    5    road          flat
+    6    sidewalk      flat
+    7    vegetation    vegetation
+    8    car           vehicle
+    9    wall          background
+    10   traffic sign  object
+    255  ignore        255
+    ===  ============  ==========
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import h5py
+import numpy as np
+from numpy.typing import NDArray
+
+from ness_ros.data.errors import DataError
+from ness_ros.data.real_datasets import (
+    check_class_ids,
+    check_hdf5_filters,
+    read_label_png,
+    remap_labels,
+    require_dir,
+)
+from ness_ros.data.sequence import FrameWindow
+from ness_ros.events.batch import EventBatch
+
+try:  # registers blosc and the other compression filters of the real files with HDF5
+    import hdf5plugin  # noqa: F401
+except ImportError:
+    pass
+
+DSEC_CLASS_NAMES: tuple[str, ...] = ("background", "building", "fence", "person", "pole", "road",
+                                     "sidewalk", "vegetation", "car", "wall", "traffic sign")
+#: DSEC 11-class id -> ness_ros class id (flat 0, background 1, object 2, vegetation 3, human 4,
+#: vehicle 5); see the module docstring.
+DSEC_TO_DDD17 = np.array([1, 1, 1, 4, 2, 0, 0, 3, 5, 1, 2], dtype=np.uint8)
+SENSOR_WIDTH, SENSOR_HEIGHT = 640, 480
+LABEL_HEIGHT = 440
+_FIELDS = ("x", "y", "t", "p")
+
+
+def dsec_to_ddd17(label: NDArray[np.uint8], source: Path | str = "label") -> NDArray[np.uint8]:
+    """Map a DSEC 11-class label (H, W) uint8 to ness_ros's six classes; 255 stays 255.
+
+    Raises DataError naming ``source`` for ids outside 0..10 and 255.
+    """
+    return remap_labels(label, DSEC_TO_DDD17, source)
+
+
+def list_sequences(root: str | Path, split: str) -> list[Path]:
+    """Sequence folders of ``<root>/<split>`` that hold ``events/left/events.h5``, sorted."""
+    folder = require_dir(Path(root) / split, f"DSEC split '{split}'")
+    return sorted(p for p in folder.iterdir() if (p / "events" / "left" / "events.h5").is_file())
+
+
+class DsecSequence:
+    """One DSEC-Semantic sequence, read lazily: events by time window, labels by index.
+
+    Opening reads only metadata (``t_offset``, ``ms_to_idx``, label list and timestamps).
+    The HDF5 file is opened once per process (safe with forked DataLoader workers).
+
+    Attributes:
+        name: sequence name (folder name).
+        stamps_us: (N,) int64 label times, µs on the events' clock (``t + t_offset``).
+        t_offset_us: time of relative event time 0, µs.
+        num_events: events in the file.
+        width, height: 640 x 440, the label frame the events are cropped to.
+    """
+
+    width = SENSOR_WIDTH
+    height = LABEL_HEIGHT
+
+    def __init__(self, folder: str | Path, *, rectify: bool | None = None) -> None:
+        """Args: folder: the sequence folder; rectify: apply ``rectify_map.h5`` (None: when
+        present, True: required, False: never)."""
+        self.folder = Path(folder)
+        self.name = self.folder.name
+        self.events_path = self.folder / "events" / "left" / "events.h5"
+        if not self.events_path.is_file():
+            raise DataError(f"missing DSEC event file {self.events_path}")
+        label_dir = require_dir(self.folder / "11classes", "DSEC 11-class label")
+        self.label_paths = sorted(label_dir.glob("*.png"))
+        self.stamps_us = _read_stamps(self.folder)
+        if len(self.label_paths) != len(self.stamps_us):
+            raise DataError(f"{self.folder}: {len(self.label_paths)} label images but "
+                            f"{len(self.stamps_us)} timestamps")
+        self._h5: h5py.File | None = None
+        self._pid = -1
+        try:
+            self._read_metadata(self._file())
+        except DataError:
+            self.close()
+            raise
+        self.rectify_map = _read_rectify_map(self.folder, rectify)
+
+    def __len__(self) -> int:
+        return len(self.label_paths)
+
+    @property
+    def stamps_ns(self) -> NDArray[np.int64]:
+        """(N,) int64 label times in ns."""
+        return self.stamps_us * 1000
+
+    def label(self, index: int, *, mapped: bool = True) -> NDArray[np.uint8]:
+        """Label ``index`` as (440, 640) uint8: ness_ros classes, or DSEC's 11 if not ``mapped``."""
+        path = self.label_paths[index]
+        raw = read_label_png(path, (LABEL_HEIGHT, SENSOR_WIDTH))
+        if mapped:
+            return dsec_to_ddd17(raw, path)
+        check_class_ids(raw, len(DSEC_CLASS_NAMES), path)
+        return raw
+
+    def read_events(self, t0_us: int, t1_us: int, *, crop: bool = True) -> EventBatch:
+        """Events with ``t0_us <= t < t1_us`` (µs on the ``t + t_offset`` clock), sorted.
+
+        Only the file rows the window needs are read: ``ms_to_idx`` bounds them to whole
+        milliseconds, a binary search on ``t`` cuts them exactly. Returned ``t`` is in ns
+        (``(t + t_offset) * 1000``). With ``crop`` the batch is 640 x 440 (rectified when a map
+        is loaded, bottom 40 rows dropped), else the raw 640 x 480 sensor events.
+        """
+        if crop:
+            w, h = self.width, self.height
+        else:
+            w, h = SENSOR_WIDTH, SENSOR_HEIGHT
+        r0, r1 = int(t0_us) - self.t_offset_us, int(t1_us) - self.t_offset_us
+        if r1 <= r0 or r1 <= 0:
+            return EventBatch.empty(w, h)
+        lo = self._ms_index(math.floor(r0 / 1000))
+        hi = self._ms_index(math.ceil(r1 / 1000))
+        t = self._read("events/t", slice(lo, hi)).astype(np.int64)
+        a, b = np.searchsorted(t, [r0, r1], side="left")
+        rows = slice(lo + int(a), lo + int(b))
+        x, y, p = (self._read(f"events/{k}", rows) for k in ("x", "y", "p"))
+        t_ns = (t[a:b] + self.t_offset_us) * 1000
+        if crop:
+            x, y, keep = self._to_label_frame(x, y)
+            t_ns, x, y, p = t_ns[keep], x[keep], y[keep], p[keep]
+        return EventBatch.from_arrays(t_ns, x, y, p, width=w, height=h)
+
+    def windows(self, window_us: int = 50_000, *, mapped: bool = True, stride: int = 1,
+                complete: bool = True) -> Iterator[FrameWindow]:
+        """Training windows: each label with the events in ``[stamp - window_us, stamp)``.
+
+        Yields :class:`~ness_ros.data.sequence.FrameWindow` with ``frame=None`` (event-only
+        data), ``label`` (440, 640) uint8, ``stamp_ns``, ``events`` (640 x 440, sorted), and
+        ``ego_speed=nan``, ``moving=False`` (DSEC-Semantic gives no ego-motion). The window
+        matches :meth:`InputEncoder.event_tensor(events, stamp_ns)
+        <ness_ros.segmentation.inputs.InputEncoder.event_tensor>` when its ``event_window_ns``
+        is ``window_us * 1000``. ``complete`` skips labels whose window starts before the
+        recording (``t_offset``); ``stride`` takes every stride-th label.
+        """
+        if window_us <= 0 or stride < 1:
+            raise DataError(f"need window_us > 0 and stride >= 1, got {window_us} and {stride}")
+        for i in range(0, len(self), stride):
+            stamp = int(self.stamps_us[i])
+            if complete and stamp - window_us < self.t_offset_us:
+                continue
+            events = self.read_events(stamp - window_us, stamp)
+            yield FrameWindow(i, None, self.label(i, mapped=mapped), stamp * 1000, events,
+                              float("nan"), False)
+
+    def close(self) -> None:
+        if self._h5 is not None:
+            self._h5.close()
+            self._h5 = None
+
+    def __enter__(self) -> DsecSequence:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        state["_h5"], state["_pid"] = None, -1
+        return state
+
+    def _file(self) -> h5py.File:
+        if self._h5 is None or self._pid != os.getpid():
+            try:
+                self._h5 = h5py.File(self.events_path, "r")
+            except OSError as err:
+                raise DataError(f"cannot open HDF5 file {self.events_path}: {err}") from err
+            self._pid = os.getpid()
+        return self._h5
+
+    def _read_metadata(self, f: h5py.File) -> None:
+        keys = [f"events/{k}" for k in _FIELDS] + ["ms_to_idx"]
+        missing = [k for k in keys if k not in f]
+        if missing:
+            raise DataError(f"{self.events_path}: missing datasets {missing}")
+        sizes = {k: f[f"events/{k}"].shape for k in _FIELDS}
+        if len(set(sizes.values())) != 1 or len(sizes["t"]) != 1:
+            raise DataError(f"{self.events_path}: event datasets differ in shape: {sizes}")
+        for key in keys:
+            check_hdf5_filters(self.events_path, f[key])
+        self.num_events = int(sizes["t"][0])
+        self.t_offset_us = int(f["t_offset"][()]) if "t_offset" in f else 0
+        self.ms_to_idx = np.asarray(self._read("ms_to_idx", slice(None)), dtype=np.int64)
+
+    def _read(self, key: str, rows: slice) -> NDArray:
+        try:
+            return self._file()[key][rows]
+        except OSError as err:  # e.g. a filter plugin that vanished or a corrupt chunk
+            raise DataError(f"{self.events_path}: cannot read {key} ({err}); if it names a "
+                            "filter, install the HDF5 filter plugin (pip install hdf5plugin)"
+                            ) from err
+
+    def _ms_index(self, ms: int) -> int:
+        """Index of the first event at or after millisecond ``ms`` (relative clock), clamped."""
+        if ms < 0:
+            return 0
+        if ms >= len(self.ms_to_idx):
+            return self.num_events
+        return min(int(self.ms_to_idx[ms]), self.num_events)
+
+    def _to_label_frame(self, x: NDArray, y: NDArray
+                        ) -> tuple[NDArray[np.uint16], NDArray[np.uint16], NDArray[np.bool_]]:
+        inside = (x < SENSOR_WIDTH) & (y < SENSOR_HEIGHT)
+        if self.rectify_map is None:
+            return x, y, inside & (y < LABEL_HEIGHT)
+        xy = np.rint(self.rectify_map[np.where(inside, y, 0), np.where(inside, x, 0)])
+        xr, yr = xy[:, 0], xy[:, 1]
+        keep = inside & (xr >= 0) & (xr < SENSOR_WIDTH) & (yr >= 0) & (yr < LABEL_HEIGHT)
+        return (np.where(keep, xr, 0).astype(np.uint16), np.where(keep, yr, 0).astype(np.uint16),
+                keep)
+
+
+def _read_stamps(folder: Path) -> NDArray[np.int64]:
+    """Label timestamps (µs) from ``<name>_semantic_timestamps.txt`` or ``timestamps.txt``."""
+    for path in (folder / f"{folder.name}_semantic_timestamps.txt", folder / "timestamps.txt"):
+        if path.is_file():
+            try:
+                stamps = np.loadtxt(path, dtype=np.int64, ndmin=1)
+            except ValueError as err:
+                raise DataError(f"cannot parse timestamps file {path}: {err}") from err
+            if stamps.ndim != 1 or np.any(np.diff(stamps) < 0):
+                raise DataError(f"{path}: expected one non-decreasing µs timestamp per line")
+            return stamps
+    raise DataError(f"missing label timestamps {folder.name}_semantic_timestamps.txt or "
+                    f"timestamps.txt in {folder}")
+
+
+def _read_rectify_map(folder: Path, rectify: bool | None) -> NDArray[np.float32] | None:
+    path = folder / "events" / "left" / "rectify_map.h5"
+    if rectify is False or (rectify is None and not path.is_file()):
+        return None
+    if not path.is_file():
+        raise DataError(f"missing rectification map {path}")
+    with h5py.File(path, "r") as f:
+        if "rectify_map" not in f:
+            raise DataError(f"{path}: missing dataset rectify_map")
+        rmap = np.asarray(f["rectify_map"][()], dtype=np.float32)
+    if rmap.shape != (SENSOR_HEIGHT, SENSOR_WIDTH, 2):
+        raise DataError(f"{path}: rectify_map has shape {rmap.shape}, expected "
+                        f"({SENSOR_HEIGHT}, {SENSOR_WIDTH}, 2)")
+    return rmap
+
