@@ -8,7 +8,6 @@ newest event. The algorithm is :class:`ness_ros.segmentation.event_only.EventSeg
 
 from __future__ import annotations
 
-import sys
 import time
 from typing import Any
 
@@ -16,7 +15,12 @@ from sensor_msgs.msg import Image
 
 from ness_ros.events.cdr import CdrReader, Header
 from ness_ros.events.errors import EventError
-from ness_ros.ros.node_base import SegmentationNode, run_node
+from ness_ros.ros.node_base import (
+    INPUT_QOS_OVERRIDES,
+    SegmentationNode,
+    exit_process,
+    run_node,
+)
 from ness_ros.ros.params import ParamSpec
 from ness_ros.ros.qos import SENSOR_QOS
 from ness_ros.segmentation.event_only import EventSegmenter
@@ -47,7 +51,8 @@ class EventSegmentationNode(SegmentationNode):
         self._last_stamp: int | None = None
         self._frame_id = ""
         if self.params["trigger"] == "frame":
-            self.create_subscription(Image, "image", self._on_frame, SENSOR_QOS, raw=True)
+            self.create_subscription(Image, "image", self._on_frame, SENSOR_QOS, raw=True,
+                                     qos_overriding_options=INPUT_QOS_OVERRIDES)
         else:
             self.create_timer(self.params["period_s"], self._on_period)
 
@@ -63,9 +68,10 @@ class EventSegmentationNode(SegmentationNode):
         try:
             header = CdrReader(data, "Image").header()
         except EventError as exc:
-            self.reject("image", exc)
+            self.reject("image_malformed", exc)
             return
-        self.enqueue((None, header, arrival))
+        if self.admit_frame(header):
+            self.enqueue((None, header, arrival))
 
     def _on_period(self) -> None:
         with self.lock:
@@ -78,6 +84,7 @@ class EventSegmentationNode(SegmentationNode):
         stamp = header.stamp_ns
         if self._last_stamp is not None and stamp < self._last_stamp:
             self.get_logger().warning("window stamp went backwards (bag loop?): state reset")
+            self.counts["frame_time_resets"] += 1
             self.segmenter.reset()
         self._last_stamp = stamp
         events = self.events_until(stamp - self.window_ns, stamp)
@@ -87,7 +94,7 @@ class EventSegmentationNode(SegmentationNode):
 
 
 def main(args: list[str] | None = None) -> None:
-    sys.exit(run_node(EventSegmentationNode, args))
+    exit_process(run_node(EventSegmentationNode, args))
 
 
 if __name__ == "__main__":

@@ -9,7 +9,6 @@ event_camera_msgs/EventPacket with ``event_message: packet``); publishes ``~/mas
 from __future__ import annotations
 
 import math
-import sys
 import time
 from dataclasses import replace
 from typing import Any
@@ -18,13 +17,17 @@ from sensor_msgs.msg import Image
 
 from ness_ros.events.batch import EventBatch
 from ness_ros.events.cdr import Header
-from ness_ros.events.errors import EventError
-from ness_ros.ros.node_base import SegmentationNode, run_node
+from ness_ros.ros.node_base import (
+    INPUT_QOS_OVERRIDES,
+    SegmentationNode,
+    exit_process,
+    run_node,
+)
 from ness_ros.ros.params import ParamSpec
 from ness_ros.ros.qos import SENSOR_QOS
 from ness_ros.segmentation.hybrid import GatingConfig, HybridSegmenter
 from ness_ros.segmentation.inputs import InputEncoder
-from ness_ros.segmentation.inputs_stream import decode_frame
+from ness_ros.segmentation.inputs_stream import InputError, decode_frame
 from ness_ros.segmentation.result import SegmentationResult
 
 #: Gating parameters: node parameter name -> GatingConfig field (all changeable at run time).
@@ -62,7 +65,8 @@ class HybridSegmentationNode(SegmentationNode):
         self.encoder = self.segmenter.encoder
         self._last_stamp: int | None = None
         self._size: tuple[int, int] | None = None
-        self.create_subscription(Image, "image", self._on_image, SENSOR_QOS, raw=True)
+        self.create_subscription(Image, "image", self._on_image, SENSOR_QOS, raw=True,
+                                 qos_overriding_options=INPUT_QOS_OVERRIDES)
 
     @staticmethod
     def _gating(values: dict[str, Any]) -> GatingConfig:
@@ -85,14 +89,18 @@ class HybridSegmentationNode(SegmentationNode):
         arrival = time.monotonic_ns()
         try:
             rgb, header, _ = decode_frame(data)
-        except EventError as exc:
-            self.reject("image", exc)
+        except InputError as exc:
+            self.reject(f"image_{exc.kind}", exc)
             return
-        if self._size is not None and rgb.shape[:2] != self._size:
-            self.get_logger().warning(f"image size changed from {self._size} to "
-                                      f"{rgb.shape[:2]}: next frame is a keyframe")
-            self.rejected["image_size_changes"] += 1
-        self._size = rgb.shape[:2]
+        size = rgb.shape[:2]
+        if not self.admit_frame(header, (size[1], size[0])):
+            return
+        if self._size is not None and size != self._size:
+            self.get_logger().warning(f"image size changed from {self._size[1]} x "
+                                      f"{self._size[0]} to {size[1]} x {size[0]}: next frame "
+                                      "is a keyframe")
+            self.counts["image_size_changes"] += 1
+        self._size = size
         self.enqueue((rgb, header, arrival))
 
     def process(self, rgb: Any, header: Header) -> SegmentationResult | None:
@@ -101,10 +109,10 @@ class HybridSegmentationNode(SegmentationNode):
             back_s = (self._last_stamp - stamp) / 1e9
             self.get_logger().warning(f"frame stamp went back by {back_s:.3f} s (bag loop?): "
                                       "state reset")
+            self.counts["frame_time_resets"] += 1
             self.segmenter.reset()
         elif stamp == self._last_stamp:
-            self.rejected["image_duplicate_stamp"] += 1
-            return None
+            raise InputError("duplicate_stamp", f"stamp {stamp} ns was segmented already")
         since = self._last_stamp if self._last_stamp is not None and stamp > self._last_stamp \
             else stamp - self.encoder.event_window_ns
         t0 = min(since, stamp - self.encoder.event_window_ns)
@@ -112,19 +120,21 @@ class HybridSegmentationNode(SegmentationNode):
         if events is None:  # no event message yet: segment the frame with no events
             events = EventBatch.empty(rgb.shape[1], rgb.shape[0])
         elif (events.width, events.height) != (rgb.shape[1], rgb.shape[0]):
-            raise EventError(f"event sensor {events.width} x {events.height} differs from the "
-                             f"image {rgb.shape[1]} x {rgb.shape[0]}")
+            raise InputError("sensor_mismatch", f"event sensor {events.width} x {events.height} "
+                                                f"differs from the image {rgb.shape[1]} x "
+                                                f"{rgb.shape[0]}")
         self._last_stamp = stamp
         return self.segmenter.segment(rgb, stamp, events)
 
     def extra_diagnostics(self) -> dict[str, object]:
         g = self.segmenter.gating
-        return {"theta": g.theta, "grid": f"{g.rows}x{g.cols}",
+        return {"image_size_changes": self.counts["image_size_changes"],
+                "theta": g.theta, "grid": f"{g.rows}x{g.cols}",
                 "keyframe_max_age_s": g.keyframe_max_age_s if g.keyframe_max_age_s else math.inf}
 
 
 def main(args: list[str] | None = None) -> None:
-    sys.exit(run_node(HybridSegmentationNode, args))
+    exit_process(run_node(HybridSegmentationNode, args))
 
 
 if __name__ == "__main__":

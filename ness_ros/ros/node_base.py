@@ -4,21 +4,76 @@ Callbacks only decode and enqueue: events go into a bounded ring buffer, frames 
 times) into a slot of depth one where the newest wins and a replaced one is counted as dropped.
 A worker thread segments the newest item with the events up to its stamp, so a slow model drops
 frames instead of building a backlog. Time is the message stamps'; a stamp that goes backwards
-resets the state with a warning.
+by more than 0.5 s (a bag loop) resets the state with a warning. Inputs subscribe best effort
+(sensor-data QoS; events 100 messages deep, see :data:`EVENTS_QOS`), overridable with the
+``qos_overrides.<topic>.subscription.{reliability,depth,history}`` parameters.
+
+Bad input: what the node does with it, and the /diagnostics counter that counts it. A rejected
+message is dropped whole and counted in ``rejected_<kind>`` (and in ``rejected_image``,
+``rejected_events`` and ``rejected_total``), with a warning logged at most every 5 s per kind;
+the masks of the valid input around it are published as usual.
+
+=================================  ===============================  ==============================
+input                              the node                         counter
+=================================  ===============================  ==============================
+Image encoding not supported       rejects the frame                rejected_image_encoding
+Image step < row, data != step*h   rejects the frame                rejected_image_size
+Image of zero width or height      rejects the frame                rejected_image_empty
+NaN pixels in a 32FC1 image        rejects the frame                rejected_image_nan
+Image bytes truncated, malformed   rejects the frame                rejected_image_malformed
+Image size != event sensor size    rejects the frame                rejected_image_sensor_mismatch
+Image size change, events with it  resets the event buffer, warns;  image_size_changes,
+                                   the next mask is a keyframe      event_time_resets
+Frame stamp equal to the last one  rejects the frame                rejected_image_duplicate_stamp
+Frame stamp < 0.5 s before last    rejects it (out of order)        rejected_image_out_of_order
+Frame stamp further back (loop)    resets the state, warns;         frame_time_resets
+                                   the next mask is a keyframe
+Stamp further than live_stamp_     rejects the message; 10 in a     rejected_image_stamp,
+tolerance_s from the clock in      row: accepted (a replay)         rejected_events_stamp
+a live stream
+Event bytes malformed, polarity    rejects the message              rejected_events_malformed
+> 1, sensor size 0
+Events > max_event_skew_s from     rejects the message              rejected_events_skew
+the header stamp (either way)
+Events outside the sensor          drops them, keeps the rest       events_out_of_bounds
+Events before buffered ones by     drops them, keeps the rest       events_late
+< 0.5 s (a repeated message)
+Event time back > 0.5 s (loop)     resets the event buffer, warns   event_time_resets
+Empty EventArray, EventPacket      accepts it, buffers nothing      events_empty_messages
+Huge message (5 M events)          accepts it; the buffer keeps     events_dropped_overflow
+                                   the newest event_buffer_max_     (events_dropped_buffer:
+                                   events                           both bounds)
+EventPacket encoding unknown       rejects the message              rejected_events_encoding
+or big-endian
+EventPacket payload refused (odd   rejects the message, keeps       rejected_events_payload
+evt3 byte count, libcaer t < 0)    the decoder's state
+evt3 payload cut at a word         accepts the events before it     (none)
+EventPacket seq numbers skipped    decodes on                       events_lost_packets
+No event message, frames arrive    segments with the events it      frames_without_events,
+                                   has; WARN after events_          event_input_age_s
+                                   timeout_s
+Exception while segmenting         skips the frame                  rejected_processing
+=================================  ===============================  ==============================
 """
 
 from __future__ import annotations
 
+import math
+import os
+import sys
 import threading
 import time
 from collections import Counter
-from typing import Any
+from typing import Any, NoReturn
 
 import rclpy
 from dvs_msgs.msg import EventArray
 from event_camera_msgs.msg import EventPacket
 from rclpy.node import Node
+from rclpy.qos import HistoryPolicy, QoSProfile
+from rclpy.qos_overriding_options import QoSOverridingOptions
 
+from ness_ros.events.batch import EventBatch
 from ness_ros.events.cdr import Header
 from ness_ros.events.errors import EventError
 from ness_ros.labels import CLASS_NAMES
@@ -28,7 +83,12 @@ from ness_ros.ros.diagnostics import DiagnosticsPublisher
 from ness_ros.ros.outputs import SegmentationOutputs
 from ness_ros.ros.params import ParamSpec, declare, on_change
 from ness_ros.ros.qos import SENSOR_QOS
-from ness_ros.segmentation.inputs_stream import EVENT_ENCODINGS, EventStream
+from ness_ros.segmentation.inputs_stream import (
+    EVENT_ENCODINGS,
+    EventStream,
+    InputError,
+    StampGuard,
+)
 from ness_ros.segmentation.monitor import (
     HealthThresholds,
     LatestSlot,
@@ -37,6 +97,9 @@ from ness_ros.segmentation.monitor import (
     health,
 )
 from ness_ros.segmentation.result import SegmentationResult
+
+#: A frame stamp this far before the previous one is a bag loop (state reset); less, out of order.
+LOOP_TOLERANCE_NS = 500_000_000
 
 COMMON_PARAMS = [
     ParamSpec("model", "", "model file (.safetensors with its .json card beside it); empty: "
@@ -50,8 +113,11 @@ COMMON_PARAMS = [
               "stamp before segmenting with what it has, s", 0.0, 1.0),
     ParamSpec("max_event_skew_s", 5.0, "events further than this from their message's stamp "
               "are rejected, s", 0.001, 3600.0),
-    ParamSpec("live_stamp_tolerance_s", 5.0, "end-to-end latency is reported only when input "
-              "stamps are within this of the node's clock, s", 0.0, 3600.0),
+    ParamSpec("live_stamp_tolerance_s", 5.0, "input stamps within this of the node's clock are "
+              "live: end-to-end latency is reported, and a stamp further off in a live stream "
+              "is rejected, s", 0.0, 3600.0),
+    ParamSpec("events_timeout_s", 1.0, "diagnostics WARN when frames arrive but no event message "
+              "came for this long (0: never), s", 0.0, 3600.0, dynamic=True),
     ParamSpec("diagnostics_period_s", 1.0, "period of /diagnostics, s", 0.1, 60.0),
     ParamSpec("latency_warn_ms", 100.0, "WARN when p95 processing latency exceeds this, ms",
               0.0, 1e6, dynamic=True),
@@ -62,6 +128,14 @@ COMMON_PARAMS = [
     ParamSpec("drop_error_fraction", 0.8, "ERROR when this fraction of inputs is dropped",
               0.0, 1.0, dynamic=True),
 ]
+
+#: Input subscriptions: sensor-data QoS, overridable by ``qos_overrides.<topic>...`` parameters.
+INPUT_QOS_OVERRIDES = QoSOverridingOptions.with_default_policies()
+#: Events: the sensor-data QoS but 100 messages deep. Drivers send up to about 1,000 messages/s
+#: and every one counts (frames: the newest wins); 5 deep, a 5 ms pause of the callbacks (the
+#: worker holding the GIL) loses events. Memory: at most depth x message size.
+EVENTS_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=100,
+                        reliability=SENSOR_QOS.reliability, durability=SENSOR_QOS.durability)
 
 
 class SegmentationNode(Node):
@@ -82,12 +156,20 @@ class SegmentationNode(Node):
         self.get_logger().info(f"model {path} ({self.card.architecture}) on {self.device}")
 
         self.lock = threading.Lock()
+        live_ns = int(self.params["live_stamp_tolerance_s"] * 1e9)
         self.events = EventStream(self.params["event_message"],
                                   max_events=self.params["event_buffer_max_events"],
                                   max_seconds=self.params["event_buffer_seconds"],
-                                  max_skew_s=self.params["max_event_skew_s"])
+                                  max_skew_s=self.params["max_event_skew_s"],
+                                  loop_tolerance_s=LOOP_TOLERANCE_NS / 1e9,
+                                  live_tolerance_s=live_ns / 1e9)
+        self.frame_guard = StampGuard(live_ns)
+        self._last_frame_stamp: int | None = None
+        self._last_event_arrival = -math.inf
         self.slot = LatestSlot()
         self.rejected: Counter[str] = Counter()
+        self._logged: dict[str, float] = {}     # kind -> monotonic time of its last warning
+        self.counts: Counter[str] = Counter()   # handled (not rejected) input situations
         self.processing_ms, self.end_to_end_ms = Percentiles(), Percentiles()
         self.stage_ms: dict[str, Percentiles] = {}
         self.input_rate, self.output_rate, self.event_rate = RateMeter(), RateMeter(), RateMeter()
@@ -99,7 +181,8 @@ class SegmentationNode(Node):
         self.outputs = SegmentationOutputs(self, list(self.card.class_names or CLASS_NAMES))
         self.diagnostics = DiagnosticsPublisher(self)
         event_type = EventArray if self.params["event_message"] == "dvs" else EventPacket
-        self.create_subscription(event_type, "events", self._on_events, SENSOR_QOS, raw=True)
+        self.create_subscription(event_type, "events", self._on_events, EVENTS_QOS, raw=True,
+                                 qos_overriding_options=INPUT_QOS_OVERRIDES)
         self.create_timer(self.params["diagnostics_period_s"], self._publish_diagnostics)
         self._running = True
         self.worker = threading.Thread(target=self._work, name=f"{name}_worker", daemon=True)
@@ -139,37 +222,77 @@ class SegmentationNode(Node):
         return None
 
     # -- inputs -----------------------------------------------------------------------------
-    def reject(self, kind: str, exc: Exception) -> None:
-        """Count a rejected input and log it at a limited rate; the node goes on."""
+    def reject(self, kind: str, exc: Exception | str) -> None:
+        """Count a rejected input as ``rejected_<kind>`` and log it at a limited rate (per
+        kind); the node goes on."""
         self.rejected[kind] += 1
-        self.get_logger().warning(f"rejected {kind}: {exc}", throttle_duration_sec=5.0)
+        now = time.monotonic()
+        if now - self._logged.get(kind, -math.inf) >= 5.0:  # rclpy throttles per call site
+            self._logged[kind] = now
+            self.get_logger().warning(f"rejected {kind.replace('_', ' ')} "
+                                      f"({self.rejected[kind]} so far): {exc}")
+
+    def now_ns(self) -> int:
+        return self.get_clock().now().nanoseconds
 
     def _on_events(self, data: bytes) -> None:
+        self._last_event_arrival = time.monotonic()
         try:
             with self.lock:
-                result = self.events.push(data)
-        except EventError as exc:
-            self.reject("events", exc)
+                result = self.events.push(data, self.now_ns())
+        except InputError as exc:
+            self.reject(f"events_{exc.kind}", exc)
+            return
+        except EventError as exc:  # not expected: push classifies its errors
+            self.reject("events_malformed", exc)
             return
         self.event_rate.add(time.monotonic(), result.events)
-        if result.out_of_bounds:
-            self.rejected["events_out_of_bounds"] += result.out_of_bounds
         if result.reset:
-            self.get_logger().warning("event time went backwards (bag loop or driver restart): "
-                                      "event buffer reset", throttle_duration_sec=5.0)
+            self.get_logger().warning(f"{result.reset}: event buffer reset",
+                                      throttle_duration_sec=5.0)
+
+    def admit_frame(self, header: Header, size: tuple[int, int] | None = None) -> bool:
+        """Checks of a frame's stamp (and of its (width, height) against the event sensor) in
+        the callback; counts and logs a rejection and returns False."""
+        stamp, last = header.stamp_ns, self._last_frame_stamp
+        try:
+            self.frame_guard.check(stamp, self.now_ns())
+        except InputError as exc:
+            self.reject(f"image_{exc.kind}", exc)
+            return False
+        if stamp == last:
+            self.reject("image_duplicate_stamp", f"stamp {stamp} ns repeats the previous frame's")
+            return False
+        if last is not None and last - LOOP_TOLERANCE_NS <= stamp < last:
+            self.reject("image_out_of_order", f"stamp {stamp} ns is {(last - stamp) / 1e6:.1f} "
+                                              "ms before the previous frame's")
+            return False
+        if size is not None:
+            with self.lock:
+                sensor = self.events.sensor_size
+            if sensor is not None and sensor != size:
+                self.reject("image_sensor_mismatch", f"image {size[0]} x {size[1]} differs from "
+                                                     f"the event sensor {sensor[0]} x {sensor[1]}")
+                return False
+        self._last_frame_stamp = stamp
+        return True
 
     def enqueue(self, item: tuple[Any, Header, int]) -> None:
         """Hand (payload, header, arrival monotonic ns) to the worker; the newest wins."""
         self.input_rate.add(time.monotonic())
         self.slot.put(item)
 
-    def events_until(self, t0_ns: int, stamp_ns: int):
-        """Events in [t0, stamp), waiting up to event_wait_s for them to reach the stamp."""
+    def events_until(self, t0_ns: int, stamp_ns: int) -> EventBatch | None:
+        """Events in [t0, stamp), waiting up to event_wait_s for them to reach the stamp (a
+        frame served without them is counted in ``frames_without_events``); None before the
+        first event message."""
         deadline = time.monotonic() + self.params["event_wait_s"]
         while self._running:
             with self.lock:
                 newest = self.events.newest_ns
-                if (newest is not None and newest >= stamp_ns) or time.monotonic() >= deadline:
+                complete = newest is not None and newest >= stamp_ns
+                if complete or time.monotonic() >= deadline:
+                    self.counts["frames_without_events"] += not complete
                     return self.events.query(t0_ns, stamp_ns)
             time.sleep(0.001)
         return None
@@ -183,6 +306,9 @@ class SegmentationNode(Node):
             payload, header, arrival_ns = item
             try:
                 result = self.process(payload, header)
+            except InputError as exc:
+                self.reject(f"image_{exc.kind}", exc)
+                continue
             except Exception as exc:  # a failed frame must not end the worker
                 self.reject("processing", exc)
                 continue
@@ -210,7 +336,11 @@ class SegmentationNode(Node):
         taken = self.published + self.slot.dropped
         drop_fraction = self.slot.dropped / taken if taken else 0.0
         p95 = processing["p95"] if processing["count"] else 0.0
-        level, message = health(p95, drop_fraction, outputs, inputs, self.thresholds)
+        event_age = now - self._last_event_arrival
+        level, message = health(p95, drop_fraction, outputs, inputs, self.thresholds,
+                                event_age_s=event_age,
+                                events_timeout_s=self.params["events_timeout_s"])
+        counts = self.events.counts
         values: dict[str, object] = {
             "processing_latency_p50_ms": processing["p50"],
             "processing_latency_p95_ms": processing["p95"],
@@ -221,15 +351,26 @@ class SegmentationNode(Node):
             "events_per_s": self.event_rate.rate(now),
             "recomputed_fraction_p50": self.recomputed_fraction.summary()["p50"],
             "frames_published": self.published, "frames_dropped": self.slot.dropped,
+            "frames_without_events": self.counts["frames_without_events"],
+            "frame_time_resets": self.counts["frame_time_resets"],
+            "event_input_age_s": event_age,
+            "event_messages": counts["messages"], "events_received": counts["events"],
+            "events_empty_messages": counts["empty_messages"],
             "events_dropped_buffer": self.events.dropped_events,
+            "events_dropped_overflow": counts["overflow"],
+            "events_out_of_bounds": counts["out_of_bounds"],
             "events_lost_packets": self.events.lost_packets,
-            "events_late": self.events.counts["late"],
-            "event_time_resets": self.events.counts["resets"],
+            "events_late": counts["late"],
+            "event_time_resets": counts["resets"],
         }
         for stage, stats in self.stage_ms.items():
             values[f"stage_{stage}_p50_ms"] = stats.summary()["p50"]
-        values["rejected_total"] = sum(self.rejected.values())
-        for kind, count in sorted(self.rejected.items()):
+        rejected = dict(self.rejected)
+        values["rejected_total"] = sum(rejected.values())
+        for stream in ("image", "events"):
+            values[f"rejected_{stream}"] = sum(n for kind, n in rejected.items()
+                                               if kind.startswith(f"{stream}_"))
+        for kind, count in sorted(rejected.items()):
             values[f"rejected_{kind}"] = count
         values.update(self.extra_diagnostics())
         self.diagnostics.publish(level, message, values)
@@ -240,7 +381,7 @@ class SegmentationNode(Node):
     def shutdown(self) -> None:
         self._running = False
         self.slot.close()
-        self.worker.join(timeout=2.0)
+        self.worker.join(timeout=1.0)  # a frame in inference may outlast this: daemon thread
 
 
 def run_node(node_class: type[SegmentationNode], args: list[str] | None = None) -> int:
@@ -252,7 +393,8 @@ def run_node(node_class: type[SegmentationNode], args: list[str] | None = None) 
         node = node_class()
         rclpy.spin(node)
     except (ModelError, ValueError) as exc:  # bad model file or parameter (EventError too)
-        print(f"[FATAL] [{node_class.node_name}]: cannot start: {exc}", flush=True)
+        reason = " ".join(str(exc).split())  # one line, whatever the exception's text holds
+        print(f"[FATAL] [{node_class.node_name}]: cannot start: {reason}", flush=True)
         return 1
     except (KeyboardInterrupt, rclpy.executors.ExternalShutdownException):
         pass
@@ -262,3 +404,13 @@ def run_node(node_class: type[SegmentationNode], args: list[str] | None = None) 
             node.destroy_node()
         rclpy.try_shutdown()
     return 0
+
+
+def exit_process(code: int) -> NoReturn:
+    """End the process with ``code`` after :func:`run_node`, skipping the interpreter's
+    finalisation: with torch and DDS loaded it takes 1-2 s, which would spoil a clean stop within
+    2 s of SIGINT/SIGTERM. Safe here: the node is destroyed and the ROS context (its logging
+    included) shut down; standard streams are flushed first."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)

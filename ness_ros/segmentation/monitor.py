@@ -5,6 +5,7 @@ ROS-free so that the nodes, the replay evaluation and the benchmarks compute the
 
 from __future__ import annotations
 
+import math
 import threading
 from collections import deque
 from dataclasses import dataclass
@@ -70,21 +71,37 @@ class HealthThresholds:
 
 
 def health(latency_p95_ms: float, drop_fraction: float, outputs_per_s: float,
-           inputs_per_s: float, thresholds: HealthThresholds) -> tuple[int, str]:
-    """Level and message for the node's diagnostics."""
+           inputs_per_s: float, thresholds: HealthThresholds, *, event_age_s: float = 0.0,
+           events_timeout_s: float = 0.0) -> tuple[int, str]:
+    """Level and message for the node's diagnostics: the worst level found, and every problem
+    found (worst first, joined by "; "), or ``(OK, "ok")``.
+
+    ``event_age_s`` is the time since the last event message arrived (``inf``: none yet); with
+    ``events_timeout_s`` > 0 an age above it while inputs arrive is a WARN.
+    """
+    problems: list[tuple[int, str]] = []
     if inputs_per_s > 0 and outputs_per_s == 0:
-        return ERROR, "inputs arrive but no mask was published in the last seconds"
-    if latency_p95_ms > thresholds.latency_error_ms:
-        return ERROR, f"p95 latency {latency_p95_ms:.0f} ms > {thresholds.latency_error_ms:.0f} ms"
-    if drop_fraction > thresholds.drop_error_fraction:
-        return ERROR, f"{drop_fraction:.0%} of frames dropped"
-    if latency_p95_ms > thresholds.latency_warn_ms:
-        return WARN, f"p95 latency {latency_p95_ms:.0f} ms > {thresholds.latency_warn_ms:.0f} ms"
-    if drop_fraction > thresholds.drop_warn_fraction:
-        return WARN, f"{drop_fraction:.0%} of frames dropped"
+        problems.append((ERROR, "inputs arrive but no mask was published in the last seconds"))
+    for limit, level in ((thresholds.latency_error_ms, ERROR),
+                         (thresholds.latency_warn_ms, WARN)):
+        if latency_p95_ms > limit:
+            problems.append((level, f"p95 latency {latency_p95_ms:.0f} ms > {limit:.0f} ms"))
+            break
+    for limit, level in ((thresholds.drop_error_fraction, ERROR),
+                         (thresholds.drop_warn_fraction, WARN)):
+        if drop_fraction > limit:
+            problems.append((level, f"{drop_fraction:.0%} of frames dropped"))
+            break
     if inputs_per_s == 0:
-        return WARN, "no input in the last seconds"
-    return OK, "ok"
+        problems.append((WARN, "no input in the last seconds"))
+    elif events_timeout_s > 0 and event_age_s > events_timeout_s:
+        since = "yet" if math.isinf(event_age_s) else f"for {event_age_s:.1f} s"
+        problems.append((WARN, f"no event message {since}: frames are segmented without "
+                               "events"))
+    if not problems:
+        return OK, "ok"
+    problems.sort(key=lambda p: -p[0])  # stable: worst first, then in the order above
+    return problems[0][0], "; ".join(message for _, message in problems)
 
 
 class LatestSlot:
