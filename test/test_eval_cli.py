@@ -1,0 +1,48 @@
+"""``ness eval model`` and ``ness eval sweep`` end to end on short sequences."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from helpers.tiny_models import tiny_model_file
+
+
+def ness(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    result = subprocess.run([sys.executable, "-m", "ness_ros.cli.main", *args],
+                            capture_output=True, text=True, timeout=timeout)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return result
+
+
+def test_eval_model_prints_scores_and_writes_confusion(tmp_path, monkeypatch):
+    monkeypatch.setenv("NESS_CACHE_DIR", str(tmp_path / "cache"))
+    model = tiny_model_file(tmp_path, "evsegsnn")
+    out = ness("eval", "model", "--model", str(model), "--seeds", "31", "--duration", "1",
+               "--out", str(tmp_path / "eval"), "--no-progress", "--json",
+               str(tmp_path / "eval.json")).stdout
+    assert "per-class IoU" in out and "synaptic ops/frame" in out
+    figures = json.loads((tmp_path / "eval.json").read_text())
+    assert figures["report"]["frames"] == 20
+    assert figures["work"]["macs"] > 0 and figures["sequences"]["seeds"] == [31]
+    assert (tmp_path / "eval" / "confusion_evsegsnn.png").stat().st_size > 1000
+
+
+def test_sweep_runs_full_split_and_every_theta_on_the_same_frames(tmp_path, monkeypatch):
+    monkeypatch.setenv("NESS_CACHE_DIR", str(tmp_path / "cache"))
+    model = tiny_model_file(tmp_path, "segsnn")
+    out_dir = tmp_path / "sweep"
+    out = ness("eval", "sweep", "--model", str(model), "--seeds", "31", "--duration", "1",
+               "--thetas", "0", "2", "1000", "--grid", "2", "3", "--out", str(out_dir),
+               "--no-progress").stdout
+    assert "threshold sweep" in out
+    rows = json.loads((out_dir / "sweep.json").read_text())["rows"]
+    assert [r["theta"] for r in rows] == ["full", "0 (split)", "0", "2", "1000"]
+    assert rows[0]["speedup"] == 1.0 and rows[0]["recomputed_fraction"] == 1.0
+    assert rows[1]["recomputed_fraction"] == 1.0  # the split path recomputes every region
+    huge = rows[-1]
+    assert huge["recomputed_fraction"] == 0.0  # theta = 1000 keeps the keyframes
+    assert huge["macs_per_frame"] < rows[0]["macs_per_frame"]
+    assert (out_dir / "sweep.md").read_text().count("\n|") >= 6
+    assert (out_dir / "sweep.png").stat().st_size > 1000
