@@ -83,8 +83,8 @@ def _frac(x):
 
 
 @numba.njit(cache=True)
-def _material(k, a, b, t, f, par, mat, tex, out):
-    """Colour of primitive k at plane coordinates (a, b) metres, depth t; into out[0:3]."""
+def _material(k, a, b, t, f, par, mat, tex):
+    """Colour (r, g, b) of primitive k at plane coordinates (a, b) metres, depth t."""
     levels = tex.shape[1]
     sc = par[k, 4]
     tpp = sc * t / f
@@ -125,11 +125,9 @@ def _material(k, a, b, t, f, par, mat, tex, out):
         width, lamp_h = par[k, 11], par[k, 15]
         rel = a / width
         if (0.04 < rel < 0.24 or 0.76 < rel < 0.96) and abs(b - lamp_h) < 0.07:
-            out[0], out[1], out[2] = par[k, 12], par[k, 13], par[k, 14]
-            return
+            return float(par[k, 12]), float(par[k, 13]), float(par[k, 14])
         if abs(rel - 0.5) < 0.13 and abs(b - 0.4) < 0.07:
-            out[0], out[1], out[2] = 0.85, 0.85, 0.8
-            return
+            return 0.85, 0.85, 0.8
         if b < 0.3:
             gain = 0.55
     elif m == M_GLASS:
@@ -148,20 +146,20 @@ def _material(k, a, b, t, f, par, mat, tex, out):
             r = (abs(a) + abs(bb)) / (1.2 * half)
         if r > 1.0 - border:
             use2 = 1.0
-    for c in range(3):
-        out[c] = ((1.0 - use2) * par[k, c] + use2 * par[k, 8 + c]) * gain
+    return (((1.0 - use2) * par[k, 0] + use2 * par[k, 8]) * gain,
+            ((1.0 - use2) * par[k, 1] + use2 * par[k, 9]) * gain,
+            ((1.0 - use2) * par[k, 2] + use2 * par[k, 10]) * gain)
 
 
 @numba.njit(cache=True)
-def _ground(xn, row, gp, terrain, crosswalk, stopline, shadow, tex, out):
-    """Ground colour into out[0:3]; returns the class id."""
-    x = xn * row[R_SCALE]
-    dx = x - row[R_CENTRE]
-    d = dx * row[R_COS]
-    s = row[R_S] + dx * row[R_SIN]
+def _ground(xn, scale, centre, cos_phi, sin_phi, s_row, logfp, gp, terrain, crosswalk, stopline,
+            shadow, tex):
+    """(class id, colour index into gp, brightness gain) of the ground seen at xn on a row."""
+    dx = xn * scale - centre
+    d = dx * cos_phi
+    s = s_row + dx * sin_phi
     ad = abs(d)
     levels = tex.shape[1]
-    logfp = row[R_LOGFP]
     si = int((s - gp[G_MAP_S0]) * INV_MAP_DS)
     si = min(max(si, 0), crosswalk.shape[0] - 1)
     label = FLAT
@@ -214,10 +212,7 @@ def _ground(xn, row, gp, terrain, crosswalk, stopline, shadow, tex, out):
             gain = 1.0 + 0.12 * _tex(tex, 1, _level_log(logfp + 1.58, levels), s * 3, d * 3)
     i = min(max(int((s - gp[G_MAP_S0]) * INV_SHADOW_DS), 0), shadow.shape[0] - 1)
     j = min(max(int((d + SHADOW_D_RANGE) * INV_SHADOW_DS), 0), shadow.shape[1] - 1)
-    gain *= shadow[i, j]
-    for c in range(3):
-        out[c] = gp[base + c] * gain
-    return label
+    return label, base, gain * shadow[i, j]
 
 
 @numba.njit(cache=True)
@@ -232,14 +227,17 @@ def shade_frame(ids, plane, zrange, par, mat, cls, pshade, rows, cols, cam, gp, 
     f, cx, cy = cam[0], cam[1], cam[2]
     height, width = out_label.shape
     layers = ids.shape[0]
-    col = np.empty(3)
-    illum = gp[G_ILLUM]
+    illum, cloudiness = gp[G_ILLUM], gp[G_CLOUDINESS]
+    haze_r, haze_g, haze_b = gp[G_HAZE], gp[G_HAZE + 1], gp[G_HAZE + 2]
     # Haze weight 1 - exp(-depth / distance) from a table (an exp per pixel is costly).
     haze_scale = 4.0
     haze = 1.0 - np.exp(-(np.arange(4 * 1200) + 0.5) / haze_scale / gp[G_HAZE_DIST])
     for py in range(height):
         yn = (py - cy) / f
-        row = rows[py]
+        valid, scale, centre = rows[py, R_VALID] > 0.5, rows[py, R_SCALE], rows[py, R_CENTRE]
+        cos_phi, sin_phi, s_row = rows[py, R_COS], rows[py, R_SIN], rows[py, R_S]
+        logfp, row_haze, elev_row = rows[py, R_LOGFP], rows[py, R_HAZE], rows[py, R_ELEV]
+        elev = min(max(elev_row * 3.0, 0.0), 1.0)
         for px in range(width):
             xn = (px - cx) / f
             best, best_t = -1, 1e30
@@ -254,42 +252,40 @@ def shade_frame(ids, plane, zrange, par, mat, cls, pshade, rows, cols, cam, gp, 
                 t = min(max(t, zrange[k, 0]), zrange[k, 1])
                 if t < best_t:
                     best, best_t = k, t
-            glow = False
+            lit = illum
             if best >= 0:
                 k = best
                 qx, qy, qz = best_t * xn - plane[k, 0], best_t * yn - plane[k, 1], \
                     best_t - plane[k, 2]
                 a = qx * plane[k, 3] + qy * plane[k, 4] + qz * plane[k, 5]
                 b = qx * plane[k, 6] + qy * plane[k, 7] + qz * plane[k, 8]
-                _material(k, a, b, best_t, f, par, mat, tex, col)
-                glow = mat[k] == M_EMISSIVE
-                if not glow:
-                    for c in range(3):
-                        col[c] *= pshade[k]
-                depth = best_t
+                r, g, bl = _material(k, a, b, best_t, f, par, mat, tex)
+                if mat[k] == M_EMISSIVE:
+                    lit = 1.0
+                else:
+                    sh = pshade[k]
+                    r, g, bl = r * sh, g * sh, bl * sh
+                hz = haze[min(int(best_t * haze_scale), haze.shape[0] - 1)]
                 label = cls[k]
-            elif row[R_VALID] > 0.5:
-                label = _ground(xn, row, gp, terrain, crosswalk, stopline, shadow, tex, col)
-                depth = -1.0
-                hz = row[R_HAZE]
-                for c in range(3):
-                    col[c] = col[c] * (1.0 - hz) + gp[G_HAZE + c] * hz
+            elif valid:
+                label, base, gain = _ground(xn, scale, centre, cos_phi, sin_phi, s_row, logfp,
+                                            gp, terrain, crosswalk, stopline, shadow, tex)
+                r, g, bl = gp[base] * gain, gp[base + 1] * gain, gp[base + 2] * gain
+                hz = row_haze
             else:
                 label = BACKGROUND
-                depth = -1.0
-                elev = min(max(row[R_ELEV] * 3.0, 0.0), 1.0)
-                cloud = _tex(tex, 1, 1, cols[px], row[R_ELEV] * 400.0) * 0.5 + 0.5
-                cloud = min(max((cloud - 1.0 + gp[G_CLOUDINESS]) * 2.5, 0.0), 0.85)
-                for c in range(3):
-                    sky = gp[G_SKY_HORIZON + c] * (1.0 - elev) + gp[G_SKY_TOP + c] * elev
-                    col[c] = sky * (1.0 - cloud) + gp[G_CLOUD + c] * cloud
-            if depth > 0.0:
-                hz = haze[min(int(depth * haze_scale), haze.shape[0] - 1)]
-                for c in range(3):
-                    col[c] = col[c] * (1.0 - hz) + gp[G_HAZE + c] * hz
-            lit = 1.0 if glow else illum
-            for c in range(3):
-                out_rgb[py, px, c] = col[c] * lit
+                cloud = _tex(tex, 1, 1, cols[px], elev_row * 400.0) * 0.5 + 0.5
+                cloud = min(max((cloud - 1.0 + cloudiness) * 2.5, 0.0), 0.85)
+                r = (gp[G_SKY_HORIZON] * (1.0 - elev) + gp[G_SKY_TOP] * elev) * (1.0 - cloud) \
+                    + gp[G_CLOUD] * cloud
+                g = (gp[G_SKY_HORIZON + 1] * (1.0 - elev) + gp[G_SKY_TOP + 1] * elev) \
+                    * (1.0 - cloud) + gp[G_CLOUD + 1] * cloud
+                bl = (gp[G_SKY_HORIZON + 2] * (1.0 - elev) + gp[G_SKY_TOP + 2] * elev) \
+                    * (1.0 - cloud) + gp[G_CLOUD + 2] * cloud
+                hz = 0.0
+            out_rgb[py, px, 0] = (r * (1.0 - hz) + haze_r * hz) * lit
+            out_rgb[py, px, 1] = (g * (1.0 - hz) + haze_g * hz) * lit
+            out_rgb[py, px, 2] = (bl * (1.0 - hz) + haze_b * hz) * lit
             out_label[py, px] = label
 
 
