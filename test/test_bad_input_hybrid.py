@@ -166,7 +166,7 @@ def test_a_5m_event_array_is_accepted_within_the_buffer_bound(node):
                                    node.rng.integers(0, 2, n), width=W, height=H)
     node.events_pub.publish(encode_event_array(batch, Header.from_ns(node.stamp + 1, "cam")))
     del batch, t
-    assert node.wait_count("events_received", before[1] + n, timeout=60), node.values()
+    assert node.wait_count("events_received", before[1] + n, timeout=180), node.values()
     assert node.count("events_dropped_overflow") >= before[0] + n - BUFFER_EVENTS
     node.stamp += FRAME_NS
     node.serve(2)
