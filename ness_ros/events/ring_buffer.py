@@ -45,6 +45,9 @@ class EventRingBuffer:
         self.max_duration_ns = None if max_seconds is None else int(round(max_seconds * 1e9))
         capacity = self.max_events + max(self.max_events // 2, 1024)
         self._events = np.empty(capacity, dtype=EVENT_DTYPE)
+        # The same storage as flat bytes: NumPy copies packed 13-byte records field by field
+        # (about 12x slower than memcpy), so every bulk copy goes through this view instead.
+        self._bytes = self._events.view(np.uint8)
         self._t = np.empty(capacity, dtype=np.int64)
         self._start = 0
         self._end = 0
@@ -95,10 +98,11 @@ class EventRingBuffer:
             self._drop(excess)
         if self._end + n > len(self._t):
             live = len(self)
-            self._events[:live] = self._events[self._start:self._end]
+            self._bytes[:live * _SIZE] = self._bytes[self._start * _SIZE:self._end * _SIZE]
             self._t[:live] = self._t[self._start:self._end]
             self._start, self._end = 0, live
-        self._events[self._end:self._end + n] = events
+        self._bytes[self._end * _SIZE:(self._end + n) * _SIZE] = \
+            np.ascontiguousarray(events).view(np.uint8)
         self._t[self._end:self._end + n] = events["t"]
         self._end += n
         if self.max_duration_ns is not None:
@@ -117,8 +121,7 @@ class EventRingBuffer:
         t = self._t[self._start:self._end]
         lo, hi = np.searchsorted(t, [t0_ns, t1_ns], side="left")
         hi = max(hi, lo)
-        return EventBatch(self._events[self._start + lo:self._start + hi].copy(), self.width,
-                          self.height)
+        return EventBatch(self._copy(self._start + lo, self._start + hi), self.width, self.height)
 
     def latest(self, duration_ns: int) -> EventBatch:
         """A copy of the events of the last ``duration_ns`` ns: ``t > newest - duration_ns``."""
@@ -129,4 +132,12 @@ class EventRingBuffer:
 
     def snapshot(self) -> EventBatch:
         """A copy of everything buffered."""
-        return EventBatch(self._events[self._start:self._end].copy(), self.width, self.height)
+        return EventBatch(self._copy(self._start, self._end), self.width, self.height)
+
+    def _copy(self, lo: int, hi: int) -> NDArray[np.void]:
+        out = np.empty(hi - lo, dtype=EVENT_DTYPE)
+        out.view(np.uint8)[:] = self._bytes[lo * _SIZE:hi * _SIZE]
+        return out
+
+
+_SIZE = EVENT_DTYPE.itemsize
