@@ -8,7 +8,8 @@ import pytest
 from ness_ros.data import kits
 from ness_ros.data.agents import CROSS, LEAD, ONCOMING, PARKED, CarFleet, Crowd
 from ness_ros.data.errors import DataError
-from ness_ros.data.geometry import _clip_near, to_camera
+from ness_ros.data.faces import MAX_VERTS, box_faces
+from ness_ros.data.geometry import to_camera
 from ness_ros.data.objects import M_PLAIN, GeometryBuilder, params, rect
 from ness_ros.data.raster import fill_polygons
 from ness_ros.data.road import MOVING_SPEED
@@ -87,11 +88,24 @@ def test_fill_polygons_draws_far_to_near_and_keeps_thin_shapes():
     assert ids[0, 4, 4] == 1  # drawn in the other order, the big square covers the small
 
 
-def test_near_plane_clipping():
-    quad = np.array([[-1.0, 0, -2], [1, 0, -2], [1, 0, 5], [-1, 0, 5]])
-    clipped = _clip_near(quad, 0.3)
-    assert clipped[:, 2].min() == pytest.approx(0.3) and len(clipped) == 4
-    assert len(_clip_near(quad - [0, 0, 10], 0.3)) == 0
+def test_box_faces_are_culled_and_clipped_at_the_near_plane():
+    # A 10 m long box beside the camera, from 5 m behind to 5 m ahead: its inner side face
+    # is seen (clipped at the near plane), its outer side and far end are not.
+    geom = np.array([[3.0, 0.0, 0.0, 10.0, 2.0, 0.0, 3.0]])
+    n_max = 5
+    out = (np.empty((n_max, MAX_VERTS, 3)), np.empty(n_max, np.int64), np.empty((n_max, 12)),
+           np.empty((n_max, 2)), np.empty(n_max, np.int64), np.empty(n_max, np.int64),
+           np.empty(n_max), np.empty(n_max))
+    cam = np.array([100.0, 50.0, 40.0, 101.0, 81.0, 1.4, 0.3, 300.0])
+    n = box_faces(geom, np.ones(1), np.zeros(4), cam, np.array([0.0, 0.0, 1.0, 0.5, 0.5]),
+                  *out)
+    verts, count, plane, zr, _, face, shade, _ = out
+    assert n == 1 and face[0] == 3  # the left face (normal -x) looks at the camera
+    poly = verts[0, :count[0]]
+    assert count[0] == 4 and poly[:, 2].min() == pytest.approx(0.3)
+    assert zr[0, 0] == pytest.approx(0.3) and zr[0, 1] == pytest.approx(5.0)
+    np.testing.assert_allclose(plane[0, 9:12], [-1.0, 0.0, 0.0], atol=1e-12)
+    assert shade[0] == pytest.approx(0.5)  # ambient only: the sun is overhead
 
 
 def test_occlusion_is_decided_per_pixel_by_depth_across_layers():

@@ -128,9 +128,18 @@ class CarFleet:
                       self.template.mat, self.template.par, shade)
 
 
-# Vertex template of a pedestrian, in units of body height: legs, torso, arms, head.
+# Vertex template of a pedestrian (legs, torso, arms, head): sprite coordinates
+# a = _A_H * height + _A_SW * swing, b = _B_H * height + _B_LIFT * lift.
 _PART_SIZES = (4, 4, 4, 4, 4, 10)
 _PART_ORDER = (0, 0, 1, 2, 2, 3)
+_HEAD = ellipse(0.0, 0.905, 0.058, 0.072, 10)
+_A_H = np.array([-0.095, -0.02, -0.02, -0.09, 0.02, 0.095, 0.09, 0.02, -0.1, 0.1, 0.13, -0.13,
+                 -0.165, -0.115, -0.135, -0.185, 0.115, 0.165, 0.185, 0.135, *_HEAD[:, 0]])
+_A_SW = np.array([0, 0, 1, 1, 0, 0, -1, -1, 0, 0, 0, 0, 0, 0, -0.6, -0.6, 0, 0, 0.6, 0.6]
+                 + [0] * 10, dtype=np.float64)
+_B_H = np.array([0.5, 0.5, 0, 0, 0.5, 0.5, 0, 0, 0.48, 0.48, 0.82, 0.82, 0.81, 0.81, 0.47, 0.47,
+                 0.81, 0.81, 0.47, 0.47, *_HEAD[:, 1]])
+_B_LIFT = np.array([0, 0, 1, 1, 0, 0, 1, 1] + [0] * 22, dtype=np.float64)
 
 
 @dataclass
@@ -177,38 +186,27 @@ class Crowd:
         lateral = np.where(crossing & (tc > 0) & (tc < cross_dur), 1.0, 0.2)
         return s, d, walked, lateral
 
-    def sprites_at(self, t: float, road: Road, shadow_at: callable) -> SpriteSet:
-        n = len(self.kind)
+    def sprites_at(self, t: float, road: Road, shadow_at: callable, s_min: float = -np.inf,
+                   s_max: float = np.inf) -> SpriteSet:
+        """The pedestrians with arc length in [s_min, s_max) at time t, as sprites."""
         s, d, walked, lateral = self.state_at(t)
+        keep = np.nonzero((s >= s_min) & (s < s_max))[0]
+        s, d, walked, lateral = s[keep], d[keep], walked[keep], lateral[keep]
+        n = len(keep)
         x, z = road.point(s, d)
-        h = self.height[:, None]
+        h = self.height[keep, None]
         swing = np.sin(walked / 0.75 * np.pi)[:, None] * np.minimum(walked, 1.0)[:, None]
-        sw = 0.13 * h * swing * lateral[:, None]
-        lift = 0.04 * h * np.abs(swing) * (1 - lateral[:, None])
-        hip, foot = 0.5 * h, lift
-        zero = np.zeros_like(h)
-        legs = [np.stack([[-0.095 * h, hip], [-0.02 * h, hip], [-0.02 * h + sw, foot],
-                          [-0.09 * h + sw, foot + zero]]),
-                np.stack([[0.02 * h, hip], [0.095 * h, hip], [0.09 * h - sw, foot + zero],
-                          [0.02 * h - sw, foot]])]
-        torso = np.stack([[-0.1 * h, 0.48 * h], [0.1 * h, 0.48 * h], [0.13 * h, 0.82 * h],
-                          [-0.13 * h, 0.82 * h]])
-        arms = [np.stack([[-0.165 * h, 0.81 * h], [-0.115 * h, 0.81 * h],
-                          [-0.135 * h - 0.6 * sw, 0.47 * h], [-0.185 * h - 0.6 * sw, 0.47 * h]]),
-                np.stack([[0.115 * h, 0.81 * h], [0.165 * h, 0.81 * h],
-                          [0.185 * h + 0.6 * sw, 0.47 * h], [0.135 * h + 0.6 * sw, 0.47 * h]])]
-        # Each stacked part is (corners, 2, N, 1): move the pedestrian axis first.
-        parts = [np.moveaxis(p[..., 0], 2, 0) for p in (*legs, torso, *arms)]
-        head = ellipse(0.0, 0.905, 0.058, 0.072, 10)[None] * h[:, :, None]
-        verts = np.concatenate([*parts, head], axis=1)  # (N, 30, 2)
+        sw = 0.13 * h * swing * lateral[:, None]  # sideways leg and arm swing (m)
+        lift = 0.04 * h * np.abs(swing) * (1 - lateral[:, None])  # foot lift (m)
+        verts = np.stack([_A_H * h + _A_SW * sw, _B_H * h + _B_LIFT * lift], axis=2)
         nparts = len(_PART_SIZES)
-        counts = np.tile(_PART_SIZES, n)
         return SpriteSet(
             anchor=np.stack([x, z, np.zeros(n)], axis=1), radius=np.full(n, 0.6),
             layer=np.full(n, LAYER_SPRITES, np.int8),
             sprite=np.repeat(np.arange(n), nparts),
             cls=np.full(n * nparts, HUMAN, np.uint8), mat=np.full(n * nparts, M_PLAIN, np.int32),
-            par=self.par.reshape(-1, NUM_PARAMS), order=np.tile(_PART_ORDER, n).astype(np.int16),
+            par=self.par[keep].reshape(-1, NUM_PARAMS),
+            order=np.tile(_PART_ORDER, n).astype(np.int16),
             shade=np.repeat(shadow_at(s, d), nparts).astype(np.float32),
             verts=verts.reshape(-1, 2),
-            start=np.concatenate([[0], np.cumsum(counts)]).astype(np.intp))
+            start=np.concatenate([[0], np.cumsum(np.tile(_PART_SIZES, n))]).astype(np.intp))

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from ness_ros.data.faces import MAX_VERTS, box_faces
 from ness_ros.data.objects import NUM_LAYERS, NUM_PARAMS, BoxSet, SpriteSet
 from ness_ros.data.raster import fill_polygons
 from ness_ros.data.road import EgoPose
@@ -86,67 +87,6 @@ def _pitch(p: NDArray[np.float64], pitch: float) -> NDArray[np.float64]:
     return out
 
 
-def _rotate_dirs(pose: EgoPose, dx: NDArray, dz: NDArray, dy: NDArray) -> NDArray[np.float64]:
-    """World directions (x, z, up) -> camera frame."""
-    c, s = np.cos(pose.heading), np.sin(pose.heading)
-    return _pitch(np.stack([dx * c - dz * s, -dy, dx * s + dz * c], axis=-1), pose.pitch)
-
-
-def _box_faces(boxes: BoxSet, pose: EgoPose, cam: Camera):
-    """Corners (B, 5, 4, 3), P0/EU/EV/N (B, 5, 3) of every box face in the camera frame."""
-    x, z, th, length, width, y0, y1 = boxes.geom.T
-    fx, fz, rx, rz = np.sin(th), np.cos(th), np.cos(th), -np.sin(th)
-    hl, hw = length / 2, width / 2
-    # Corner k: (+-fwd, +-right, bottom/top), index bits (f, r, t).
-    sf = np.array([-1, -1, -1, -1, 1, 1, 1, 1])[None]
-    sr = np.array([-1, -1, 1, 1, -1, -1, 1, 1])[None]
-    st = np.array([0, 1, 0, 1, 0, 1, 0, 1])[None]
-    cxw = x[:, None] + sf * hl[:, None] * fx[:, None] + sr * hw[:, None] * rx[:, None]
-    czw = z[:, None] + sf * hl[:, None] * fz[:, None] + sr * hw[:, None] * rz[:, None]
-    chw = np.where(st == 1, y1[:, None], y0[:, None])
-    corners = to_camera(pose, cam, cxw, czw, chw)  # (B, 8, 3)
-    # Faces as corner indices, starting at the face's texture origin (bottom, a = 0).
-    quads = np.array([[4, 6, 7, 5],   # front: origin at -right, a runs to +right
-                      [2, 0, 1, 3],   # rear: origin at +right, a runs to -right
-                      [6, 2, 3, 7],   # right: origin at +fwd, a runs to -fwd
-                      [0, 4, 5, 1],   # left: origin at -fwd, a runs to +fwd
-                      [1, 3, 7, 5]])  # top: origin at -fwd -right, a to +right, b to +fwd
-    faces = corners[:, quads]  # (B, 5, 4, 3)
-    one, zero = np.ones_like(fx), np.zeros_like(fx)
-    up = _rotate_dirs(pose, zero, zero, one)
-    fwd = _rotate_dirs(pose, fx, fz, zero)
-    right = _rotate_dirs(pose, rx, rz, zero)
-    eu = np.stack([right, -right, -fwd, fwd, right], axis=1)
-    ev = np.stack([up, up, up, up, fwd], axis=1)
-    n = np.stack([fwd, -fwd, right, -right, up], axis=1)
-    return faces, faces[:, :, 0], eu, ev, n
-
-
-def _clip_near(poly: NDArray[np.float64], near: float) -> NDArray[np.float64]:
-    """Sutherland-Hodgman clip of a polygon (k, 3) to Z >= near."""
-    out = []
-    k = len(poly)
-    for i in range(k):
-        a, b = poly[i], poly[(i + 1) % k]
-        ina, inb = a[2] >= near, b[2] >= near
-        if ina:
-            out.append(a)
-        if ina != inb:
-            w = (near - a[2]) / (b[2] - a[2])
-            out.append(a + w * (b - a))
-    return np.array(out).reshape(-1, 3)
-
-
-def _frustum_out(pts: NDArray[np.float64], cam: Camera, axis: int) -> NDArray[np.bool_]:
-    """True for polygons (along ``axis`` of pts (..., k, 3)) entirely outside one frustum
-    plane."""
-    x, y, z = pts[..., 0], pts[..., 1], pts[..., 2]
-    kr, kl = (cam.width - cam.cx + 1) / cam.f, (cam.cx + 2) / cam.f
-    kb, kt = (cam.height - cam.cy + 1) / cam.f, (cam.cy + 2) / cam.f
-    tests = (z < cam.near, z > cam.far, x > kr * z, -x > kl * z, y > kb * z, -y > kt * z)
-    return np.any([np.all(t, axis=axis) for t in tests], axis=0)
-
-
 def rasterise(pose: EgoPose, cam: Camera, boxes: BoxSet, sprites: SpriteSet,
               light: Light) -> Primitives:
     """Project and rasterise every visible box face and sprite part at one pose."""
@@ -174,39 +114,22 @@ def rasterise(pose: EgoPose, cam: Camera, boxes: BoxSet, sprites: SpriteSet,
 
 
 def _box_primitives(pose: EgoPose, cam: Camera, boxes: BoxSet, light: Light) -> list[tuple]:
-    faces, p0, eu, ev, n = _box_faces(boxes, pose, cam)
-    centre = faces.mean(axis=2)
-    visible = (np.einsum("bfk,bfk->bf", n, centre) < 0) & ~_frustum_out(faces, cam, 2)
-    box_centre = to_camera(pose, cam, boxes.geom[:, 0], boxes.geom[:, 1],
-                           0.5 * (boxes.geom[:, 5] + boxes.geom[:, 6]))
-    # Within a car: ground shadow first, then body, then cabin (boxes come in that order).
-    bias = np.where(boxes.geom[:, 6] < 0.05, 1e4, 0.0) - 1e-3 * (boxes.geom[:, 5] > 0.05)
-    key_box = np.linalg.norm(box_centre, axis=1) + bias
-    straddle = faces[..., 2].min(axis=2) < cam.near
-    out = []
-    for clipped in (False, True):
-        bi, fi = np.nonzero(visible & (straddle == clipped))
-        if clipped:
-            polys = [_clip_near(faces[b_, f_], cam.near) for b_, f_ in zip(bi, fi, strict=True)]
-            ok = np.array([len(p) >= 3 for p in polys], dtype=bool)
-            bi, fi = bi[ok], fi[ok]
-            polys = [p for p in polys if len(p) >= 3]
-            if not polys:
-                continue
-            verts = np.concatenate(polys)
-            counts = np.array([len(p) for p in polys])
-            zr = np.array([(p[:, 2].min(), p[:, 2].max()) for p in polys])
-        else:
-            quads = faces[bi, fi]
-            verts = quads.reshape(-1, 3)
-            counts = np.full(len(bi), 4)
-            zr = np.stack([quads[..., 2].min(axis=1), quads[..., 2].max(axis=1)], axis=1)
-        plane = np.concatenate([p0[bi, fi], eu[bi, fi], ev[bi, fi], n[bi, fi]], axis=1)
-        shade = boxes.shade[bi] * _sun_shade(boxes.geom[bi], fi, light)
-        out.append((verts, counts, plane, zr, boxes.par[bi, fi], boxes.mat[bi, fi],
-                    boxes.cls[bi], shade, boxes.layer[bi], key_box[bi],
-                    np.zeros(len(bi), np.int16)))
-    return out
+    n_max = len(boxes) * 5
+    verts = np.empty((n_max, MAX_VERTS, 3))
+    count = np.empty(n_max, np.int64)
+    plane, zr = np.empty((n_max, 12)), np.empty((n_max, 2))
+    bi, fi = np.empty(n_max, np.int64), np.empty(n_max, np.int64)
+    shade, key = np.empty(n_max), np.empty(n_max)
+    n = box_faces(boxes.geom, boxes.shade.astype(np.float64),
+                  np.array([pose.x, pose.z, pose.heading, pose.pitch]),
+                  np.array([cam.f, cam.cx, cam.cy, cam.width, cam.height, cam.mount_height,
+                            cam.near, cam.far]),
+                  np.array([*light.sun, light.ambient, light.diffuse]), verts, count, plane, zr,
+                  bi, fi, shade, key)
+    bi, fi, count = bi[:n], fi[:n], count[:n]
+    flat = verts[:n][np.arange(MAX_VERTS)[None, :] < count[:, None]]
+    return [(flat, count, plane[:n], zr[:n], boxes.par[bi, fi], boxes.mat[bi, fi],
+             boxes.cls[bi], shade[:n], boxes.layer[bi], key[:n], np.zeros(n, np.int16))]
 
 
 def _sprite_primitives(pose: EgoPose, cam: Camera, spr: SpriteSet) -> list[tuple]:
@@ -241,15 +164,3 @@ def _sprite_primitives(pose: EgoPose, cam: Camera, spr: SpriteSet) -> list[tuple
     return [(verts, counts_all[parts], plane, zr, spr.par[parts], spr.mat[parts],
              spr.cls[parts], spr.shade[parts], spr.layer[sp], np.linalg.norm(anchor[sp], axis=1),
              spr.order[parts])]
-
-
-def _sun_shade(geom: NDArray[np.float64], face: NDArray[np.intp], light: Light
-               ) -> NDArray[np.float64]:
-    """Lambert shading of box faces: ambient + diffuse * max(0, normal . sun)."""
-    th = geom[:, 2]
-    fx, fz = np.sin(th), np.cos(th)
-    nx = np.select([face == 0, face == 1, face == 2, face == 3], [fx, -fx, fz, -fz], 0.0)
-    nz = np.select([face == 0, face == 1, face == 2, face == 3], [fz, -fz, -fx, fx], 0.0)
-    ny = (face == 4).astype(np.float64)
-    sx, sz, sy = light.sun
-    return light.ambient + light.diffuse * np.maximum(0.0, nx * sx + nz * sz + ny * sy)

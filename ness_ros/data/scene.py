@@ -156,8 +156,8 @@ class Scene:
             lit = np.array([lay.signals[i].lit(t) for i in signal]) == colour
             par[lamps, 0:3] = SIGNAL_COLOURS[colour] * np.where(lit, 1.0, 0.15)[:, None]
             static = dataclasses.replace(static, par=par)
-        sprites = SpriteSet.concatenate(static, lay.crowd.sprites_at(t, self.road,
-                                                                     lay.shadow_at))
+        sprites = SpriteSet.concatenate(static, lay.crowd.sprites_at(
+            t, self.road, lay.shadow_at, pose.s - 60.0, pose.s + cam.sprite_far + 40.0))
         prims = rasterise(pose, cam, boxes, sprites, self.light)
         gp = self.gp.copy()
         gp[G_HEADING] = pose.heading
