@@ -48,6 +48,7 @@ class EventSegmentationNode(SegmentationNode):
         self.segmenter = EventSegmenter(self.model, InputEncoder.from_card(self.card),
                                         device=self.device)
         self.window_ns = self.segmenter.encoder.event_window_ns
+        self.segmenter.warm_up(*self.card.input_size)
         self._last_stamp: int | None = None
         self._frame_id = ""
         if self.params["trigger"] == "frame":

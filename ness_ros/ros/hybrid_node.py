@@ -63,6 +63,7 @@ class HybridSegmentationNode(SegmentationNode):
         self.segmenter = HybridSegmenter(self.model, InputEncoder.from_card(self.card), gating,
                                          device=self.device)
         self.encoder = self.segmenter.encoder
+        self.segmenter.warm_up(*self.card.input_size)
         self._last_stamp: int | None = None
         self._size: tuple[int, int] | None = None
         self.create_subscription(Image, "image", self._on_image, SENSOR_QOS, raw=True,

@@ -28,6 +28,11 @@ class EventSegmenter:
         self.device = torch.device(device)
         self._last_stamp: int | None = None
 
+    def warm_up(self, width: int, height: int) -> None:
+        """One pass on no events, so the first real window does not pay for start-up."""
+        self.segment(EventBatch.empty(width, height), self.encoder.event_window_ns)
+        self.reset()
+
     def reset(self) -> None:
         self._last_stamp = None
 

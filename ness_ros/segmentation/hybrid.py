@@ -91,6 +91,13 @@ class HybridSegmenter:
         self.device = torch.device(device)
         self.reset()
 
+    def warm_up(self, width: int, height: int) -> None:
+        """One full pass on a blank frame, so the first real frame does not pay for the
+        allocator and thread pool start-up (hundreds of ms on a CPU); then reset."""
+        blank = np.zeros((height, width, 3), np.uint8)
+        self.segment(blank, 1, EventBatch.empty(width, height))
+        self.reset()
+
     def reset(self) -> None:
         """Forget the previous mask: the next frame is a keyframe."""
         self._mask: NDArray[np.uint8] | None = None
