@@ -178,7 +178,7 @@ def stream_sequence(seed: int, config: SequenceConfig | None = None,
         one :class:`FrameWindow` per frame, in time order.
     """
     cfg = config or SequenceConfig()
-    scene_seq, sim_seq, noise_seq = np.random.SeedSequence(int(seed)).spawn(3)
+    _, sim_seq, noise_seq = np.random.SeedSequence(int(seed)).spawn(3)
     scene = Scene(int(seed), SceneConfig(cfg.width, cfg.height, cfg.duration_s, cfg.stops))
     sim = EventSimulator(cfg.width, cfg.height, cfg.sim, seed=sim_seq)
     noise = np.random.default_rng(noise_seq)
@@ -190,20 +190,22 @@ def stream_sequence(seed: int, config: SequenceConfig | None = None,
         rgb, label = scene.render(t_ns * 1e-9)
         return log_intensity(luminance(rgb), eps), rgb, label
 
-    log_prev, _, _ = log_at(0)
-    sim.reset(log_prev, 0)
+    if cfg.events:
+        log_prev = log_at(0)[0]
+        sim.reset(log_prev, 0)
     for k in tqdm(range(cfg.num_frames), desc=f"seed {seed}", unit="frame", disable=not progress,
                   leave=False):
         t_end = (k + 1) * period
-        log_end, rgb, label = log_at(t_end)
-        chunks: list[EventBatch] = []
         if cfg.events:
+            log_end, rgb, label = log_at(t_end)
+            chunks: list[EventBatch] = []
             renders = _simulate_frame(sim, log_at, k * period, log_prev, t_end, log_end, cfg,
                                       chunks)
             events = EventBatch.concatenate(chunks)
+            log_prev = log_end
         else:
+            rgb, label = scene.render(t_end * 1e-9)
             renders, events = 1, EventBatch.empty(cfg.width, cfg.height)
-        log_prev = log_end
         # Auto-exposure: the frame camera slowly adapts its gain to the scene brightness.
         target = 0.42 / max(float(luminance(rgb).mean()), 1e-3)
         gain = target if gain is None else gain + 0.3 * (target - gain)
