@@ -7,7 +7,7 @@ env:
 	@bash scripts/setup_env.sh
 
 demo: env
-	@$(PY) -m ness_ros.cli.main env
+	@$(PY) -m ness_ros.cli.main demo
 
 test: env
 	@$(PY) -m pytest test

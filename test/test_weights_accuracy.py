@@ -1,0 +1,124 @@
+"""The packaged weights, evaluated on sequences of seeds that training never saw.
+
+Training used seeds 1-5 and validation seed 1001 (see each model card's ``data_seeds``); these
+tests generate seed 7001 and 7002, run the same segmenters the nodes run, and check MIoU against
+bars set below what the weights reached when they were made (see the cards' metrics), well above
+a colour-only classifier trained on the same kind of data.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from conftest import REPO_ROOT
+from ness_ros.data.cache import cached_sequence
+from ness_ros.data.colour_baseline import ColourBaseline
+from ness_ros.data.sequence import SequenceConfig, generate_sequence
+from ness_ros.models.weights import default_weights_path, load_model
+from ness_ros.segmentation.evaluation import evaluate_events, evaluate_hybrid
+from ness_ros.segmentation.hybrid import GatingConfig
+from ness_ros.segmentation.inputs import InputEncoder
+from ness_ros.segmentation.metrics import mean_iou
+
+HELD_OUT = [7001, 7002]
+#: MIoU the tests demand (fractions), about 5 points under what the packaged weights reached on
+#: these seeds when they were made (SegSNN 0.471, EvSegSNN 0.392; colour-only classifier 0.233).
+#: The design's goal is 0.80 and 0.55: raise these as better weights are trained.
+SEGSNN_BAR = 0.42
+EVSEGSNN_BAR = 0.35
+#: MIoU the gated defaults may lose against the full pass (measured by ness eval sweep on seeds
+#: 5001-5002: 7.9 points at theta 1).
+GATED_MIOU_LOSS = 0.10
+#: Fraction of pixels whose label differs between theta = 0 split crops (16 px margin) and the
+#: full pass (measured 0.052 on seed 7001).
+BORDER_EFFECT_BOUND = 0.08
+
+
+@pytest.fixture(scope="module")
+def held_out():
+    config = SequenceConfig(duration_s=3.0)
+    return [cached_sequence(seed, config, progress=False) for seed in HELD_OUT]
+
+
+def packaged(name: str):
+    model, card = load_model(default_weights_path(name))
+    assert not set(card.data_seeds) & set(HELD_OUT), "held-out seeds were used in training"
+    return model, card, InputEncoder.from_card(card)
+
+
+@pytest.fixture(scope="module")
+def hybrid_full(held_out):
+    model, card, encoder = packaged("segsnn")
+    return evaluate_hybrid(model, encoder, held_out, GatingConfig(keyframe_interval=1),
+                           name="full")
+
+
+def test_cards_say_how_to_reproduce_the_weights():
+    for name in ("segsnn", "evsegsnn"):
+        _, card, _ = packaged(name)
+        assert card.training_command == (f"ness train --config config/training/{name}.yaml "
+                                         f"--export ness_ros/weights/{name}")
+        assert (REPO_ROOT / "config" / "training" / f"{name}.yaml").is_file()
+        assert card.data_seeds and card.metrics["val_miou"] > 0
+
+
+def test_hybrid_segsnn_miou_on_unseen_seeds(hybrid_full):
+    assert hybrid_full.frames == 120
+    assert hybrid_full.miou >= SEGSNN_BAR, hybrid_full.per_class_iou
+
+
+@pytest.fixture(scope="module")
+def events_only(held_out):
+    model, card, encoder = packaged("evsegsnn")
+    return evaluate_events(model, encoder, held_out)
+
+
+def test_event_only_evsegsnn_miou_on_unseen_seeds(events_only):
+    assert events_only.miou >= EVSEGSNN_BAR, events_only.per_class_iou
+
+
+def test_models_far_above_the_colour_only_classifier(held_out, hybrid_full, events_only):
+    baseline = ColourBaseline()
+    for seed in (1, 2):  # training seeds, frames only
+        seq = generate_sequence(seed, duration_s=3.0, events=False, progress=False)
+        baseline.fit(seq.frames, seq.labels)
+    confusion = sum(baseline.confusion(s.frames, s.labels) for s in held_out)
+    colour_miou = mean_iou(confusion)
+    assert colour_miou + 0.15 <= hybrid_full.miou, (colour_miou, hybrid_full.miou)
+    assert colour_miou + 0.10 <= events_only.miou, (colour_miou, events_only.miou)
+
+
+def test_gated_mode_stays_close_to_the_full_pass(held_out, hybrid_full):
+    model, card, encoder = packaged("segsnn")
+    # The node's defaults (config/segmentation.yaml): theta 1 event per pixel, keyframe every 2 s.
+    gated = evaluate_hybrid(model, encoder, held_out, GatingConfig(theta=1.0,
+                                                                    keyframe_max_age_s=2.0,
+                                                                    max_changed_fraction=0.6))
+    assert gated.recomputed_fraction < 0.5
+    assert hybrid_full.miou - gated.miou <= GATED_MIOU_LOSS, (hybrid_full.miou, gated.miou)
+
+
+def test_theta_zero_split_differs_from_the_full_pass_only_at_crop_borders(held_out):
+    """Per-region crops (16 px margin) in one batch against one full pass on the same frames:
+    labels differ only where a crop's border cuts the context (measured and bounded here); with
+    the model's exact margin they are identical."""
+    from ness_ros.models.segsnn import SegSNN
+    from ness_ros.segmentation.hybrid import HybridSegmenter
+
+    model, card, encoder = packaged("segsnn")
+    seq = held_out[0]
+    full = HybridSegmenter(model, encoder, GatingConfig(keyframe_interval=1))
+    split = {margin: HybridSegmenter(model, encoder, GatingConfig(
+        theta=0.0, margin=margin, batch_crops_only=True, max_changed_fraction=1.0))
+        for margin in (16, SegSNN.exact_margin)}
+    disagreement = {16: [], SegSNN.exact_margin: []}
+    for i in range(0, 30):
+        stamp = int(seq.stamps_ns[i])
+        reference = full.segment(seq.frames[i], stamp, seq.events).mask
+        for margin, segmenter in split.items():
+            result = segmenter.segment(seq.frames[i], stamp, seq.events)
+            if not result.keyframe:
+                disagreement[margin].append(float((result.mask != reference).mean()))
+    assert np.mean(disagreement[SegSNN.exact_margin]) <= 1e-4  # float rounding only
+    assert np.mean(disagreement[16]) <= BORDER_EFFECT_BOUND, np.mean(disagreement[16])
