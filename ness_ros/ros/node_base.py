@@ -168,6 +168,7 @@ class SegmentationNode(Node):
         self.frame_guard = StampGuard(live_ns)
         self._last_frame_stamp: int | None = None
         self._last_event_arrival = -math.inf
+        self._events_through_ns = 0  # events are complete up to this time (see _on_events)
         self.slot = LatestSlot()
         self.rejected: Counter[str] = Counter()
         self._logged: dict[str, float] = {}     # kind -> monotonic time of its last warning
@@ -249,6 +250,11 @@ class SegmentationNode(Node):
             self.reject("events_malformed", exc)
             return
         self.event_rate.add(time.monotonic(), result.events)
+        # Events are complete up to the later of the message stamp and its newest event: a
+        # driver stamps a message when its window closes, which may be after its last event.
+        newest = self.events.newest_ns or 0
+        before = 0 if result.reset else self._events_through_ns
+        self._events_through_ns = max(before, result.header.stamp_ns, newest)
         if result.reset:
             self.get_logger().warning(f"{result.reset}: event buffer reset",
                                       throttle_duration_sec=5.0)
@@ -291,8 +297,8 @@ class SegmentationNode(Node):
         deadline = time.monotonic() + self.params["event_wait_s"]
         while self._running:
             with self.lock:
-                newest = self.events.newest_ns
-                complete = newest is not None and newest >= stamp_ns
+                complete = self.events.newest_ns is not None and \
+                    self._events_through_ns >= stamp_ns
                 if complete or time.monotonic() >= deadline:
                     self.counts["frames_without_events"] += not complete
                     return self.events.query(t0_ns, stamp_ns)
