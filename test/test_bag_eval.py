@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from conftest import SHARED_DATA
+from helpers.tiny_models import tiny_model_file
 from ness_ros.bag import (
     BagError,
     EvalOptions,
@@ -22,9 +23,7 @@ from ness_ros.bag import (
 from ness_ros.cli.main import main
 from ness_ros.data.cache import cached_sequence
 from ness_ros.data.sequence import SequenceConfig
-from ness_ros.models.evsegsnn import EvSegSNN
-from ness_ros.models.segsnn import SegSNN
-from ness_ros.models.weights import ModelCard, load_model, save_model
+from ness_ros.models.weights import load_model
 from ness_ros.segmentation.evaluation import evaluate_hybrid
 from ness_ros.segmentation.hybrid import GatingConfig
 from ness_ros.segmentation.inputs import InputEncoder
@@ -60,16 +59,10 @@ def bag(sequence, tmp_path_factory):
 def models(tmp_path_factory):
     """A tiny untrained hybrid model and a tiny event-only one (files, as a user has them)."""
     folder = tmp_path_factory.mktemp("models")
-    torch.manual_seed(0)
-    hybrid = SegSNN(base_width=8, num_steps=2)
-    save_model(hybrid, ModelCard.for_model(hybrid, input_size=(W, H), event_window_ms=50.0,
-                                           event_clip=4.0, event_scale=0.25,
-                                           frame_mean=[0.45] * 3, frame_std=[0.25] * 3),
-               folder / "segsnn")
-    events = EvSegSNN(base_width=4, num_steps=2)
-    save_model(events, ModelCard.for_model(events, input_size=(640, 480), event_window_ms=50.0,
-                                           event_clip=4.0, event_scale=0.25), folder / "evseg")
-    return {"hybrid": folder / "segsnn.safetensors", "events": folder / "evseg.safetensors"}
+    return {"hybrid": tiny_model_file(folder, "segsnn", width=W, height=H, base_width=8,
+                                      seed=0, name="segsnn"),
+            "events": tiny_model_file(folder, "evsegsnn", width=640, height=480,
+                                      name="evseg")}
 
 
 def test_offline_eval_equals_evaluating_the_sequence(sequence, bag, models):

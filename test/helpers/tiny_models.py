@@ -12,9 +12,11 @@ from ness_ros.models.weights import ModelCard, save_model
 
 
 def tiny_model_file(folder: Path, architecture: str = "segsnn", *, width: int = 96,
-                    height: int = 64, base_width: int = 4, num_steps: int = 2) -> Path:
-    """Write ``folder/tiny_<architecture>.safetensors`` (+ card) and return its path."""
-    torch.manual_seed(0)
+                    height: int = 64, base_width: int = 4, num_steps: int = 2, seed: int = 0,
+                    name: str | None = None) -> Path:
+    """Write ``folder/<name>.safetensors`` (+ card; default name ``tiny_<architecture>``) and
+    return its path."""
+    torch.manual_seed(seed)
     if architecture == "segsnn":
         model = SegSNN(base_width=base_width, num_steps=num_steps)
         frame = {"frame_mean": [0.45] * 3, "frame_std": [0.25] * 3}
@@ -23,6 +25,6 @@ def tiny_model_file(folder: Path, architecture: str = "segsnn", *, width: int = 
         frame = {}
     card = ModelCard.for_model(model, input_size=(width, height), event_window_ms=50.0,
                                event_clip=4.0, event_scale=0.25, **frame)
-    stem = Path(folder) / f"tiny_{architecture}"
+    stem = Path(folder) / (name or f"tiny_{architecture}")
     save_model(model, card, stem)
     return stem.with_suffix(".safetensors")
