@@ -131,3 +131,16 @@ def test_keyframe_policy_interval_age_fraction_and_time_going_back(model):
 def test_invalid_gating_is_rejected(bad):
     with pytest.raises(ValueError, match="must"):
         GatingConfig(**bad).validate()
+
+
+def test_class_ids_equal_argmax_ties_to_the_lowest_class():
+    from ness_ros.segmentation.predict import class_ids
+
+    rng = np.random.default_rng(3)
+    for shape in ((1, 6, 37, 53), (5, 3, 16, 16), (2, 1, 4, 4)):
+        logits = torch.from_numpy(rng.standard_normal(shape).astype(np.float32))
+        assert torch.equal(class_ids(logits), logits.argmax(1).to(torch.uint8))
+        tied = torch.from_numpy(rng.integers(0, 3, shape).astype(np.float32))  # many ties
+        assert torch.equal(class_ids(tied), tied.argmax(1).to(torch.uint8))
+        strided = logits.contiguous(memory_format=torch.channels_last)
+        assert torch.equal(class_ids(strided), logits.argmax(1).to(torch.uint8))
