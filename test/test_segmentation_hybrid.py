@@ -144,3 +144,23 @@ def test_class_ids_equal_argmax_ties_to_the_lowest_class():
         assert torch.equal(class_ids(tied), tied.argmax(1).to(torch.uint8))
         strided = logits.contiguous(memory_format=torch.channels_last)
         assert torch.equal(class_ids(strided), logits.argmax(1).to(torch.uint8))
+
+
+def test_frame_tensor_is_the_normalised_frame_channels_first():
+    rng = np.random.default_rng(4)
+    rgb = rng.integers(0, 256, (H, W, 3), dtype=np.uint8)
+    mono = rng.integers(0, 256, (H, W), dtype=np.uint8)
+    mean, std = np.float32([0.4, 0.45, 0.5]), np.float32([0.2, 0.25, 0.3])
+    colour = InputEncoder(num_steps=2, event_window_ns=MS, frame_channels=3,
+                          frame_mean=tuple(mean), frame_std=tuple(std))
+    for image, planes in ((rgb, np.moveaxis(rgb, 2, 0)), (mono, np.stack([mono] * 3))):
+        expected = (planes.astype(np.float32) / np.float32(255) - mean[:, None, None]) \
+            / std[:, None, None]
+        got = colour.frame_tensor(image)
+        assert got.dtype == np.float32 and got.flags.c_contiguous
+        np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-6)
+    luma = InputEncoder(num_steps=2, event_window_ns=MS, frame_channels=1, frame_mean=(0.45,),
+                        frame_std=(0.25,))
+    expected = (np.tensordot(np.float32([0.299, 0.587, 0.114]), np.moveaxis(rgb, 2, 0) / 255.0,
+                             axes=1) - 0.45) / 0.25
+    np.testing.assert_allclose(luma.frame_tensor(rgb)[0], expected, rtol=1e-5, atol=1e-5)

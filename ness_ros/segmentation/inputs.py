@@ -68,17 +68,22 @@ class InputEncoder:
         converted to the model's channel count (colour to luma, or mono repeated)."""
         if self.frame_channels == 0:
             raise ValueError("this model takes no frame input")
-        img = np.asarray(image, dtype=np.float32) * np.float32(1.0 / 255.0)
-        if img.ndim == 2:
-            img = img[None]
-        elif img.ndim == 3 and img.shape[2] in (1, 3):
-            img = np.moveaxis(img, 2, 0)
+        image = np.asarray(image)
+        if image.ndim == 2:
+            planes = image[None]
+        elif image.ndim == 3 and image.shape[2] in (1, 3):
+            planes = np.ascontiguousarray(np.moveaxis(image, 2, 0))  # bytes: a cheap transpose
         else:
             raise ValueError(f"frame must be (H, W) or (H, W, 3), got shape {image.shape}")
-        if self.frame_channels == 1 and img.shape[0] == 3:
-            img = np.tensordot(_LUMA, img, axes=1)[None]
-        elif self.frame_channels == 3 and img.shape[0] == 1:
-            img = np.repeat(img, 3, axis=0)
-        mean = np.asarray(self.frame_mean, dtype=np.float32)[:, None, None]
-        std = np.asarray(self.frame_std, dtype=np.float32)[:, None, None]
-        return np.ascontiguousarray((img - mean) / std, dtype=np.float32)
+        if self.frame_channels == 1 and planes.shape[0] == 3:
+            img = np.tensordot(_LUMA, planes.astype(np.float32) * np.float32(1.0 / 255.0),
+                               axes=1)[None]
+        else:
+            if self.frame_channels == 3 and planes.shape[0] == 1:
+                planes = np.broadcast_to(planes, (3, *planes.shape[1:]))
+            img = np.empty(planes.shape, dtype=np.float32)  # (C, H, W), C-contiguous
+            np.multiply(planes, np.float32(1.0 / 255.0), out=img, dtype=np.float32)
+        # In place, the same float32 operations as ``(x / 255 - mean) / std`` on new arrays.
+        img -= np.asarray(self.frame_mean, dtype=np.float32)[:, None, None]
+        img /= np.asarray(self.frame_std, dtype=np.float32)[:, None, None]
+        return np.ascontiguousarray(img, dtype=np.float32)
