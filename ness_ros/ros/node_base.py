@@ -175,6 +175,7 @@ class SegmentationNode(Node):
         self.counts: Counter[str] = Counter()   # handled (not rejected) input situations
         self.processing_ms, self.end_to_end_ms = Percentiles(), Percentiles()
         self.stage_ms: dict[str, Percentiles] = {}
+        self.wait_ms: dict[str, float] = {}  # the current item's waits (worker thread only)
         self.input_rate, self.output_rate, self.event_rate = RateMeter(), RateMeter(), RateMeter()
         self.published = 0
         self.recomputed_fraction = Percentiles()
@@ -294,13 +295,16 @@ class SegmentationNode(Node):
         """Events in [t0, stamp), waiting up to event_wait_s for them to reach the stamp (a
         frame served without them is counted in ``frames_without_events``); None before the
         first event message."""
-        deadline = time.monotonic() + self.params["event_wait_s"]
+        start = time.monotonic()
+        deadline = start + self.params["event_wait_s"]
         while self._running:
             with self.lock:
                 complete = self.events.newest_ns is not None and \
                     self._events_through_ns >= stamp_ns
-                if complete or time.monotonic() >= deadline:
+                now = time.monotonic()
+                if complete or now >= deadline:
                     self.counts["frames_without_events"] += not complete
+                    self.wait_ms["events_wait"] = (now - start) * 1e3
                     return self.events.query(t0_ns, stamp_ns)
             time.sleep(0.001)
         return None
@@ -312,6 +316,9 @@ class SegmentationNode(Node):
             if item is None:
                 continue
             payload, header, arrival_ns = item
+            # Waits before segmenting, as stages on /diagnostics: for the worker (queue) and
+            # for events to reach the frame's stamp (events_wait, set by events_until).
+            self.wait_ms = {"queue": (time.monotonic_ns() - arrival_ns) / 1e6}
             try:
                 result = self.process(payload, header)
             except InputError as exc:
@@ -329,7 +336,8 @@ class SegmentationNode(Node):
             self.processing_ms.add(msg.processing_ms)
             if msg.end_to_end_ms == msg.end_to_end_ms:  # not NaN
                 self.end_to_end_ms.add(msg.end_to_end_ms)
-            for stage, ms in (*result.stage_ms.items(), ("publish", msg.publish_ms)):
+            for stage, ms in (*self.wait_ms.items(), *result.stage_ms.items(),
+                              ("publish", msg.publish_ms)):
                 self.stage_ms.setdefault(stage, Percentiles()).add(ms)
             self.recomputed_fraction.add(result.recomputed_fraction)
 
