@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -9,6 +11,11 @@ import torch.nn.functional as F
 from ness_ros.labels import NUM_CLASSES
 from ness_ros.models import EvSegSNN, ModelError, SegSNN
 from ness_ros.models.spiking import calibrate_batch_norm
+
+#: Every architecture: EvSegSNN, SegSNN, and SegSNN with its 1/2-resolution decoder stage.
+ARCHITECTURES = pytest.mark.parametrize(
+    "cls", [EvSegSNN, SegSNN, partial(SegSNN, fine_width=4)],
+    ids=["evsegsnn", "segsnn", "segsnn-fine"])
 
 
 @pytest.fixture(autouse=True)
@@ -66,7 +73,7 @@ def test_models_reject_wrong_inputs():
         SegSNN(base_width=0)
 
 
-@pytest.mark.parametrize("cls", [EvSegSNN, SegSNN])
+@ARCHITECTURES
 def test_config_rebuilds_the_architecture(cls):
     model = cls(num_classes=4, base_width=6, num_steps=2)
     rebuilt = cls(**model.config())
@@ -82,7 +89,7 @@ def _inputs(model: torch.nn.Module, batch: int, height: int, width: int) -> tupl
     return (events,)
 
 
-@pytest.mark.parametrize("cls", [EvSegSNN, SegSNN])
+@ARCHITECTURES
 def test_a_few_training_steps_reduce_the_loss(cls):
     torch.manual_seed(0)
     model = cls(base_width=4, num_steps=2).train()
@@ -104,7 +111,7 @@ def test_a_few_training_steps_reduce_the_loss(cls):
     assert losses[-1] < 0.8 * losses[0], losses
 
 
-@pytest.mark.parametrize("cls", [EvSegSNN, SegSNN])
+@ARCHITECTURES
 def test_inference_path_equals_autograd_path(cls):
     torch.manual_seed(0)
     model = cls(base_width=4, num_steps=3)
@@ -118,9 +125,10 @@ def test_inference_path_equals_autograd_path(cls):
     torch.testing.assert_close(with_grad.detach(), fast, rtol=1e-5, atol=1e-5)
 
 
-def _segsnn_and_frame(height: int, width: int) -> tuple[SegSNN, torch.Tensor, torch.Tensor]:
+def _segsnn_and_frame(height: int, width: int, fine_width: int = 0
+                      ) -> tuple[SegSNN, torch.Tensor, torch.Tensor]:
     torch.manual_seed(0)
-    model = SegSNN(base_width=8, num_steps=2)
+    model = SegSNN(base_width=8, fine_width=fine_width, num_steps=2)
     frame, events = _frame(1, 3, height, width, seed=5), _events(2, 1, height, width, seed=5)
     calibrate_batch_norm(model, frame, events)
     return model, frame, events
@@ -141,8 +149,10 @@ def _crop_logits(model: SegSNN, frame: torch.Tensor, events: torch.Tensor,
     return crop[..., y0 - cy0:y1 - cy0, x0 - cx0:x1 - cx0]
 
 
-def test_crop_with_exact_margin_equals_the_full_frame():
-    model, frame, events = _segsnn_and_frame(272, 304)
+@pytest.mark.parametrize("fine_width", [0, 4])
+def test_crop_with_exact_margin_equals_the_full_frame(fine_width):
+    # The 1/2-resolution stage (1x1 convolutions) widens no receptive field: same margin.
+    model, frame, events = _segsnn_and_frame(272, 304, fine_width)
     with torch.inference_mode():
         full = model(frame, events)
     margin = model.exact_margin

@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 from ness_ros.models.weights import load_model
 from ness_ros.training.checkpoint import load_checkpoint
@@ -69,3 +70,59 @@ def test_ness_train_cli_exports_a_loadable_model(tmp_path):
     assert card.training_command.startswith("ness train --model evsegsnn")
     figures = json.loads((tmp_path / "train.json").read_text())
     assert len(figures["history"]) == 1
+
+
+def test_preloaded_samples_and_time_budget(tmp_path):
+    # The GPU path (samples encoded once, kept on the device) run on the CPU; sequences made by
+    # two processes; a budget already spent after the first epoch ends the run there.
+    config = TrainConfig(model="segsnn", fine_width=4, epochs=40, preload="yes",
+                         data_workers=2, time_budget_min=1e-4, data_dir=str(tmp_path / "data"),
+                         out_dir=str(tmp_path / "run"), **{**TINY, "train_seeds": [11, 12]})
+    logs: list[str] = []
+    model, card, history = train(config, progress=False, log=logs.append)
+    assert len(history) == 1 and np.isfinite(history[0].train_loss)
+    assert any("1 epochs instead of 40" in line for line in logs), logs
+    meta = json.loads((tmp_path / "run" / "last.json").read_text())["meta"]
+    assert meta["config"]["epochs"] == 1 and card.metrics["epochs"] == 1.0
+    assert card.config["fine_width"] == 4
+    assert len(list((tmp_path / "data" / "sequences").iterdir())) == 3
+
+
+def test_warmup_cosine_schedule():
+    from ness_ros.training.trainer import WarmupCosine
+
+    schedule = WarmupCosine(4, 12)
+    assert [schedule(s) for s in range(4)] == [0.25, 0.5, 0.75, 1.0]
+    assert schedule(8) == pytest.approx(0.5) and schedule(12) == pytest.approx(0.0)
+    schedule.total_steps = 20  # fitted to a time budget after the warm-up: steps before keep
+    assert schedule(3) == 1.0 and schedule(12) == pytest.approx(0.5)
+
+
+def test_augment_batch_moves_frame_events_and_labels_together():
+    import torch
+
+    from ness_ros.training.dataset import Augmentation, augment_batch
+
+    encoder = TrainConfig(**TINY).encoder()
+    batch, height, width = 6, 20, 30
+    columns = torch.arange(width, dtype=torch.float32).expand(batch, height, width)
+    rows = torch.arange(height, dtype=torch.float32)[:, None].expand(batch, height, width)
+    # Intensity 0.4 everywhere in channel 0 (normalised), the column in channel 1, the row in
+    # channel 2; events carry the column, labels the row * width + column.
+    frames = torch.stack([torch.full_like(columns, (0.4 - 0.45) / 0.25), columns, rows], 1)
+    events = torch.stack([columns, rows], 1).expand(2, -1, -1, -1, -1).clone()
+    labels = (rows * width + columns).long()
+    aug = Augmentation(crop=(8, 12), flip=0.5, gain=0.5)
+    generator = torch.Generator().manual_seed(3)
+    f, e, lb = augment_batch(frames, events, labels, aug, encoder, generator)
+    assert f.shape == (batch, 3, 8, 12) and e.shape == (2, batch, 2, 8, 12)
+    assert lb.shape == (batch, 8, 12)
+    assert torch.equal(e[0, :, 0], e[1, :, 0])
+    assert torch.equal(lb, (e[0, :, 1] * width + e[0, :, 0]).long())  # same crop and flip
+    flipped = e[0, :, 0, 0, 0] > e[0, :, 0, 0, -1]
+    assert 0 < int(flipped.sum()) < batch  # some samples flipped, some not
+    intensity = f[:, 0] * 0.25 + 0.45  # gain in [0.5, 1.5] on 0.4, one value per sample
+    per_sample = intensity.flatten(1)
+    assert torch.allclose(per_sample, per_sample[:, :1], atol=1e-6)
+    assert ((per_sample[:, 0] >= 0.2 - 1e-6) & (per_sample[:, 0] <= 0.6 + 1e-6)).all()
+    assert per_sample[:, 0].std() > 0.01

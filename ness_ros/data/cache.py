@@ -47,11 +47,23 @@ def cache_key(seed: int, config: SequenceConfig) -> str:
     return f"seed{int(seed)}-{hashlib.sha256(text.encode()).hexdigest()[:16]}"
 
 
+def sequence_folder(seed: int, config: SequenceConfig | None = None, *,
+                    cache_dir: Path | None = None) -> Path:
+    """Where the sequence of ``seed`` and ``config`` is (or would be) cached."""
+    config = config or SequenceConfig()
+    return (cache_dir or default_cache_dir()) / "sequences" / cache_key(seed, config)
+
+
+def is_cached(seed: int, config: SequenceConfig | None = None, *,
+              cache_dir: Path | None = None) -> bool:
+    return (sequence_folder(seed, config, cache_dir=cache_dir) / "meta.json").is_file()
+
+
 def cached_sequence(seed: int, config: SequenceConfig | None = None, *,
                     cache_dir: Path | None = None, progress: bool = True) -> SyntheticSequence:
     """The sequence of ``seed`` and ``config``: read from the cache, or generated and stored."""
     config = config or SequenceConfig()
-    folder = (cache_dir or default_cache_dir()) / "sequences" / cache_key(seed, config)
+    folder = sequence_folder(seed, config, cache_dir=cache_dir)
     if (folder / "meta.json").is_file():
         return SyntheticSequence.load(folder)
     sequence = generate_sequence(seed, config=config, progress=progress,

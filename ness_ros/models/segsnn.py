@@ -34,6 +34,12 @@ class SegSNN(nn.Module):
         dec1    conv3x3 (cat(up(dec2), stage1): 3w -> w)        1/4
         head    conv1x1 (w -> classes) on the spike rate of dec1, bilinear x4 to the input size
 
+    With ``fine_width`` = ``f`` > 0, one more decoder stage works at 1/2 resolution, where thin
+    structures (poles, distant people) still cover whole cells::
+
+        dec0    conv1x1 (cat(up(dec1), stem): 2w -> f)          1/2
+        head    conv1x1 (f -> classes) on the spike rate of dec0, bilinear x2 to the input size
+
     Each convolution is batch-normalised and followed by LIF neurons (fixed decay), except the
     head; the SEW blocks add their input spikes to their output spikes (the ADD connection), and
     skip paths upsample spikes by nearest neighbour, so every layer after the stem is fed with
@@ -55,6 +61,7 @@ class SegSNN(nn.Module):
         frame_channels: 3 (RGB) or 1 (mono) normalised frame channels.
         event_channels: event channels per time step (2: OFF and ON).
         base_width: channels ``w`` of the first stage.
+        fine_width: channels ``f`` of the 1/2-resolution decoder stage, 0 for none.
         num_steps: time steps ``T``.
         beta: neuron decay.
         batch_norm: batch-normalise each convolution (statistics over time steps and batch).
@@ -85,7 +92,8 @@ class SegSNN(nn.Module):
     context_margin = 32
 
     def __init__(self, *, num_classes: int = NUM_CLASSES, frame_channels: int = 3,
-                 event_channels: int = 2, base_width: int = 16, num_steps: int = 3,
+                 event_channels: int = 2, base_width: int = 16, fine_width: int = 0,
+                 num_steps: int = 3,
                  beta: float = 0.5, batch_norm: bool = True, surrogate: str = "atan") -> None:
         super().__init__()
         for name, value in (("num_classes", num_classes), ("frame_channels", frame_channels),
@@ -93,8 +101,11 @@ class SegSNN(nn.Module):
                             ("num_steps", num_steps)):
             if not isinstance(value, int) or value < 1:
                 raise ModelError(f"SegSNN {name} must be a positive integer, got {value!r}")
+        if not isinstance(fine_width, int) or fine_width < 0:
+            raise ModelError(f"SegSNN fine_width must be an integer >= 0, got {fine_width!r}")
         self._config = {"num_classes": num_classes, "frame_channels": frame_channels,
                         "event_channels": event_channels, "base_width": base_width,
+                        "fine_width": fine_width,
                         "num_steps": num_steps, "beta": float(beta),
                         "batch_norm": bool(batch_norm), "surrogate": surrogate}
         self.num_classes, self.num_steps = num_classes, num_steps
@@ -108,7 +119,8 @@ class SegSNN(nn.Module):
                                     SEWBlock(4 * w, **opts))
         self.dec2 = ConvLIF(6 * w, 2 * w, **opts)
         self.dec1 = ConvLIF(3 * w, w, **opts)
-        self.head = nn.Conv2d(w, num_classes, 1)
+        self.dec0 = ConvLIF(2 * w, fine_width, kernel_size=1, **opts) if fine_width else None
+        self.head = nn.Conv2d(fine_width or w, num_classes, 1)
 
     def config(self) -> dict[str, Any]:
         """Constructor keyword arguments that rebuild this architecture (JSON-serialisable)."""
@@ -126,13 +138,18 @@ class SegSNN(nn.Module):
         height, width = frame.shape[-2:]
         frames = pad_to_multiple(frame, self.total_stride).expand(self.num_steps, -1, -1, -1, -1)
         x = cat_channels(frames, pad_to_multiple(events, self.total_stride))
-        s1 = self.stage1(self.stem(x))
+        s0 = self.stem(x)
+        s1 = self.stage1(s0)
         s2 = self.stage2(s1)
         s3 = self.stage3(s2)
         d2 = self.dec2(cat_channels(upsample_nearest(s3), s2))
         d1 = self.dec1(cat_channels(upsample_nearest(d2), s1))
-        logits = self.head(time_mean(d1))
-        logits = F.interpolate(logits, scale_factor=4, mode="bilinear", align_corners=False)
+        if self.dec0 is None:
+            top, scale = d1, 4
+        else:
+            top, scale = self.dec0(cat_channels(upsample_nearest(d1), s0)), 2
+        logits = self.head(time_mean(top))
+        logits = F.interpolate(logits, scale_factor=scale, mode="bilinear", align_corners=False)
         return logits[..., :height, :width].contiguous()
 
     def _check_inputs(self, frame: torch.Tensor, events: torch.Tensor) -> None:

@@ -1,13 +1,19 @@
-"""The training loop of ``ness train``: cross-entropy with ignore index, AdamW, cosine schedule,
-validation MIoU every epoch, checkpoints with resume, and export of the best model with its card."""
+"""The training loop of ``ness train``: cross-entropy with ignore index, AdamW, one epoch of
+linear warm-up then a cosine decay, validation MIoU every epoch, checkpoints with resume, and
+export of the best model with its card.
+
+On the CPU, samples are encoded on the fly (DataLoader workers optional). On CUDA every training
+sample is encoded once and kept on the GPU, so that the GPU never waits for the CPU.
+"""
 
 from __future__ import annotations
 
+import math
 import shlex
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +28,13 @@ from ness_ros.segmentation.metrics import confusion_matrix, mean_iou, pixel_accu
 from ness_ros.segmentation.predict import predict_labels, run_model
 from ness_ros.training.checkpoint import load_checkpoint, save_checkpoint
 from ness_ros.training.data import load_or_generate
-from ness_ros.training.dataset import Augmentation, FrameSamples, collate
+from ness_ros.training.dataset import (
+    Augmentation,
+    DeviceSamples,
+    FrameSamples,
+    augment_batch,
+    collate,
+)
 
 #: Frame normalisation of models with a frame input (per channel; mono uses the first value).
 FRAME_MEAN, FRAME_STD = 0.45, 0.25
@@ -34,6 +46,8 @@ class TrainConfig:
 
     model: str = "segsnn"
     base_width: int = 12
+    #: SegSNN only: channels of its 1/2-resolution decoder stage (0: none).
+    fine_width: int = 0
     num_steps: int = 3
     frame_channels: int = 3
     event_window_ms: float = 50.0
@@ -56,6 +70,15 @@ class TrainConfig:
     #: training labels, mean 1, capped at 10) so that thin, rare classes (poles, people) count.
     class_weights: str = "inverse_sqrt"
     data_dir: str = ""  # empty: the shared sequence cache (ness_ros.data.cache)
+    #: Processes that generate missing sequences, and DataLoader workers on the CPU path.
+    data_workers: int = 0
+    #: Encode every training sample once and keep it on the training device: "auto" (on CUDA),
+    #: "yes" or "no" (encode on the fly, as the CPU needs: memory is about 2 MB per frame).
+    preload: str = "auto"
+    #: Minutes (0: none) the run may take from its start: after the first epoch, ``epochs`` is
+    #: lowered to what fits, and the schedule set for that count (the first epoch, the warm-up,
+    #: does not depend on it). The card and checkpoints record the count that ran.
+    time_budget_min: float = 0.0
     out_dir: str = "runs/train"
 
     def encoder(self) -> InputEncoder:
@@ -73,6 +96,9 @@ class TrainConfig:
                                   "num_steps": self.num_steps}
         if self.model == "segsnn":
             kwargs["frame_channels"] = self.frame_channels
+            kwargs["fine_width"] = self.fine_width
+        elif self.fine_width:
+            raise ValueError("fine_width applies to segsnn only")
         return ARCHITECTURES[self.model](**kwargs)
 
 
@@ -120,6 +146,7 @@ def train(config: TrainConfig, *, resume: bool = False, progress: bool = True,
     from ``last`` with the same schedule. ``stop_after`` ends the run after that many epochs of
     this call (as an interruption would).
     """
+    started_run = time.perf_counter()
     torch.manual_seed(config.seed)
     if config.threads:
         torch.set_num_threads(config.threads)
@@ -130,18 +157,27 @@ def train(config: TrainConfig, *, resume: bool = False, progress: bool = True,
     encoder = config.encoder()
     train_seqs = load_or_generate(config.train_seeds, config, progress=progress)
     val_seqs = load_or_generate(config.val_seeds, config, progress=progress)
-    train_set = FrameSamples(train_seqs, encoder, seed=config.seed,
-                             augmentation=Augmentation(crop=tuple(config.crop)))
+    train_set = FrameSamples(train_seqs, encoder)
+    augmentation = Augmentation(crop=tuple(config.crop))
     val_stride = max(1, sum(len(s.stamps_ns) for s in val_seqs) // max(1, config.val_frames))
     val_set = FrameSamples(val_seqs, encoder, frame_stride=val_stride)
+    if config.preload not in ("auto", "yes", "no"):
+        raise ValueError(f"preload must be 'auto', 'yes' or 'no', got {config.preload!r}")
+    preload = config.preload == "yes" or (config.preload == "auto" and device.startswith("cuda"))
+    on_device = DeviceSamples(train_set, device, workers=config.data_workers,
+                              progress=progress) if preload else None
+    weights = class_weights(train_seqs, config.class_weights)
+    if on_device is not None:
+        del train_seqs  # the encoded samples are all training needs now
 
+    if device.startswith("cuda"):
+        torch.backends.cudnn.benchmark = True  # fixed crop size: pick the fastest kernels once
     model = config.build_model().to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr,
                                   weight_decay=config.weight_decay)
     steps_per_epoch = max(1, len(train_set) // config.batch_size)  # drop_last batches
-    scheduler = torch.optim.lr_scheduler.OneCycleLR(
-        optimizer, max_lr=config.lr, total_steps=config.epochs * steps_per_epoch,
-        pct_start=0.15)
+    schedule = WarmupCosine(steps_per_epoch, config.epochs * steps_per_epoch)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
     out = Path(config.out_dir)
     history: list[EpochRecord] = []
     start_epoch, best_miou = 0, -1.0
@@ -152,24 +188,26 @@ def train(config: TrainConfig, *, resume: bool = False, progress: bool = True,
         log(f"resumed from {out / 'last'} after epoch {meta['epoch']}")
 
     generator = torch.Generator().manual_seed(config.seed)
-    weights = class_weights(train_seqs, config.class_weights)
     if weights is not None:
         log("class weights: " + ", ".join(f"{w:.2f}" for w in weights.tolist()))
     loss_fn = torch.nn.CrossEntropyLoss(ignore_index=IGNORE_LABEL,
                                         weight=None if weights is None else weights.to(device))
-    last_epoch = config.epochs if stop_after is None else min(config.epochs,
-                                                                start_epoch + stop_after)
-    for epoch in range(start_epoch, last_epoch):
+    epochs = config.epochs
+    last_epoch = epochs if stop_after is None else min(epochs, start_epoch + stop_after)
+    epoch = start_epoch
+    while epoch < last_epoch:
         generator.manual_seed(config.seed * 1000 + epoch)
-        loader = torch.utils.data.DataLoader(train_set, batch_size=config.batch_size,
-                                             shuffle=True, drop_last=True, collate_fn=collate,
-                                             generator=generator)
         model.train()
         started, losses = time.perf_counter(), []
-        bar = tqdm(loader, desc=f"epoch {epoch + 1}/{config.epochs}", disable=not progress)
+        batches = _training_batches(train_set, on_device, config, generator)
+        bar = tqdm(batches, total=steps_per_epoch, desc=f"epoch {epoch + 1}/{epochs}",
+                   disable=not progress)
         for frames, events, labels in bar:
-            logits = run_model(model, frames.to(device), events.to(device))
-            loss = loss_fn(logits, labels.to(device))
+            frames, events, labels = augment_batch(
+                frames.to(device), events.to(device), labels.to(device), augmentation, encoder,
+                generator)
+            logits = run_model(model, frames, events)
+            loss = loss_fn(logits, labels)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -184,6 +222,16 @@ def train(config: TrainConfig, *, resume: bool = False, progress: bool = True,
         history.append(record)
         log(f"epoch {epoch + 1}: loss {record.train_loss:.4f}  val MIoU {miou:.4f}  "
             f"pixel acc {accuracy:.4f}  ({record.seconds:.0f} s)")
+        if epoch == start_epoch and config.time_budget_min > 0:
+            fitted = _epochs_within_budget(config, epoch, record.seconds,
+                                           time.perf_counter() - started_run)
+            if fitted < epochs:
+                log(f"time budget {config.time_budget_min:g} min: {fitted} epochs instead of "
+                    f"{epochs}")
+                epochs = fitted
+                config = replace(config, epochs=epochs)
+                schedule.total_steps = epochs * steps_per_epoch
+                last_epoch = min(last_epoch, epochs)
         if miou > best_miou:
             best_miou = miou
             save_checkpoint(out / "best", model, optimizer, scheduler,
@@ -192,6 +240,7 @@ def train(config: TrainConfig, *, resume: bool = False, progress: bool = True,
         save_checkpoint(out / "last", model, optimizer, scheduler,
                         {"epoch": epoch, "best_miou": best_miou,
                          "history": [asdict(r) for r in history], "config": asdict(config)})
+        epoch += 1
 
     load_checkpoint(out / "best", model, optimizer, None)
     best = max(history, key=lambda r: r.val_miou)
@@ -206,6 +255,42 @@ def train(config: TrainConfig, *, resume: bool = False, progress: bool = True,
         metrics={"val_miou": best.val_miou, "val_pixel_accuracy": best.val_pixel_accuracy,
                  "epochs": float(len(history))})
     return model, card, history
+
+
+class WarmupCosine:
+    """Learning-rate factor per step: linear warm-up over ``warmup_steps``, then a cosine decay to
+    zero at ``total_steps`` (settable after the warm-up without changing the steps before)."""
+
+    def __init__(self, warmup_steps: int, total_steps: int) -> None:
+        self.warmup_steps, self.total_steps = warmup_steps, total_steps
+
+    def __call__(self, step: int) -> float:
+        if step < self.warmup_steps:
+            return (step + 1) / self.warmup_steps
+        span = max(1, self.total_steps - self.warmup_steps)
+        return 0.5 * (1 + math.cos(math.pi * min(1.0, (step - self.warmup_steps) / span)))
+
+
+def _epochs_within_budget(config: TrainConfig, epoch: int, epoch_s: float,
+                          elapsed_s: float) -> int:
+    """Epochs (counted from the first) that end within ``config.time_budget_min`` of the start,
+    at ``epoch_s`` per epoch; at least the ``epoch + 1`` already done."""
+    remaining = config.time_budget_min * 60.0 - elapsed_s
+    return max(epoch + 1, min(config.epochs, epoch + 1 + int(remaining // max(epoch_s, 1e-3))))
+
+
+def _training_batches(samples: FrameSamples, on_device: DeviceSamples | None,
+                      config: TrainConfig, generator: torch.Generator):
+    """One epoch of shuffled, whole (un-augmented) batches: drawn from the samples kept on the
+    GPU, or encoded on the fly by a DataLoader."""
+    if on_device is not None:
+        order = torch.randperm(len(on_device), generator=generator)
+        count = len(order) // config.batch_size
+        return (on_device.batch(order[i * config.batch_size:(i + 1) * config.batch_size])
+                for i in range(count))
+    return torch.utils.data.DataLoader(samples, batch_size=config.batch_size, shuffle=True,
+                                       drop_last=True, collate_fn=collate, generator=generator,
+                                       num_workers=config.data_workers)
 
 
 def export(model: torch.nn.Module, card: ModelCard, stem: Path) -> None:
