@@ -164,3 +164,32 @@ def test_frame_tensor_is_the_normalised_frame_channels_first():
     expected = (np.tensordot(np.float32([0.299, 0.587, 0.114]), np.moveaxis(rgb, 2, 0) / 255.0,
                              axes=1) - 0.45) / 0.25
     np.testing.assert_allclose(luma.frame_tensor(rgb)[0], expected, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("accumulate", [True, False])
+def test_slow_steady_change_is_caught_once_it_adds_up_to_theta(model, accumulate):
+    from ness_ros.events.representations import region_counts
+
+    gating = GatingConfig(theta=1.0, rows=3, cols=4, margin=8, accumulate=accumulate)
+    seg = HybridSegmenter(model, encoder(), gating)
+    seg.segment(frame(1), 50 * MS, EventBatch.empty(W, H))
+    rows, cols = region_bounds(H, W, 3, 4)
+    # A trickle in region (1, 2): one event on each pixel of a box of about 40 % of its area
+    # per frame, so about 0.4 events per pixel of the region per frame, below theta.
+    y0, x0 = int(rows[1]), int(cols[2])
+    box = (y0, y0 + int(0.6 * (rows[2] - rows[1])), x0, x0 + int(0.7 * (cols[3] - cols[2])))
+    recomputed, total = [], 0.0
+    for i in range(2, 9):
+        events = blob_events(50 * (i - 1), 50 * i, *box, per_pixel=1, seed=i)
+        per_frame = region_counts(events, 3, 4)[1, 2]
+        assert 0.3 < per_frame < 0.5
+        result = seg.segment(frame(1), 50 * MS * i, events)
+        assert not result.keyframe
+        total += per_frame
+        recomputed.append(result.regions_recomputed)
+        if accumulate and total >= 1.0:
+            assert result.regions_recomputed == 1, (i, total)
+            total = 0.0
+        else:
+            assert result.regions_recomputed == 0, (i, total)
+    assert sum(recomputed) == (2 if accumulate else 0)

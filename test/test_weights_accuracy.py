@@ -1,6 +1,6 @@
 """The packaged weights, evaluated on sequences of seeds that training never saw.
 
-Training used seeds 1-5 and validation seed 1001 (see each model card's ``data_seeds``); these
+Training used seeds 1-32 and validation seed 1001 (see each model card's ``data_seeds``); these
 tests generate seed 7001 and 7002, run the same segmenters the nodes run, and check MIoU against
 bars set below what the weights reached when they were made (see the cards' metrics), well above
 a colour-only classifier trained on the same kind of data.
@@ -23,13 +23,14 @@ from ness_ros.segmentation.metrics import mean_iou
 
 HELD_OUT = [7001, 7002]
 #: MIoU the tests demand (fractions), about 5 points under what the packaged weights reached on
-#: these seeds when they were made (SegSNN 0.471, EvSegSNN 0.392; colour-only classifier 0.233).
+#: these seeds when they were made (SegSNN 0.708, EvSegSNN 0.567; colour-only classifier 0.233).
 #: The design's goal is 0.80 and 0.55: raise these as better weights are trained.
-SEGSNN_BAR = 0.42
-EVSEGSNN_BAR = 0.35
-#: MIoU the gated defaults may lose against the full pass (measured by ness eval sweep on seeds
-#: 5001-5002: 7.9 points at theta 1).
-GATED_MIOU_LOSS = 0.10
+SEGSNN_BAR = 0.66
+EVSEGSNN_BAR = 0.52
+#: MIoU the gated defaults may lose against the full pass (measured here: 2.8 points at theta 1,
+#: change accumulated per region, 48 % of regions recomputed; ness eval sweep on seeds 5001-5002:
+#: 3.6 points).
+GATED_MIOU_LOSS = 0.05
 #: Fraction of pixels whose label differs between theta = 0 split crops (16 px margin) and the
 #: full pass (measured 0.052 on seed 7001).
 BORDER_EFFECT_BOUND = 0.08
@@ -58,7 +59,7 @@ def test_cards_say_how_to_reproduce_the_weights():
     for name in ("segsnn", "evsegsnn"):
         _, card, _ = packaged(name)
         assert card.training_command == (f"ness train --config config/training/{name}.yaml "
-                                         f"--export ness_ros/weights/{name}")
+                                         f"--device cuda --export ness_ros/weights/{name}")
         assert (REPO_ROOT / "config" / "training" / f"{name}.yaml").is_file()
         assert card.data_seeds and card.metrics["val_miou"] > 0
 
@@ -95,7 +96,7 @@ def test_gated_mode_stays_close_to_the_full_pass(held_out, hybrid_full):
     gated = evaluate_hybrid(model, encoder, held_out, GatingConfig(theta=1.0,
                                                                     keyframe_max_age_s=2.0,
                                                                     max_changed_fraction=0.6))
-    assert gated.recomputed_fraction < 0.5
+    assert gated.recomputed_fraction < 0.6
     assert hybrid_full.miou - gated.miou <= GATED_MIOU_LOSS, (hybrid_full.miou, gated.miou)
 
 

@@ -45,6 +45,9 @@ def register(subparsers: Any) -> None:
                        default=[0.0, 0.5, 1.0, 2.0, 3.0, 4.0, 6.0, 8.0, 12.0])
     sweep.add_argument("--grid", type=int, nargs=2, default=[4, 6], metavar=("ROWS", "COLS"))
     sweep.add_argument("--margin", type=int, default=16)
+    sweep.add_argument("--change-since", choices=("region", "frame"), default="region",
+                       help="count a region's events since its labels were computed (region, "
+                            "the default) or since the previous frame (frame, the published rule)")
     sweep.add_argument("--keyframe-max-age", type=float, default=2.0,
                        help="keyframe policy: full pass when the keyframe is older, s")
     sweep.add_argument("--max-changed-fraction", type=float, default=0.6)
@@ -123,6 +126,7 @@ def run_sweep(args: argparse.Namespace) -> int:
     work = full_frame_work(model, encoder, sequences[0], range(5, len(sequences[0]), 40))
     progress = not args.no_progress
     gating = GatingConfig(rows=args.grid[0], cols=args.grid[1], margin=args.margin,
+                          accumulate=args.change_since == "region",
                           keyframe_max_age_s=args.keyframe_max_age,
                           max_changed_fraction=args.max_changed_fraction)
     full = evaluate_hybrid(model, encoder, sequences,
@@ -147,7 +151,8 @@ def run_sweep(args: argparse.Namespace) -> int:
     facts = _sequence_facts(sequences)
     title = (f"threshold sweep: {facts['frames']} frames of seeds {facts['seeds']}, ego moving "
              f"{100 * facts['moving_fraction']:.0f}% of the time, grid {args.grid[0]}x"
-             f"{args.grid[1]}, margin {args.margin}")
+             f"{args.grid[1]}, margin {args.margin}, change counted since the "
+             f"{'region was recomputed' if gating.accumulate else 'previous frame'}")
     table = [{**row, "miou": 100 * row["miou"]} for row in rows]
     print(format_table(table, title=title))
     args.out.mkdir(parents=True, exist_ok=True)

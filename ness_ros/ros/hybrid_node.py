@@ -31,8 +31,8 @@ from ness_ros.segmentation.inputs_stream import InputError, decode_frame
 from ness_ros.segmentation.result import SegmentationResult
 
 #: Gating parameters: node parameter name -> GatingConfig field (all changeable at run time).
-GATING_PARAMS = {"theta": "theta", "grid_rows": "rows", "grid_cols": "cols",
-                 "margin": "margin", "keyframe_interval": "keyframe_interval",
+GATING_PARAMS = {"theta": "theta", "accumulate_change": "accumulate", "grid_rows": "rows",
+                 "grid_cols": "cols", "margin": "margin", "keyframe_interval": "keyframe_interval",
                  "keyframe_max_age_s": "keyframe_max_age_s",
                  "max_changed_fraction": "max_changed_fraction"}
 
@@ -42,9 +42,12 @@ class HybridSegmentationNode(SegmentationNode):
     default_model = "segsnn"
     extra_params = [
         ParamSpec("theta", 4.0, "change threshold: a region is segmented again when its mean "
-                  "event count per pixel since the previous processed frame is at or above "
-                  "this (events/pixel); 0 recomputes all regions, a huge value keeps the "
+                  "event count per pixel (see accumulate_change) is at or above this "
+                  "(events/pixel); 0 recomputes all regions, a huge value keeps the "
                   "keyframe", 0.0, 1e9, dynamic=True),
+        ParamSpec("accumulate_change", True, "count a region's events since its labels were "
+                  "computed (true), or only since the previous processed frame (false, the "
+                  "published rule: slow steady change never reaches theta)", dynamic=True),
         ParamSpec("grid_rows", 4, "rows of the region grid", 1, 64, dynamic=True),
         ParamSpec("grid_cols", 6, "columns of the region grid", 1, 64, dynamic=True),
         ParamSpec("margin", 16, "context margin around each recomputed region, pixels",

@@ -34,8 +34,14 @@ class GatingConfig:
 
     Attributes:
         theta: change threshold in events per pixel: a region is recomputed when the mean count
-            of events (both polarities) per pixel of the region since the previous processed
-            frame is at or above it. 0 recomputes every region; ``inf`` keeps the keyframe.
+            of events (both polarities) per pixel of the region is at or above it, counted since
+            the region's labels were computed (``accumulate``) or since the previous processed
+            frame. 0 recomputes every region; ``inf`` keeps the keyframe.
+        accumulate: count a region's events from the frame its labels were last computed, so
+            that slow but steady change (a road edge drifting under ego-motion) is caught once it
+            adds up to theta; False counts only the events since the previous processed frame
+            (the published rule), under which such a region keeps stale labels until the next
+            keyframe.
         rows, cols: the region grid.
         margin: context margin in pixels around each changed region's crop.
         keyframe_interval: a full pass every this many frames (0: never by count).
@@ -46,6 +52,7 @@ class GatingConfig:
     """
 
     theta: float = 4.0
+    accumulate: bool = True
     rows: int = 4
     cols: int = 6
     margin: int = 16
@@ -104,6 +111,8 @@ class HybridSegmenter:
         self._last_stamp: int | None = None
         self._keyframe_stamp = 0
         self._since_keyframe = 0
+        #: Events per pixel per region since its labels were computed (``accumulate``).
+        self._change: NDArray[np.float64] | None = None
 
     def configure(self, gating: GatingConfig) -> None:
         """Change theta, grid or policy at run time (a new grid forces a keyframe)."""
@@ -134,15 +143,21 @@ class HybridSegmenter:
         changed = None
         if not self._keyframe_due(stamp_ns):
             since = events.time_slice(self._last_stamp, stamp_ns)
-            changed = region_counts(since, g.rows, g.cols) >= g.theta
+            change = region_counts(since, g.rows, g.cols)
+            if g.accumulate and self._change is not None and self._change.shape == change.shape:
+                change = change + self._change
+            changed = change >= g.theta
             if changed.mean() > g.max_changed_fraction:
                 changed = None
+            else:
+                self._change = np.where(changed, 0.0, change)
         t2 = time.perf_counter()
 
         if changed is None:
             mask = self._predict(frame[None], event_tensor[:, None])[0]
             recomputed, pixels = regions_total, height * width
             self._keyframe_stamp, self._since_keyframe = stamp_ns, 0
+            self._change = None
             t3 = t4 = time.perf_counter()
         else:
             mask = self._mask.copy()
