@@ -40,6 +40,10 @@ PARAMS = [
 ]
 
 
+#: The node's stages that ness_msgs/SegmentationLatency carries (field STAGE_ms).
+STAGES = ("represent", "gate", "inference", "paste", "publish")
+
+
 class SegmentationEvaluatorNode(Node):
     node_name = "segmentation_evaluator"
 
@@ -105,7 +109,8 @@ class SegmentationEvaluatorNode(Node):
 
     def _on_latency(self, msg: SegmentationLatency) -> None:
         self.evaluator.add_latency(msg.processing_ms, msg.end_to_end_ms, msg.regions_recomputed,
-                                   msg.regions_total, msg.keyframe)
+                                   msg.regions_total, msg.keyframe,
+                                   {stage: getattr(msg, f"{stage}_ms") for stage in STAGES})
 
     def _report(self) -> None:
         s = self.evaluator.summary()

@@ -68,6 +68,7 @@ from collections import Counter
 from typing import Any, NoReturn
 
 import rclpy
+import torch
 from dvs_msgs.msg import EventArray
 from event_camera_msgs.msg import EventPacket
 from rclpy.node import Node
@@ -107,6 +108,9 @@ COMMON_PARAMS = [
     ParamSpec("model", "", "model file (.safetensors with its .json card beside it); empty: "
               "the packaged default weights of this node"),
     ParamSpec("device", "cpu", "torch device: cpu or cuda (cuda falls back to cpu, logged)"),
+    ParamSpec("torch_threads", 1, "intra-op threads of the model on the CPU (0: torch's default, "
+              "one per core); 1 leaves the other cores to event intake and the rest of the graph",
+              0, 256),
     ParamSpec("event_message", "dvs", "event message type: dvs (dvs_msgs/EventArray) or packet "
               "(event_camera_msgs/EventPacket)"),
     ParamSpec("event_buffer_max_events", 5_000_000, "most events buffered", 1000, 100_000_000),
@@ -153,6 +157,8 @@ class SegmentationNode(Node):
             raise ModelError(f"parameter event_message must be one of {EVENT_ENCODINGS}, got "
                              f"{self.params['event_message']!r}")
         self.device = self._choose_device(self.params["device"])
+        if self.params["torch_threads"]:
+            torch.set_num_threads(self.params["torch_threads"])
         path = self.params["model"] or str(default_weights_path(self.default_model))
         self.model, self.card = load_model(path, device=self.device)
         self.get_logger().info(f"model {path} ({self.card.architecture}) on {self.device}")

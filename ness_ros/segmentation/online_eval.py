@@ -36,6 +36,9 @@ class EvaluationSummary:
     keyframes: int
     frames_per_s: float
     extra: dict[str, float] = field(default_factory=dict)
+    #: The node's own stage times per mask (represent, gate, inference, paste, publish): p50,
+    #: p95 and max of each, from its latency messages.
+    stage_ms: dict[str, dict[str, float]] = field(default_factory=dict)
 
 
 class StampMatcher:
@@ -82,6 +85,7 @@ class OnlineEvaluator:
         self.end_to_end = Percentiles(window=100_000)
         self.recomputed: list[float] = []
         self.keyframes = 0
+        self.stages: dict[str, Percentiles] = {}
         self.first_mask_s: float | None = None
         self.last_mask_s: float | None = None
 
@@ -97,8 +101,11 @@ class OnlineEvaluator:
         return self._score(self.matcher.add_label(stamp_ns, label))
 
     def add_latency(self, processing_ms: float, end_to_end_ms: float, regions_recomputed: int,
-                    regions_total: int, keyframe: bool) -> None:
+                    regions_total: int, keyframe: bool,
+                    stage_ms: dict[str, float] | None = None) -> None:
         self.processing.add(processing_ms)
+        for stage, ms in (stage_ms or {}).items():
+            self.stages.setdefault(stage, Percentiles(window=100_000)).add(ms)
         if end_to_end_ms == end_to_end_ms:  # NaN when stamps are not live
             self.end_to_end.add(end_to_end_ms)
         if regions_total:
@@ -130,4 +137,5 @@ class OnlineEvaluator:
             recomputed_fraction_mean=float(np.mean(self.recomputed)) if self.recomputed
             else float("nan"),
             keyframes=self.keyframes,
-            frames_per_s=(self.masks - 1) / span if span > 0 else float("nan"))
+            frames_per_s=(self.masks - 1) / span if span > 0 else float("nan"),
+            stage_ms={stage: p.summary() for stage, p in self.stages.items()})
