@@ -126,3 +126,27 @@ def test_augment_batch_moves_frame_events_and_labels_together():
     assert torch.allclose(per_sample, per_sample[:, :1], atol=1e-6)
     assert ((per_sample[:, 0] >= 0.2 - 1e-6) & (per_sample[:, 0] <= 0.6 + 1e-6)).all()
     assert per_sample[:, 0].std() > 0.01
+
+
+def test_train_parallel_script_trains_each_config_within_its_budget(tmp_path):
+    import yaml
+
+    from conftest import REPO_ROOT
+
+    configs = []
+    for model in ("segsnn", "evsegsnn"):
+        path = tmp_path / f"tiny_{model}.yaml"
+        path.write_text(yaml.safe_dump({**TINY, "crop": list(TINY["crop"]), "model": model,
+                                        "epochs": 50, "data_dir": str(tmp_path / "data")}))
+        configs.append(str(path))
+    out = tmp_path / "runs"
+    done = subprocess.run(
+        [sys.executable, str(REPO_ROOT / "scripts" / "train_parallel.py"), "--out", str(out),
+         "--device", "cpu", "--budget-min", "0.05", "--deadline-min", "3", "--workers", "2",
+         *configs], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    for model in ("segsnn", "evsegsnn"):
+        folder = out / f"tiny_{model}"
+        load_model(folder / f"tiny_{model}")  # exported and loadable
+        log = (folder / "log.txt").read_text()
+        assert "epochs instead of 50" in log, log
