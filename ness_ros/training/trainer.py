@@ -167,15 +167,15 @@ def train(config: TrainConfig, *, resume: bool = False, progress: bool = True,
     on_device = DeviceSamples(train_set, device, workers=config.data_workers,
                               progress=progress) if preload else None
     weights = class_weights(train_seqs, config.class_weights)
-    if on_device is not None:
-        del train_seqs  # the encoded samples are all training needs now
+    steps_per_epoch = max(1, len(train_set) // config.batch_size)  # drop_last batches
+    if on_device is not None:  # the encoded samples are all training needs now: free the rest
+        train_set, train_seqs = None, []
 
     if device.startswith("cuda"):
         torch.backends.cudnn.benchmark = True  # fixed crop size: pick the fastest kernels once
     model = config.build_model().to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr,
                                   weight_decay=config.weight_decay)
-    steps_per_epoch = max(1, len(train_set) // config.batch_size)  # drop_last batches
     schedule = WarmupCosine(steps_per_epoch, config.epochs * steps_per_epoch)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
     out = Path(config.out_dir)
@@ -184,6 +184,10 @@ def train(config: TrainConfig, *, resume: bool = False, progress: bool = True,
     if resume and out.joinpath("last.json").is_file():
         meta = load_checkpoint(out / "last", model, optimizer, scheduler)
         start_epoch, best_miou = meta["epoch"] + 1, meta["best_miou"]
+        fitted = int(meta.get("config", {}).get("epochs", config.epochs))
+        if config.time_budget_min > 0 and fitted < config.epochs:  # keep the fitted schedule
+            config = replace(config, epochs=fitted)
+            schedule.total_steps = fitted * steps_per_epoch
         history = [EpochRecord(**r) for r in meta["history"]]
         log(f"resumed from {out / 'last'} after epoch {meta['epoch']}")
 
@@ -279,7 +283,7 @@ def _epochs_within_budget(config: TrainConfig, epoch: int, epoch_s: float,
     return max(epoch + 1, min(config.epochs, epoch + 1 + int(remaining // max(epoch_s, 1e-3))))
 
 
-def _training_batches(samples: FrameSamples, on_device: DeviceSamples | None,
+def _training_batches(samples: FrameSamples | None, on_device: DeviceSamples | None,
                       config: TrainConfig, generator: torch.Generator):
     """One epoch of shuffled, whole (un-augmented) batches: drawn from the samples kept on the
     GPU, or encoded on the fly by a DataLoader."""
