@@ -1,6 +1,7 @@
-"""Start-up and stop of the hybrid node in its own process: a missing or corrupt model file ends
-it with exactly one ``[FATAL]`` line and exit code 1; SIGINT and SIGTERM each end it cleanly
-(exit code 0) within 2 s, while it is busy with a stream of frames and events."""
+"""Start-up and stop of the hybrid node in its own process: a missing or corrupt model file (or
+an unknown executor) ends it with exactly one ``[FATAL]`` line and exit code 1; SIGINT and
+SIGTERM each end it cleanly (exit code 0) within 2 s, while it is busy with a stream of frames
+and events."""
 
 from __future__ import annotations
 
@@ -56,6 +57,10 @@ def test_a_missing_or_corrupt_model_ends_the_node_with_one_fatal_line(model, tmp
     for name, (path, _) in cases.items():  # all at once: start-up is the slow part
         spec = NodeSpec("hybrid_segmentation", f"broken_{name}", [], {"model": str(path)})
         procs[name] = start_node(spec, tmp_path / f"{name}.log")
+    bad_executor = NodeSpec("hybrid_segmentation", "bad_executor", [],
+                            {"model": str(model), "executor": "multi_threaded"})
+    procs["bad_executor"] = start_node(bad_executor, tmp_path / "bad_executor.log")
+    cases["bad_executor"] = (model, "parameter executor must be one of")
     for name, proc in procs.items():
         try:
             code = proc.wait(timeout=60)
@@ -69,15 +74,21 @@ def test_a_missing_or_corrupt_model_ends_the_node_with_one_fatal_line(model, tmp
         assert len(fatal) == 1, (name, log)
         assert fatal[0].startswith("[FATAL] [hybrid_segmentation]: cannot start: "), fatal
         assert cases[name][1] in fatal[0], (name, fatal)
-        assert str(cases[name][0].parent) in fatal[0], (name, fatal)  # names the file
+        if name != "bad_executor":
+            assert str(cases[name][0].parent) in fatal[0], (name, fatal)  # names the file
         assert "Traceback" not in log, (name, log)
 
 
 def test_sigint_and_sigterm_end_the_busy_node_cleanly_within_2_s(model, tmp_path):
-    signals = (signal.SIGINT, signal.SIGTERM)
+    """With either executor: the node serves frames, then stops on the signal."""
+    runs = ((signal.SIGINT, "events"), (signal.SIGTERM, "events"),
+            (signal.SIGINT, "single_threaded"))
+    signals = [signum for signum, _ in runs]
     rclpy.init()
-    drivers = [NodeDriver(f"signal_{signum.name.lower()}", {"model": str(model)},
-                          tmp_path / f"{signum.name}.log") for signum in signals]
+    drivers = [NodeDriver(f"signal_{signum.name.lower()}_{executor}",
+                          {"model": str(model), "executor": executor},
+                          tmp_path / f"{signum.name}_{executor}.log")
+               for signum, executor in runs]
     results = {}
     try:
         for driver in drivers:  # both nodes start at once
@@ -91,7 +102,7 @@ def test_sigint_and_sigterm_end_the_busy_node_cleanly_within_2_s(model, tmp_path
             start = time.monotonic()
             driver.proc.send_signal(signum)
             code = driver.proc.wait(timeout=10)
-            results[signum.name] = (code, time.monotonic() - start)
+            results[driver.name] = (code, time.monotonic() - start)
     finally:
         for driver in drivers:
             driver.node.destroy_node()

@@ -86,7 +86,8 @@ def test_segsnn_dense_layers_are_the_stem_and_the_head():
     frame, events = torch.randn(1, 3, 32, 48), (torch.rand(2, 1, 2, 32, 48) < 0.2).float()
     calibrate_batch_norm(model, frame, events)
     report = measure_work(model, frame, events)
-    stem = 2 * 4 * 16 * 24 * 5 * 9  # T x out channels x positions x (3 + 2) x 9
+    # out channels x positions x 9 x (3 frame channels once + T x 2 event channels)
+    stem = 4 * 16 * 24 * 9 * (3 + 2 * 2)
     head = 6 * 8 * 12 * 4           # classes x positions at 1/4 x w, once on the rate
     assert report.macs == stem + head
     assert report.synops > 0 and 0.01 < report.spike_rate < 0.5

@@ -8,9 +8,11 @@ import torch
 
 from ness_ros.models import LIF, ConvLIF, ModelError, ParametricLIF, SEWBlock
 from ness_ros.models.spiking import (
+    FrameEventStem,
     calibrate_batch_norm,
     cat_channels,
     fold,
+    fold_batch_norm,
     pad_to_multiple,
     surrogate_derivative,
     time_mean,
@@ -179,3 +181,38 @@ def test_calibrate_batch_norm_leaves_eval_mode_and_momentum():
     assert not layer.training
     assert layer.norm.momentum == 0.1
     assert layer.norm.running_var.mean() > 1.5
+
+
+def test_frame_event_stem_equals_one_convolution_over_the_concatenated_input():
+    """The stem's frame share, computed once and added to every step, is the convolution over
+    cat(frame, events[t]) of a ConvLIF with the same weights (which it can load)."""
+    torch.manual_seed(3)
+    stem = FrameEventStem(3, 2, 8, batch_norm=False)
+    reference = ConvLIF(5, 8, stride=2, batch_norm=False)
+    reference.load_state_dict(stem.state_dict())
+    frame, events = torch.randn(2, 3, 20, 30), torch.rand(3, 2, 2, 20, 30) * 3
+    currents = reference.conv(torch.cat([frame.expand(3, -1, -1, -1, -1), events], 2)
+                              .flatten(0, 1)).unflatten(0, (3, 2))
+    seen: list[torch.Tensor] = []
+    stem.lif.register_forward_hook(lambda module, args, output: seen.append(args[0]))
+    with torch.no_grad():
+        currents = currents.detach()
+        stem(frame, events)
+    torch.testing.assert_close(seen[0], currents, atol=1e-5, rtol=1e-5)
+
+
+def test_fold_batch_norm_keeps_the_currents_and_removes_the_norm():
+    torch.manual_seed(4)
+    layer = ConvLIF(3, 6, batch_norm=True)
+    x = torch.randn(2, 2, 3, 12, 12) * 4
+    calibrate_batch_norm(layer, x)
+    with torch.no_grad():
+        layer.norm.weight.uniform_(0.5, 2.0)
+        layer.norm.bias.uniform_(-1.0, 1.0)
+        expected = layer.norm(layer.conv(x.flatten(0, 1)))
+        fold_batch_norm(layer)
+        folded = layer.conv(x.flatten(0, 1))
+    assert isinstance(layer.norm, torch.nn.Identity)
+    torch.testing.assert_close(folded, expected, atol=1e-5, rtol=1e-5)
+    with pytest.raises(ModelError, match="eval mode"):
+        fold_batch_norm(ConvLIF(3, 6, batch_norm=True).train())

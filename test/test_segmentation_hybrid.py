@@ -64,7 +64,7 @@ def test_only_regions_with_events_are_recomputed(model):
     events = blob_events(50, 100, *box, per_pixel=3)
     before = seg._mask.copy()
     calls = []
-    hook = model.register_forward_hook(lambda m, args, out: calls.append(args[0].shape))
+    hook = seg.model.register_forward_hook(lambda m, args, out: calls.append(args[0].shape))
     try:
         result = seg.segment(frame(2), 100 * MS, events)
     finally:

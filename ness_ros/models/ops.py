@@ -5,9 +5,11 @@ up-sampling and bias additions is not counted):
 
 - A layer fed with real-valued input does dense multiply-accumulates: ``MACs = output elements x
   input channels per group x kernel height x kernel width`` (``x in_features`` for Linear). That
-  is the case of the layers a model lists in ``dense_input_layers()`` (in EvSegSNN and SegSNN:
-  the first convolution, fed with frames or event counts, and the head, fed once with the
-  time-averaged spike rates) and of any other layer whose input is not spike-valued.
+  is the case of the layers a model lists in ``dense_input_layers()`` (in EvSegSNN: the first
+  convolution, fed with event counts; in both models: the head, fed once with the time-averaged
+  spike rates) and of any other layer whose input is not spike-valued. A module with a
+  ``count_macs(*inputs)`` method counts its own calls (SegSNN's stem, which convolves the frame
+  once and the events once per time step).
 - A layer fed with spikes (every input value a non-negative integer: 0/1 spikes, or the 0/1/2
   counts of a SEW ADD connection) only accumulates, once per spike and per synapse it reaches.
   The count is exact, borders and strides included: for a convolution it is
@@ -140,9 +142,14 @@ def measure_work(model: nn.Module, *inputs: torch.Tensor) -> WorkReport:
         totals["spikes"] += float(output.sum(dtype=torch.float64))
         totals["neuron_steps"] += output.numel()
 
+    def count_own(module: nn.Module, args: tuple[Any, ...], output: torch.Tensor) -> None:
+        totals["macs"] += module.count_macs(*args)
+
     handles = []
     for module in model.modules():
-        if isinstance(module, (nn.Conv2d, nn.Linear)):
+        if callable(getattr(module, "count_macs", None)):
+            handles.append(module.register_forward_hook(count_own))
+        elif isinstance(module, (nn.Conv2d, nn.Linear)):
             handles.append(module.register_forward_hook(count_layer))
         elif isinstance(module, LIF):
             handles.append(module.register_forward_hook(count_spikes))

@@ -12,6 +12,7 @@ from ness_ros.labels import NUM_CLASSES
 from ness_ros.models.errors import ModelError
 from ness_ros.models.spiking import (
     ConvLIF,
+    FrameEventStem,
     SEWBlock,
     cat_channels,
     pad_to_multiple,
@@ -26,7 +27,8 @@ class SegSNN(nn.Module):
     The frame is directly encoded: the same (normalised) frame is fed at every time step,
     concatenated channel-wise with that step's event tensor. Layers, ``w`` = ``base_width``::
 
-        stem    conv3x3/2 (C + 2 -> w)                          1/2   (real-valued input: dense)
+        stem    conv3x3/2 (C + 2 -> w)                          1/2   (real-valued input: dense;
+                                                                      the frame's share once)
         stage1  conv3x3/2 (w -> w), SEW block (w)               1/4
         stage2  conv3x3/2 (w -> 2w), SEW block (2w)             1/8
         stage3  conv3x3/2 (2w -> 4w), SEW block (4w)            1/16
@@ -115,7 +117,7 @@ class SegSNN(nn.Module):
         self.frame_channels, self.event_channels = frame_channels, event_channels
         w = base_width
         opts: dict[str, Any] = {"batch_norm": batch_norm, "beta": beta, "surrogate": surrogate}
-        self.stem = ConvLIF(frame_channels + event_channels, w, stride=2, **opts)
+        self.stem = FrameEventStem(frame_channels, event_channels, w, **opts)
         self.stage1 = nn.Sequential(ConvLIF(w, w, stride=2, **opts), SEWBlock(w, **opts))
         self.stage2 = nn.Sequential(ConvLIF(w, 2 * w, stride=2, **opts), SEWBlock(2 * w, **opts))
         self.stage3 = nn.Sequential(ConvLIF(2 * w, 4 * w, stride=2, **opts),
@@ -131,17 +133,16 @@ class SegSNN(nn.Module):
 
     def dense_input_layers(self) -> tuple[nn.Module, ...]:
         """Layers fed with real-valued input, counted as MACs by :mod:`ness_ros.models.ops`: the
-        first convolution and the head (fed with spike rates)."""
-        return (self.stem.conv, self.head)
+        head (fed with spike rates); the stem counts its own (``FrameEventStem.count_macs``)."""
+        return (self.head,)
 
     def forward(self, frame: torch.Tensor, events: torch.Tensor) -> torch.Tensor:
         """Logits ``[B, num_classes, H, W]`` for a frame ``[B, C, H, W]`` and events
         ``[T, B, 2, H, W]``."""
         self._check_inputs(frame, events)
         height, width = frame.shape[-2:]
-        frames = pad_to_multiple(frame, self.total_stride).expand(self.num_steps, -1, -1, -1, -1)
-        x = cat_channels(frames, pad_to_multiple(events, self.total_stride))
-        s0 = self.stem(x)
+        s0 = self.stem(pad_to_multiple(frame, self.total_stride),
+                       pad_to_multiple(events, self.total_stride))
         s1 = self.stage1(s0)
         s2 = self.stage2(s1)
         s3 = self.stage3(s2)

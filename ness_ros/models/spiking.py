@@ -297,6 +297,58 @@ class ConvLIF(nn.Module):
         return self.lif(unfold(self.norm(self.conv(fold(x))), x.shape[0]))
 
 
+class FrameEventStem(nn.Module):
+    """First layer of a hybrid model: a convolution over ``cat(frame, events[t])`` at every time
+    step, batch norm and LIF neurons, with the frame's share computed once.
+
+    A convolution is linear in its input channels, so ``conv(cat(f, e_t)) = conv_f(f) +
+    conv_e(e_t)`` with the weight split by channel. The frame is the same at every step (direct
+    encoding): its share is computed for the ``B`` frames and added to each of the ``T * B``
+    event shares, instead of convolving ``T`` copies of the frame. That is ``(C + T * E) / (T *
+    (C + E))`` of the MACs (7 / 10 for RGB, two polarities and T = 2), and no full-resolution
+    concatenation. The parameters are those of :class:`ConvLIF` (``conv``, ``norm``, ``lif``),
+    so weights saved from either load into the other.
+
+    Args:
+        frame_channels, event_channels: input channels of each kind.
+        out_channels, stride: of the convolution (3 x 3, padding 1).
+        batch_norm, beta, surrogate: as for :class:`ConvLIF`.
+
+    Shape:
+        frame ``[B, C, H, W]`` and events ``[T, B, E, H, W]`` -> spikes
+        ``[T, B, out_channels, ceil(H / s), ceil(W / s)]``.
+    """
+
+    def __init__(self, frame_channels: int, event_channels: int, out_channels: int, *,
+                 stride: int = 2, batch_norm: bool = True, beta: float = 0.5,
+                 surrogate: str = "atan") -> None:
+        super().__init__()
+        self.frame_channels = frame_channels
+        self.conv = nn.Conv2d(frame_channels + event_channels, out_channels, 3, stride, 1,
+                              bias=not batch_norm)
+        self.norm: nn.Module = nn.BatchNorm2d(out_channels) if batch_norm else nn.Identity()
+        self.lif: LIF = LIF(beta=beta, surrogate=surrogate)
+
+    def forward(self, frame: torch.Tensor, events: torch.Tensor) -> torch.Tensor:
+        conv, c = self.conv, self.frame_channels
+        frame_share = F.conv2d(frame.contiguous(memory_format=torch.channels_last),
+                               conv.weight[:, :c], None, conv.stride, conv.padding)
+        currents = F.conv2d(fold(events), conv.weight[:, c:], conv.bias, conv.stride,
+                            conv.padding)
+        currents = unfold(currents, events.shape[0]).add_(frame_share)
+        return self.lif(unfold(self.norm(fold(currents)), events.shape[0]))
+
+    def count_macs(self, frame: torch.Tensor, events: torch.Tensor) -> int:
+        """Dense multiply-accumulates of one call (both inputs are real-valued): the frame's
+        share once per frame, the events' share once per time step."""
+        kh, kw = self.conv.kernel_size
+        h_out = (frame.shape[-2] + 2 * self.conv.padding[0] - kh) // self.conv.stride[0] + 1
+        w_out = (frame.shape[-1] + 2 * self.conv.padding[1] - kw) // self.conv.stride[1] + 1
+        per_input_channel = self.conv.out_channels * h_out * w_out * kh * kw
+        return per_input_channel * frame.shape[0] * (
+            self.frame_channels + events.shape[0] * (self.conv.in_channels - self.frame_channels))
+
+
 class SEWBlock(nn.Module):
     """Spike-element-wise residual block with the ADD connection (Fang et al., NeurIPS 2021).
 
@@ -320,6 +372,37 @@ class SEWBlock(nn.Module):
 
     def forward(self, s: torch.Tensor) -> torch.Tensor:
         return self.conv2(self.conv1(s)) + s
+
+
+def fold_batch_norm(model: nn.Module) -> nn.Module:
+    """Fold every eval-mode batch norm that follows a convolution into that convolution's
+    weight and bias, in place, and return ``model``.
+
+    ``BN(conv(x)) = conv'(x)`` with ``w' = w * g / sqrt(var + eps)`` and ``b' = (b - mean) * g /
+    sqrt(var + eps) + beta``: one operation fewer per layer at inference (about 8 % of a SegSNN
+    pass on a CPU), same outputs up to float rounding. Only for inference: the folded model has
+    no batch norm to train and its state dict has other keys. Works on :class:`ConvLIF` and
+    :class:`FrameEventStem` layers (a ``conv`` then a ``norm``).
+    """
+    for layer in model.modules():
+        norm, conv = getattr(layer, "norm", None), getattr(layer, "conv", None)
+        if not (isinstance(norm, nn.BatchNorm2d) and isinstance(conv, nn.Conv2d)):
+            continue
+        if norm.training:
+            raise ModelError("fold_batch_norm needs the model in eval mode")
+        with torch.no_grad():
+            assert norm.running_mean is not None and norm.running_var is not None
+            scale = torch.rsqrt(norm.running_var + norm.eps)
+            if norm.weight is not None:
+                scale = scale * norm.weight
+            bias = conv.bias if conv.bias is not None else torch.zeros_like(norm.running_mean)
+            bias = (bias - norm.running_mean) * scale
+            if norm.bias is not None:
+                bias = bias + norm.bias
+            conv.weight.mul_(scale.view(-1, 1, 1, 1))
+            conv.bias = nn.Parameter(bias, requires_grad=False)
+        layer.norm = nn.Identity()
+    return model
 
 
 def calibrate_batch_norm(model: nn.Module, *inputs: torch.Tensor) -> None:

@@ -25,12 +25,14 @@ from ness_ros.events.image_codec import decode_image_cdr
 from ness_ros.ros.diagnostics import DiagnosticsPublisher
 from ness_ros.ros.params import ParamSpec, declare
 from ness_ros.ros.qos import OUTPUT_QOS, SENSOR_QOS
+from ness_ros.ros.spin import EXECUTOR_PARAM, check_executor, spin
 from ness_ros.segmentation.inputs_stream import decode_frame
 from ness_ros.segmentation.monitor import OK, WARN
 from ness_ros.segmentation.online_eval import OnlineEvaluator
 from ness_ros.segmentation.overlay import overlay_row, write_strip
 
 PARAMS = [
+    EXECUTOR_PARAM,
     ParamSpec("report_dir", "", "folder for report.json and overlays.png at shutdown (empty: "
               "none)"),
     ParamSpec("overlay_every", 40, "keep every n-th evaluated frame for the overlay strip",
@@ -50,6 +52,7 @@ class SegmentationEvaluatorNode(Node):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(self.node_name, **kwargs)
         self.params = declare(self, PARAMS)
+        check_executor(self.params["executor"])
         self.evaluator = OnlineEvaluator()
         self.frames: dict[int, Any] = {}
         self.overlays: list[Any] = []
@@ -145,7 +148,7 @@ def main(args: list[str] | None = None) -> None:
     rclpy.init(args=args)
     node = SegmentationEvaluatorNode()
     try:
-        rclpy.spin(node)
+        spin(node, node.params["executor"])
     except (KeyboardInterrupt, rclpy.executors.ExternalShutdownException):
         pass
     finally:

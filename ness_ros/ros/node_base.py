@@ -85,6 +85,7 @@ from ness_ros.ros.diagnostics import DiagnosticsPublisher
 from ness_ros.ros.outputs import SegmentationOutputs
 from ness_ros.ros.params import ParamSpec, declare, on_change
 from ness_ros.ros.qos import SENSOR_QOS
+from ness_ros.ros.spin import EXECUTOR_PARAM, check_executor, spin
 from ness_ros.segmentation.inputs_stream import (
     EVENT_ENCODINGS,
     EventStream,
@@ -111,6 +112,7 @@ COMMON_PARAMS = [
     ParamSpec("torch_threads", 1, "intra-op threads of the model on the CPU (0: torch's default, "
               "one per core); 1 leaves the other cores to event intake and the rest of the graph",
               0, 256),
+    EXECUTOR_PARAM,
     ParamSpec("event_message", "dvs", "event message type: dvs (dvs_msgs/EventArray) or packet "
               "(event_camera_msgs/EventPacket)"),
     ParamSpec("event_buffer_max_events", 5_000_000, "most events buffered", 1000, 100_000_000),
@@ -156,6 +158,7 @@ class SegmentationNode(Node):
         if self.params["event_message"] not in EVENT_ENCODINGS:
             raise ModelError(f"parameter event_message must be one of {EVENT_ENCODINGS}, got "
                              f"{self.params['event_message']!r}")
+        check_executor(self.params["executor"])
         self.device = self._choose_device(self.params["device"])
         if self.params["torch_threads"]:
             torch.set_num_threads(self.params["torch_threads"])
@@ -429,7 +432,7 @@ def run_node(node_class: type[SegmentationNode], args: list[str] | None = None) 
     node = None
     try:
         node = node_class()
-        rclpy.spin(node)
+        spin(node, node.params["executor"])
     except (ModelError, ValueError) as exc:  # bad model file or parameter (EventError too)
         reason = " ".join(str(exc).split())  # one line, whatever the exception's text holds
         print(f"[FATAL] [{node_class.node_name}]: cannot start: {reason}", flush=True)

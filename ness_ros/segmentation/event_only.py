@@ -8,7 +8,7 @@ import torch
 
 from ness_ros.events.batch import EventBatch
 from ness_ros.segmentation.inputs import InputEncoder
-from ness_ros.segmentation.predict import predict_labels
+from ness_ros.segmentation.predict import inference_model, predict_labels
 from ness_ros.segmentation.result import SegmentationResult
 
 
@@ -23,7 +23,7 @@ class EventSegmenter:
 
     def __init__(self, model: torch.nn.Module, encoder: InputEncoder, *,
                  device: str = "cpu") -> None:
-        self.model = model.eval()
+        self.model = inference_model(model)
         self.encoder = encoder
         self.device = torch.device(device)
         self._last_stamp: int | None = None

@@ -24,7 +24,7 @@ from ness_ros.events.batch import EventBatch
 from ness_ros.events.representations import region_counts
 from ness_ros.segmentation.crops import box_window, padded_size, region_windows
 from ness_ros.segmentation.inputs import InputEncoder
-from ness_ros.segmentation.predict import predict_labels
+from ness_ros.segmentation.predict import inference_model, predict_labels
 from ness_ros.segmentation.result import SegmentationResult
 
 
@@ -91,7 +91,7 @@ class HybridSegmenter:
     def __init__(self, model: torch.nn.Module, encoder: InputEncoder, gating: GatingConfig,
                  *, total_stride: int | None = None, device: str = "cpu") -> None:
         gating.validate()
-        self.model = model.eval()
+        self.model = inference_model(model)
         self.encoder = encoder
         self.gating = gating
         self.stride = int(total_stride or getattr(model, "total_stride", 1))
