@@ -48,3 +48,24 @@ def test_demo_graph_reports_miou_and_latency(mode, message, tmp_path, monkeypatc
     assert figures["processing_latency_p95_ms"] > 0
     assert "MIoU" in result.stdout or "miou" in result.stdout
     assert (out / "report.json").is_file() and (out / "overlays.png").is_file()
+
+
+def test_bench_latency_runs_both_modes_through_the_nodes(tmp_path, monkeypatch):
+    """``ness bench latency``, briefly, with the packaged weights: both modes alternate, every
+    run is a row, and the summary holds each mode's medians."""
+    monkeypatch.setenv("NESS_CACHE_DIR", str(tmp_path / "cache"))
+    cmd = [sys.executable, "-m", "ness_ros.cli.main", "bench", "latency", "--duration", "1.5",
+           "--repeats", "2", "--out", str(tmp_path / "bench"), "--json",
+           str(tmp_path / "bench.json")]
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "median of 2 runs of each mode" in result.stdout
+    assert "gated mode keeps up with 20 Hz" in result.stdout
+    report = json.loads((tmp_path / "bench.json").read_text())
+    assert [(row["mode"], row["run"]) for row in report["rows"]] == [
+        ("full frame", 1), ("gated", 1), ("full frame", 2), ("gated", 2)]
+    full, gated = report["medians"]
+    assert full["recomputed_fraction"] == 1.0 and 0.0 < gated["recomputed_fraction"] <= 1.0
+    for row in report["rows"]:
+        assert row["masks"] > 0 and row["processing_p95_ms"] >= row["processing_p50_ms"] > 0
+    assert set(report["reports"]["gated #2"]["stage_ms"]) >= {"inference", "represent"}
