@@ -9,6 +9,7 @@ import torch
 from ness_ros.events.batch import EventBatch
 from ness_ros.events.representations import region_bounds
 from ness_ros.models.segsnn import SegSNN
+from ness_ros.segmentation.crops import box_window
 from ness_ros.segmentation.hybrid import GatingConfig, HybridSegmenter
 from ness_ros.segmentation.inputs import InputEncoder
 
@@ -193,3 +194,26 @@ def test_slow_steady_change_is_caught_once_it_adds_up_to_theta(model, accumulate
         else:
             assert result.regions_recomputed == 0, (i, total)
     assert sum(recomputed) == (2 if accumulate else 0)
+
+
+def test_merged_box_sizes_snap_to_a_few_shapes_and_still_cover_the_box():
+    """Sizes are multiples of the step (or the whole padded frame), origins stay on the stride
+    grid, and the window still holds the box plus its margin wherever the frame allows."""
+    width, height, margin, stride = 346, 260, 16, 16
+    sizes = set()
+    rng = np.random.default_rng(0)
+    for _ in range(300):
+        x0, y0 = int(rng.integers(0, width - 1)), int(rng.integers(0, height - 1))
+        x1, y1 = int(rng.integers(x0 + 1, width + 1)), int(rng.integers(y0 + 1, height + 1))
+        wx0, wy0, wx1, wy1 = box_window(x0, y0, x1, y1, width, height, margin, stride,
+                                        size_step=64)
+        assert wx0 % stride == 0 and wy0 % stride == 0
+        assert 0 <= wx0 and wx1 <= 352 and 0 <= wy0 and wy1 <= 272
+        assert wx0 <= max(0, x0 - margin) and wx1 >= min(352, x1 + margin)
+        assert wy0 <= max(0, y0 - margin) and wy1 >= min(272, y1 + margin)
+        assert (wx1 - wx0) % 64 == 0 or wx1 - wx0 == 352
+        assert (wy1 - wy0) % 64 == 0 or wy1 - wy0 == 272
+        sizes.add((wx1 - wx0, wy1 - wy0))
+    assert len(sizes) <= 6 * 5
+    with pytest.raises(ValueError, match="multiple of the stride"):
+        box_window(0, 0, 10, 10, width, height, margin, stride, size_step=24)

@@ -58,12 +58,16 @@ def region_windows(width: int, height: int, cols: int, rows: int, margin: int, s
 
 
 def box_window(x0: int, y0: int, x1: int, y1: int, width: int, height: int, margin: int,
-               stride: int) -> tuple[int, int, int, int]:
+               stride: int, size_step: int | None = None) -> tuple[int, int, int, int]:
     """The window ``(wx0, wy0, wx1, wy1)`` of one box plus margin in the padded frame, origin on
-    the stride grid, size a multiple of the stride."""
+    the stride grid, size a multiple of the stride, or of ``size_step`` (a multiple of the
+    stride) up to the padded frame's size when given."""
     padded_w, padded_h = padded_size(width, stride), padded_size(height, stride)
-    crop_w = window_size(x1 - x0, margin, stride, padded_w)
-    crop_h = window_size(y1 - y0, margin, stride, padded_h)
+    step = size_step or stride
+    if step % stride:
+        raise ValueError(f"size_step {step} is not a multiple of the stride {stride}")
+    crop_w = min(padded_w, padded_size(window_size(x1 - x0, margin, stride, padded_w), step))
+    crop_h = min(padded_h, padded_size(window_size(y1 - y0, margin, stride, padded_h), step))
     wx0 = window_origin(x0, crop_w, margin, stride, padded_w)
     wy0 = window_origin(y0, crop_h, margin, stride, padded_h)
     return wx0, wy0, wx0 + crop_w, wy0 + crop_h

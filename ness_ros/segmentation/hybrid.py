@@ -27,6 +27,12 @@ from ness_ros.segmentation.inputs import InputEncoder
 from ness_ros.segmentation.predict import inference_model, predict_labels
 from ness_ros.segmentation.result import SegmentationResult
 
+#: The merged box's sides are rounded up to multiples of this many strides (64 pixels for
+#: SegSNN), so that gated frames show the model a few dozen input shapes rather than hundreds:
+#: oneDNN builds a convolution's primitives on the first call with a new shape (measured 2-10 ms
+#: per pass on this CPU), which lengthened the tail of gated latency against full frames.
+BOX_SIZE_STEP = 4
+
 
 @dataclass(frozen=True)
 class GatingConfig:
@@ -203,7 +209,8 @@ class HybridSegmenter:
         uy0 = min(r[1] for r, _ in chosen)
         ux1 = max(r[2] for r, _ in chosen)
         uy1 = max(r[3] for r, _ in chosen)
-        union = box_window(ux0, uy0, ux1, uy1, width, height, g.margin, s)
+        union = box_window(ux0, uy0, ux1, uy1, width, height, g.margin, s,
+                           size_step=BOX_SIZE_STEP * s)
         union_pixels = (union[2] - union[0]) * (union[3] - union[1])
         merged = not g.batch_crops_only and len(chosen) * crop_w * crop_h >= union_pixels
         if merged:  # one crop, the bounding box of all changed regions, serves every region
