@@ -64,10 +64,10 @@ def _lif_loop(x: torch.Tensor, beta: torch.Tensor, threshold: float, keep_membra
     """
     spikes = torch.empty_like(x)
     membrane = torch.empty_like(x) if keep_membrane else None
-    mem = torch.zeros_like(x[0])
+    mem = x[0].clone()  # beta * 0 + X[0], exactly
     for t in range(x.shape[0]):
-        mem.mul_(beta).add_(x[t])
         if t:
+            mem.mul_(beta).add_(x[t])
             mem.sub_(spikes[t - 1], alpha=threshold)
         torch.gt(mem, threshold, out=spikes[t])
         if membrane is not None:
