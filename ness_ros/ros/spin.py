@@ -10,7 +10,6 @@ the interpreter and for the cores. rclpy's ``EventsExecutor`` dispatches callbac
 from __future__ import annotations
 
 import rclpy
-from rclpy.experimental import EventsExecutor
 from rclpy.node import Node
 
 from ness_ros.ros.params import ParamSpec
@@ -20,8 +19,8 @@ EXECUTORS = ("events", "single_threaded")
 
 EXECUTOR_PARAM = ParamSpec(
     "executor", "events", "callback executor, read at start-up: events (rclpy's "
-    "EventsExecutor, callbacks dispatched from C++) or single_threaded (rclpy's "
-    "SingleThreadedExecutor)")
+    "EventsExecutor, callbacks dispatched from C++; ROS 2 Kilted and later, else single_threaded "
+    "with a warning) or single_threaded (rclpy's SingleThreadedExecutor)")
 
 
 def check_executor(kind: str) -> None:
@@ -38,6 +37,14 @@ def spin(node: Node, kind: str) -> None:
     busy.
     """
     check_executor(kind)
+    if kind == "events":
+        try:
+            from rclpy.experimental import EventsExecutor
+        except ImportError:
+            node.get_logger().warning("executor events: this rclpy has no "
+                                      "rclpy.experimental.EventsExecutor (ROS 2 Kilted and later "
+                                      "have it); using single_threaded")
+            kind = "single_threaded"
     if kind == "single_threaded":
         rclpy.spin(node)
         return
