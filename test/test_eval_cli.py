@@ -6,6 +6,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from helpers.tiny_models import tiny_model_file
 
 
@@ -38,9 +40,14 @@ def test_sweep_runs_full_split_and_every_theta_on_the_same_frames(tmp_path, monk
                "--no-progress").stdout
     assert "threshold sweep" in out
     rows = json.loads((out_dir / "sweep.json").read_text())["rows"]
-    assert [r["theta"] for r in rows] == ["full", "0 (split)", "0", "2", "1000"]
+    assert [r["theta"] for r in rows] == ["full", "0 (split)", "0 (split, merged box)", "0",
+                                          "2", "1000"]
     assert rows[0]["speedup"] == 1.0 and rows[0]["recomputed_fraction"] == 1.0
-    assert rows[1]["recomputed_fraction"] == 1.0  # the split path recomputes every region
+    for split in rows[1:3]:  # the split path recomputes every region, never as a keyframe
+        assert split["recomputed_fraction"] == 1.0 and split["keyframes"] <= 1
+    # One box of all regions is the full frame's work; per-region crops pay for their margins.
+    assert rows[2]["macs_per_frame"] == pytest.approx(rows[0]["macs_per_frame"], rel=1e-6)
+    assert rows[1]["macs_per_frame"] > rows[2]["macs_per_frame"]
     huge = rows[-1]
     assert huge["recomputed_fraction"] == 0.0  # theta = 1000 keeps the keyframes
     assert huge["macs_per_frame"] < rows[0]["macs_per_frame"]

@@ -111,7 +111,7 @@ def evaluate_hybrid(model: torch.nn.Module, encoder: InputEncoder,
             keyframes += int(result.keyframe)
             if not result.reset:  # the first frame of a sequence is a keyframe by necessity
                 recomputed.append(result.recomputed_fraction)
-            pixels.append(result.pixels_computed / (seq.width * seq.height))
+            pixels.append(result.pixels_computed / seg.padded_pixels(seq.width, seq.height))
             bar.update()
     bar.close()
     return _report(name or f"theta={gating.theta:g}", confusion, times, recomputed, keyframes,

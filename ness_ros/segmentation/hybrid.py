@@ -162,7 +162,7 @@ class HybridSegmenter:
 
         if changed is None:
             mask = self._predict(frame[None], event_tensor[:, None])[0]
-            recomputed, pixels = regions_total, height * width
+            recomputed, pixels = regions_total, self.padded_pixels(width, height)
             self._keyframe_stamp, self._since_keyframe = stamp_ns, 0
             self._change = None
             t3 = t4 = time.perf_counter()
@@ -181,6 +181,11 @@ class HybridSegmenter:
             stage_ms={"represent": (t1 - t0) * 1e3, "gate": (t2 - t1) * 1e3,
                       "inference": (t3 - t2) * 1e3, "paste": (t4 - t3) * 1e3},
             reset=reset)
+
+    def padded_pixels(self, width: int, height: int) -> int:
+        """Input pixels of a full pass: the frame padded to the model's stride, as the model
+        pads it (crops are counted the same way, on the padded frame)."""
+        return padded_size(width, self.stride) * padded_size(height, self.stride)
 
     def _keyframe_due(self, stamp_ns: int) -> bool:
         g = self.gating

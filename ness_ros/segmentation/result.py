@@ -18,7 +18,9 @@ class SegmentationResult:
         keyframe: True when the whole frame was segmented in one pass.
         regions_recomputed: regions whose labels were computed again for this frame.
         regions_total: regions of the grid (1 for full-frame segmenters).
-        pixels_computed: input pixels the model ran on (crops and margins included).
+        pixels_computed: input pixels the model ran on, crops and margins included, and the
+            zero padding to the model's stride (a full pass of the hybrid model counts the
+            padded frame).
         stage_ms: wall time per stage in milliseconds (``represent``, ``gate``,
             ``inference``, ``paste``), always the same keys.
         reset: True when this frame reset the state (first frame, or time went backwards).
