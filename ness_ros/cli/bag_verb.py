@@ -49,7 +49,7 @@ def _evaluating(parser: argparse.ArgumentParser, out: str) -> None:
     parser.add_argument("--model", default="", help="model file (default: packaged weights)")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
-    parser.add_argument("--theta", type=float, default=4.0, help="change threshold, events/px")
+    parser.add_argument("--theta", type=float, default=1.0, help="change threshold, events/px")
     parser.add_argument("--grid", type=int, nargs=2, default=[4, 6], metavar=("ROWS", "COLS"))
     parser.add_argument("--margin", type=int, default=16, help="crop margin, pixels")
     parser.add_argument("--keyframe-interval", type=int, default=0, help="0: never by count")

@@ -41,7 +41,7 @@ class HybridSegmentationNode(SegmentationNode):
     node_name = "hybrid_segmentation"
     default_model = "segsnn"
     extra_params = [
-        ParamSpec("theta", 4.0, "change threshold: a region is segmented again when its mean "
+        ParamSpec("theta", 1.0, "change threshold: a region is segmented again when its mean "
                   "event count per pixel (see accumulate_change) is at or above this "
                   "(events/pixel); 0 recomputes all regions, a huge value keeps the "
                   "keyframe", 0.0, 1e9, dynamic=True),

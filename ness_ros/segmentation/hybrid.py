@@ -58,7 +58,7 @@ class GatingConfig:
             the pure split path).
     """
 
-    theta: float = 4.0
+    theta: float = 1.0
     accumulate: bool = True
     rows: int = 4
     cols: int = 6
