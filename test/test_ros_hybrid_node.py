@@ -21,6 +21,7 @@ from ness_ros.events.cdr import Header
 from ness_ros.events.dvs_codec import encode_event_array
 from ness_ros.events.image_codec import decode_image_cdr, encode_image_cdr
 from ness_ros.graph import NodeSpec
+from ness_ros.labels import colourize
 from ness_ros.models.segsnn import SegSNN
 from ness_ros.models.weights import ModelCard, save_model
 from ness_ros.ros.qos import LATCHED_QOS, OUTPUT_QOS, SENSOR_QOS
@@ -111,6 +112,29 @@ def test_masks_carry_the_input_stamp_and_frame_id(graph):
         assert encoding == "mono8" and pixels.shape == (H, W)
         assert header.frame_id == "cam" and header.stamp_ns in sent
         assert pixels.max() < 6
+
+
+def test_colour_masks_are_rendered_for_a_subscriber_and_match_the_masks(graph):
+    """``~/mask_color`` is rendered only for subscribers: one that joins while frames stream
+    gets colour masks, each the palette rendering of the mono mask with the same header."""
+    colour = []
+    graph["node"].create_subscription(Image, "/hybrid_segmentation/mask_color",
+                                      lambda data: colour.append(decode_image_cdr(data)),
+                                      OUTPUT_QOS, raw=True)
+    assert stream_until(graph, lambda: len(colour) >= 3), "no colour masks arrived"
+
+    def mask_stamps() -> set[int]:
+        return {header.stamp_ns for _, _, header in graph["masks"]}
+
+    assert stream_until(graph, lambda: any(h.stamp_ns in mask_stamps() for _, _, h in colour))
+    masks = {header.stamp_ns: pixels for pixels, _, header in graph["masks"]}
+    matched = 0
+    for pixels, encoding, header in colour:
+        assert encoding == "rgb8" and pixels.shape == (H, W, 3) and header.frame_id == "cam"
+        if header.stamp_ns in masks:
+            np.testing.assert_array_equal(pixels, colourize(masks[header.stamp_ns]))
+            matched += 1
+    assert matched >= 1
 
 
 def test_label_info_reaches_a_late_subscriber(graph):

@@ -36,11 +36,13 @@ class SegmentationOutputs:
     def publish(self, result: SegmentationResult, header: Header, arrival_ns: int,
                 live_tolerance_s: float) -> SegmentationLatency:
         """Publish mask and colour mask (serialized here, by the project's codec) stamped with
-        the input's header, then the latency message. ``arrival_ns`` is the monotonic time
+        the input's header, then the latency message. The colour mask is rendered only while
+        ``~/mask_color`` has a subscriber. ``arrival_ns`` is the monotonic time
         (time.monotonic_ns) at which the input arrived. Returns the latency message."""
         start = time.monotonic_ns()
         self.mask.publish(encode_image_cdr(result.mask, "mono8", header))
-        self.mask_color.publish(encode_image_cdr(colourize(result.mask), "rgb8", header))
+        if self.mask_color.get_subscription_count():  # rendered only for someone (lazy)
+            self.mask_color.publish(encode_image_cdr(colourize(result.mask), "rgb8", header))
         done = time.monotonic_ns()
         now_ns = self.node.get_clock().now().nanoseconds
         end_to_end_ms = (now_ns - header.stamp_ns) / 1e6
