@@ -68,4 +68,5 @@ def test_bench_latency_runs_both_modes_through_the_nodes(tmp_path, monkeypatch):
     assert full["recomputed_fraction"] == 1.0 and 0.0 < gated["recomputed_fraction"] <= 1.0
     for row in report["rows"]:
         assert row["masks"] > 0 and row["processing_p95_ms"] >= row["processing_p50_ms"] > 0
-    assert set(report["reports"]["gated #2"]["stage_ms"]) >= {"inference", "represent"}
+    assert set(report["reports"]["gated #2"]["stage_ms"]) >= {
+        "queue", "events_wait", "represent", "gate", "inference", "publish"}

@@ -154,6 +154,17 @@ def test_diagnostics_report_latency_and_rates(graph):
     assert float(values["events_per_s"]) > 0
 
 
+def test_latency_messages_account_for_waits_and_stages(graph):
+    """Each ~/latency message splits its processing time: the waits (for the worker, for the
+    events) and the stages all lie inside it."""
+    assert stream_until(graph, lambda: len(graph["latency"]) >= 3)
+    for msg in graph["latency"]:
+        parts = (msg.queue_ms, msg.events_wait_ms, msg.represent_ms, msg.gate_ms,
+                 msg.inference_ms, msg.paste_ms, msg.publish_ms)
+        assert min(parts) >= 0.0 and msg.inference_ms > 0.0
+        assert sum(parts) <= msg.processing_ms + 0.5  # float32 rounding of each part
+
+
 def set_parameter(ctx, name: str, value: float | int):
     client = ctx["node"].create_client(SetParameters, "/hybrid_segmentation/set_parameters")
     assert client.wait_for_service(timeout_sec=10.0)

@@ -82,8 +82,8 @@ def run(args: argparse.Namespace) -> int:
               for name, report in reports.items()
               for stage, times in report.get("stage_ms", {}).items()]
     if stages:
-        print(format_table(stages, title="where the node's time goes, per mask (the rest of "
-                           "the processing latency is waiting: for the worker, for events)"))
+        print(format_table(stages, title="where the node's time goes, per mask: waits for the "
+                           "worker (queue) and for events, then the stages"))
     keeps_up = gated["dropped_fraction"] <= 0.05 and gated["processing_p95_ms"] <= 50.0
     print(f"gated mode keeps up with 20 Hz and p95 <= 50 ms"
           f"{' (medians)' if args.repeats > 1 else ''}: {'yes' if keeps_up else 'NO'}")

@@ -42,8 +42,8 @@ PARAMS = [
 ]
 
 
-#: The node's stages that ness_msgs/SegmentationLatency carries (field STAGE_ms).
-STAGES = ("represent", "gate", "inference", "paste", "publish")
+#: The node's waits and stages that ness_msgs/SegmentationLatency carries (field STAGE_ms).
+STAGES = ("queue", "events_wait", "represent", "gate", "inference", "paste", "publish")
 
 
 class SegmentationEvaluatorNode(Node):

@@ -340,7 +340,7 @@ class SegmentationNode(Node):
             if result is None or not self._running:
                 continue
             msg = self.outputs.publish(result, header, arrival_ns,
-                                       self.params["live_stamp_tolerance_s"])
+                                       self.params["live_stamp_tolerance_s"], self.wait_ms)
             self.published += 1
             self.output_rate.add(time.monotonic())
             self.processing_ms.add(msg.processing_ms)

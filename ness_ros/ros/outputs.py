@@ -34,11 +34,13 @@ class SegmentationOutputs:
         self.label_info.publish(info)
 
     def publish(self, result: SegmentationResult, header: Header, arrival_ns: int,
-                live_tolerance_s: float) -> SegmentationLatency:
+                live_tolerance_s: float, waits_ms: dict[str, float] | None = None
+                ) -> SegmentationLatency:
         """Publish mask and colour mask (serialized here, by the project's codec) stamped with
         the input's header, then the latency message. The colour mask is rendered only while
         ``~/mask_color`` has a subscriber. ``arrival_ns`` is the monotonic time
-        (time.monotonic_ns) at which the input arrived. Returns the latency message."""
+        (time.monotonic_ns) at which the input arrived; ``waits_ms`` the worker's waits before
+        segmenting (``queue``, ``events_wait``). Returns the latency message."""
         start = time.monotonic_ns()
         self.mask.publish(encode_image_cdr(result.mask, "mono8", header))
         if self.mask_color.get_subscription_count():  # rendered only for someone (lazy)
@@ -53,6 +55,9 @@ class SegmentationOutputs:
         # End-to-end latency only means something when stamps are live (not a replayed past).
         live = abs(end_to_end_ms) <= live_tolerance_s * 1e3
         msg.end_to_end_ms = end_to_end_ms if live else math.nan
+        waits = waits_ms or {}
+        msg.queue_ms = waits.get("queue", 0.0)
+        msg.events_wait_ms = waits.get("events_wait", 0.0)
         msg.represent_ms = result.stage_ms.get("represent", 0.0)
         msg.gate_ms = result.stage_ms.get("gate", 0.0)
         msg.inference_ms = result.stage_ms.get("inference", 0.0)

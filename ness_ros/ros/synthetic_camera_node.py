@@ -11,7 +11,9 @@ A period with more than ``max_events_per_message`` events goes out as several me
 stamped with its newest event and the last with the period's end, as drivers that publish by
 size do. Large messages are late: with Fast DDS, an EventArray of 40 k events (640 kB) published
 just before a frame reached a subscriber after the frame in 79 of 100 frames, about one period
-(10 ms) late, and a node waiting for the events up to the frame's stamp waited for it.
+(10 ms) late, and a node waiting for the events up to the frame's stamp waited for it. With
+16384 events per message the hybrid node still waited about 10 ms for 5 % of its frames; with
+8192 (128 kB), its p95 wait was 0.03 ms in six runs.
 """
 
 from __future__ import annotations
@@ -46,7 +48,7 @@ PARAMS = [
     ParamSpec("packet_encoding", "evt3", "EventPacket encoding: evt3, libcaer or mono"),
     ParamSpec("event_period_s", 0.01, "events are published in messages of this span, s",
               0.0005, 1.0),
-    ParamSpec("max_events_per_message", 16384, "a period holding more events is published "
+    ParamSpec("max_events_per_message", 8192, "a period holding more events is published "
               "in several messages of at most this many (see the module notes)", 1, 10_000_000),
     ParamSpec("frame_id", "camera", "frame_id of every message"),
     ParamSpec("loop", False, "play the sequence again when it ends"),

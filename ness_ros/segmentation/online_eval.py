@@ -36,8 +36,8 @@ class EvaluationSummary:
     keyframes: int
     frames_per_s: float
     extra: dict[str, float] = field(default_factory=dict)
-    #: The node's own stage times per mask (represent, gate, inference, paste, publish): p50,
-    #: p95 and max of each, from its latency messages.
+    #: The node's own waits and stage times per mask (queue, events_wait, represent, gate,
+    #: inference, paste, publish): p50, p95 and max of each, from its latency messages.
     stage_ms: dict[str, dict[str, float]] = field(default_factory=dict)
 
 
