@@ -2,7 +2,8 @@
 
 All are vectorised with ``np.bincount`` over flat indices (no ``np.add.at``, no per-event Python),
 except the spike tensor that feeds the models on every frame: one numba pass over the events into
-the output array (0.2 ms instead of 2 ms for 60 k events at 346 x 260, no temporaries).
+the output array, no temporaries (a model's event tensor of 60 k events at 346 x 260, clipping and
+scaling included, took 1.0 ms instead of 2.1 ms).
 Conventions: channel 0 holds OFF events (polarity 0), channel 1 ON events (polarity != 0); images
 are indexed ``[..., y, x]`` with (0, 0) top-left. Events outside the sensor are ignored.
 """

@@ -30,8 +30,8 @@ from ness_ros.segmentation.result import SegmentationResult
 #: The merged box's sides are rounded up to multiples of this many strides (64 pixels for
 #: SegSNN), so that gated frames show the model a few dozen input shapes rather than hundreds:
 #: oneDNN builds a convolution's primitives on the first call with a new shape (1-10 ms more for
-#: that pass on this CPU). With it, the gated node's p95 latency in three runs of ``ness bench
-#: latency`` went from 53-64 ms to 47-50 ms.
+#: that pass on this CPU). In the batch of ``ness bench latency`` runs right after this change the
+#: gated node's p95 went from 53-64 ms to 47-50 ms; later batches varied with the machine's load.
 BOX_SIZE_STEP = 4
 
 
