@@ -14,6 +14,7 @@ import pkgutil
 import sys
 
 import ness_ros.cli
+from ness_ros.malloc_tuning import tune_malloc
 
 
 def verb_modules() -> list[str]:
@@ -34,6 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    tune_malloc()  # evaluations and benchmarks allocate as the nodes do
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):

@@ -58,7 +58,6 @@ Exception while segmenting         skips the frame                  rejected_pro
 
 from __future__ import annotations
 
-import ctypes
 import gc
 import math
 import os
@@ -80,6 +79,7 @@ from ness_ros.events.batch import EventBatch
 from ness_ros.events.cdr import Header
 from ness_ros.events.errors import EventError
 from ness_ros.labels import CLASS_NAMES
+from ness_ros.malloc_tuning import tune_malloc
 from ness_ros.models.errors import ModelError
 from ness_ros.models.weights import default_weights_path, load_model
 from ness_ros.ros.diagnostics import DiagnosticsPublisher
@@ -104,7 +104,6 @@ from ness_ros.segmentation.result import SegmentationResult
 
 #: A frame stamp this far before the previous one is a bag loop (state reset); less, out of order.
 LOOP_TOLERANCE_NS = 500_000_000
-_M_ARENA_MAX = -8  # glibc mallopt parameter
 
 COMMON_PARAMS = [
     ParamSpec("model", "", "model file (.safetensors with its .json card beside it); empty: "
@@ -410,25 +409,10 @@ class SegmentationNode(Node):
         self.worker.join(timeout=1.0)  # a frame in inference may outlast this: daemon thread
 
 
-def limit_malloc_arenas(arenas: int = 2) -> bool:
-    """Cap glibc's malloc arenas (unless ``MALLOC_ARENA_MAX`` is set). With an arena per DDS
-    and Python thread, the RSS of a node under 10 M events/s crept up by up to about 60 MB over
-    40-100 s before levelling off (fragmentation, not a leak); capped at 2 it was flat after
-    the first 10 s in most runs (``ness bench load``). Call before threads start. Returns
-    whether the cap was set."""
-    if os.environ.get("MALLOC_ARENA_MAX") or not sys.platform.startswith("linux"):
-        return False
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-        return bool(libc.mallopt(_M_ARENA_MAX, arenas))
-    except (OSError, AttributeError):  # not glibc
-        return False
-
-
 def run_node(node_class: type[SegmentationNode], args: list[str] | None = None) -> int:
     """Main of a segmentation node: one clear line and exit code 1 on a start-up failure,
     clean exit on SIGINT/SIGTERM."""
-    limit_malloc_arenas()
+    tune_malloc()
     rclpy.init(args=args)
     node = None
     try:
