@@ -60,6 +60,11 @@ def test_spike_tensor(seed, n, width, height, bins, t0, length, clip, binarize):
     got = spike_tensor(batch, t0, t1, bins, clip=clip, binarize=binarize)
     assert got.dtype == np.float32 and got.shape == (bins, 2, height, width)
     assert np.array_equal(got, expected)
+    # Into a strided view: a padded, channels-last buffer.
+    buffer = np.zeros((bins, height + 3, width + 2, 2), np.float32).transpose(0, 3, 1, 2)
+    view = buffer[..., :height, :width]
+    assert spike_tensor(batch, t0, t1, bins, clip=clip, binarize=binarize, out=view) is view
+    assert np.array_equal(view, expected) and buffer.sum() == expected.sum()
 
 
 def test_spike_tensor_validation():
@@ -68,6 +73,10 @@ def test_spike_tensor_validation():
         spike_tensor(batch, 0, 10, 0)
     with pytest.raises(EventError, match=r"time window \[10, 10\) ns is empty"):
         spike_tensor(batch, 10, 10, 2)
+    with pytest.raises(EventError, match=r"out must be float32 of shape \(2, 2, 4, 4\)"):
+        spike_tensor(batch, 0, 10, 2, out=np.zeros((2, 2, 4, 5), np.float32))
+    with pytest.raises(EventError, match="out must be float32"):
+        spike_tensor(batch, 0, 10, 2, out=np.zeros((2, 2, 4, 4), np.float64))
 
 
 @pytest.mark.parametrize(("height", "width", "rows", "cols"),

@@ -9,7 +9,7 @@ import torch
 from ness_ros.events.batch import EventBatch
 from ness_ros.events.representations import region_bounds
 from ness_ros.models.segsnn import SegSNN
-from ness_ros.segmentation.crops import box_window
+from ness_ros.segmentation.crops import box_window, stack_crops
 from ness_ros.segmentation.hybrid import GatingConfig, HybridSegmenter
 from ness_ros.segmentation.inputs import InputEncoder
 
@@ -165,6 +165,51 @@ def test_frame_tensor_is_the_normalised_frame_channels_first():
     expected = (np.tensordot(np.float32([0.299, 0.587, 0.114]), np.moveaxis(rgb, 2, 0) / 255.0,
                              axes=1) - 0.45) / 0.25
     np.testing.assert_allclose(luma.frame_tensor(rgb)[0], expected, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("channels", [3, 1])
+def test_padded_channels_last_inputs_hold_the_same_values(channels):
+    """What the segmenters feed the model (padded to its stride, channels last) equals the plain
+    arrays on the sensor, is zero in the padding, and lies in (..., H, W, C) memory order."""
+    rng = np.random.default_rng(5)
+    h, w = 50, 70  # neither a multiple of 16
+    enc = InputEncoder(num_steps=2, event_window_ns=50 * MS, event_clip=2.0, event_scale=0.5,
+                       frame_channels=channels, frame_mean=(0.4,) * channels,
+                       frame_std=(0.3,) * channels)
+    n = 4000
+    events = EventBatch.from_arrays(np.sort(rng.integers(0, 60 * MS, n)), rng.integers(0, w, n),
+                                    rng.integers(0, h, n), rng.integers(0, 2, n), width=w,
+                                    height=h)
+    for image in (rng.integers(0, 256, (h, w, 3), dtype=np.uint8),
+                  rng.integers(0, 256, (h, w), dtype=np.uint8)):
+        plain = enc.frame_tensor(image)
+        padded = enc.frame_tensor(image, pad_to=16, channels_last=True)
+        assert padded.shape == (channels, 64, 80)
+        np.testing.assert_array_equal(padded[:, :h, :w], plain)
+        assert not padded[:, h:].any() and not padded[:, :, w:].any()
+        assert padded.transpose(1, 2, 0).flags.c_contiguous
+    plain = enc.event_tensor(events, 60 * MS)
+    padded = enc.event_tensor(events, 60 * MS, pad_to=16, channels_last=True)
+    assert plain.max() == 1.0 and padded.shape == (2, 2, 64, 80)  # clipped at 2, scaled by 0.5
+    np.testing.assert_array_equal(padded[..., :h, :w], plain)
+    assert not padded[..., h:, :].any() and not padded[..., w:].any()
+    assert padded.transpose(0, 2, 3, 1).flags.c_contiguous
+
+
+def test_stacked_crops_equal_the_slices_in_channels_last_order():
+    rng = np.random.default_rng(6)
+    frame_t = torch.from_numpy(rng.standard_normal((3, 64, 96)).astype(np.float32))
+    events_t = torch.from_numpy(rng.standard_normal((2, 2, 64, 96)).astype(np.float32))
+    windows = [(0, 0, 32, 48), (64, 16, 96, 64)]
+    frames, events = stack_crops(frame_t, events_t, windows)
+    assert torch.equal(frames, torch.stack([frame_t[:, y0:y1, x0:x1]
+                                            for x0, y0, x1, y1 in windows]))
+    assert torch.equal(events, torch.stack([events_t[:, :, y0:y1, x0:x1]
+                                            for x0, y0, x1, y1 in windows], 1))
+    assert frames.is_contiguous(memory_format=torch.channels_last)
+    assert events.flatten(0, 1).is_contiguous(memory_format=torch.channels_last)
+    with pytest.raises(ValueError, match="differ in size"):
+        stack_crops(frame_t, events_t, [(0, 0, 32, 48), (0, 0, 32, 32)])
 
 
 @pytest.mark.parametrize("accumulate", [True, False])

@@ -37,20 +37,31 @@ def event_counts(batch: EventBatch, dtype: DTypeLike = np.int64) -> NDArray:
 
 
 def spike_tensor(batch: EventBatch, t0_ns: int, t1_ns: int, bins: int, *,
-                 clip: float | None = None, binarize: bool = False) -> NDArray[np.float32]:
+                 clip: float | None = None, binarize: bool = False,
+                 out: NDArray[np.float32] | None = None) -> NDArray[np.float32]:
     """Events binned in time over ``[t0_ns, t1_ns)``: shape (bins, 2, H, W), float32.
 
     Bin ``b`` covers ``[t0 + b * D / bins, t0 + (b + 1) * D / bins)`` with ``D = t1 - t0``
     (integer arithmetic: ``b = (t - t0) * bins // D``). Events outside the window are ignored.
     ``clip`` caps each cell's count; ``binarize`` turns every nonzero cell into 1.0 (spikes).
     The batch need not be sorted.
+
+    ``out``, when given, is a zero-filled float32 array of that shape, of any strides (a view
+    into a padded or channels-last buffer, say); the counts are added into it and it is
+    returned.
     """
     if bins <= 0:
         raise EventError(f"bins must be positive, got {bins}")
     duration = int(t1_ns) - int(t0_ns)
     if duration <= 0:
         raise EventError(f"time window [{t0_ns}, {t1_ns}) ns is empty")
-    counts = np.zeros((bins, 2, batch.height, batch.width), dtype=np.float32)
+    shape = (bins, 2, batch.height, batch.width)
+    if out is None:
+        counts = np.zeros(shape, dtype=np.float32)
+    elif out.shape != shape or out.dtype != np.float32:
+        raise EventError(f"out must be float32 of shape {shape}, got {out.dtype} {out.shape}")
+    else:
+        counts = out
     _bin_events(batch.t, batch.x, batch.y, batch.polarity, np.int64(t0_ns), np.int64(duration),
                 counts)
     if binarize:

@@ -9,6 +9,8 @@ multiple of the stride. Used by :class:`~ness_ros.segmentation.hybrid.HybridSegm
 
 from __future__ import annotations
 
+import torch
+
 from ness_ros.events.representations import region_bounds
 
 
@@ -71,3 +73,25 @@ def box_window(x0: int, y0: int, x1: int, y1: int, width: int, height: int, marg
     wx0 = window_origin(x0, crop_w, margin, stride, padded_w)
     wy0 = window_origin(y0, crop_h, margin, stride, padded_h)
     return wx0, wy0, wx0 + crop_w, wy0 + crop_h
+
+
+def stack_crops(frame: torch.Tensor | None, events: torch.Tensor,
+                windows: list[tuple[int, int, int, int]]) -> tuple[torch.Tensor | None,
+                                                                  torch.Tensor]:
+    """Cut equal-size windows ``(x0, y0, x1, y1)`` out of a frame ``[C, H, W]`` (or None) and
+    events ``[T, 2, H, W]`` into a batch: frames ``[B, C, h, w]`` and events ``[T, B, 2, h, w]``,
+    both in the channels-last layout the models' convolutions read, in one copy per crop."""
+    x0, y0, x1, y1 = windows[0]
+    height, width, count = y1 - y0, x1 - x0, len(windows)
+    steps, channels = events.shape[:2]
+    event_batch = torch.empty(steps, count, height, width, channels,
+                              dtype=events.dtype).permute(0, 1, 4, 2, 3)
+    frame_batch = None if frame is None else torch.empty(
+        count, height, width, frame.shape[0], dtype=frame.dtype).permute(0, 3, 1, 2)
+    for i, (x0, y0, x1, y1) in enumerate(windows):
+        if (y1 - y0, x1 - x0) != (height, width):
+            raise ValueError(f"crop windows differ in size: {windows[0]} and {windows[i]}")
+        event_batch[:, i].copy_(events[:, :, y0:y1, x0:x1])
+        if frame_batch is not None and frame is not None:
+            frame_batch[i].copy_(frame[:, y0:y1, x0:x1])
+    return frame_batch, event_batch

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+import numpy as np
 import torch
 
 from ness_ros.events.batch import EventBatch
@@ -26,6 +27,7 @@ class EventSegmenter:
         self.model = inference_model(model)
         self.encoder = encoder
         self.device = torch.device(device)
+        self._stride = int(getattr(model, "total_stride", 1))
         self._last_stamp: int | None = None
 
     def warm_up(self, width: int, height: int) -> None:
@@ -40,9 +42,11 @@ class EventSegmenter:
         """Mask of the sensor (H, W) from the events before ``stamp_ns``."""
         t0 = time.perf_counter()
         reset = self._last_stamp is None or stamp_ns < self._last_stamp
-        tensor = torch.from_numpy(self.encoder.event_tensor(events, stamp_ns))
+        tensor = torch.from_numpy(self.encoder.event_tensor(
+            events, stamp_ns, pad_to=self._stride, channels_last=True))  # as the model reads it
         t1 = time.perf_counter()
-        mask = predict_labels(self.model, None, tensor[:, None].to(self.device))[0].cpu().numpy()
+        labels = predict_labels(self.model, None, tensor[:, None].to(self.device))[0]
+        mask = np.ascontiguousarray(labels.cpu().numpy()[:events.height, :events.width])
         t2 = time.perf_counter()
         self._last_stamp = stamp_ns
         return SegmentationResult(

@@ -22,7 +22,7 @@ from numpy.typing import NDArray
 
 from ness_ros.events.batch import EventBatch
 from ness_ros.events.representations import region_counts
-from ness_ros.segmentation.crops import box_window, padded_size, region_windows
+from ness_ros.segmentation.crops import box_window, padded_size, region_windows, stack_crops
 from ness_ros.segmentation.inputs import InputEncoder
 from ness_ros.segmentation.predict import inference_model, predict_labels
 from ness_ros.segmentation.result import SegmentationResult
@@ -141,8 +141,11 @@ class HybridSegmenter:
         reset = self._last_stamp is None or stamp_ns < self._last_stamp
         if reset or (self._mask is not None and self._mask.shape != (height, width)):
             self.reset()
-        frame = torch.from_numpy(self.encoder.frame_tensor(image))
-        event_tensor = torch.from_numpy(self.encoder.event_tensor(events, stamp_ns))
+        # Padded to the model's stride and channels last, as the model reads them: the full
+        # pass takes them without a copy, and crops are cut from them on its grid.
+        layout = {"pad_to": self.stride, "channels_last": True}
+        frame = torch.from_numpy(self.encoder.frame_tensor(image, **layout))
+        event_tensor = torch.from_numpy(self.encoder.event_tensor(events, stamp_ns, **layout))
         t1 = time.perf_counter()
 
         g = self.gating
@@ -161,7 +164,8 @@ class HybridSegmenter:
         t2 = time.perf_counter()
 
         if changed is None:
-            mask = self._predict(frame[None], event_tensor[:, None])[0]
+            labels = self._predict(frame[None], event_tensor[:, None])[0]
+            mask = np.ascontiguousarray(labels[:height, :width])
             recomputed, pixels = regions_total, self.padded_pixels(width, height)
             self._keyframe_stamp, self._since_keyframe = stamp_ns, 0
             self._change = None
@@ -204,9 +208,9 @@ class HybridSegmenter:
                    frame: torch.Tensor, events: torch.Tensor) -> tuple[int, float]:
         """Segment the changed regions in one batch and paste them into ``mask``.
 
-        Crops come from the frame zero-padded to the model's stride, as the model pads a full
-        frame, so that every window lies on the full frame's sampling grid. Returns the input
-        pixels computed and the time inference ended."""
+        Crops come from the frame zero-padded to the model's stride (``frame`` and ``events``
+        are), as the model pads a full frame, so that every window lies on the full frame's
+        sampling grid. Returns the input pixels computed and the time inference ended."""
         height, width = mask.shape
         g, s = self.gating, self.stride
         (crop_w, crop_h), windows = region_windows(width, height, g.cols, g.rows, g.margin, s)
@@ -225,11 +229,7 @@ class HybridSegmenter:
         else:
             crops = [(x, y, x + crop_w, y + crop_h) for _, (x, y) in chosen]
             origin_of = [origin for _, origin in chosen]
-        pad_h, pad_w = padded_size(height, s) - height, padded_size(width, s) - width
-        frame = torch.nn.functional.pad(frame, (0, pad_w, 0, pad_h))
-        events = torch.nn.functional.pad(events, (0, pad_w, 0, pad_h))
-        frames = torch.stack([frame[:, y0:y1, x0:x1] for x0, y0, x1, y1 in crops])
-        event_crops = torch.stack([events[:, :, y0:y1, x0:x1] for x0, y0, x1, y1 in crops], 1)
+        frames, event_crops = stack_crops(frame, events, crops)
         labels = self._predict(frames, event_crops)
         done = time.perf_counter()
         for index, (((x0, y0, x1, y1), _), (wx0, wy0)) in enumerate(
