@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import copy
 
+import numpy as np
 import torch
+from numba import njit
 
 from ness_ros.models.spiking import fold_batch_norm
 
@@ -32,22 +34,37 @@ def class_ids(logits: torch.Tensor) -> torch.Tensor:
     """``logits.argmax(dim=1)`` as uint8 for finite logits (B, classes, H, W), ties to the
     lowest class as argmax does.
 
-    A running maximum over the class planes: every step is an element-wise op over one plane.
-    ``argmax`` over dimension 1 reduces across strided memory, one pixel at a time: on a CPU it
-    took 15-20 ms for a 346 x 260 frame of 6 classes (a third of the whole forward pass), this
-    about 1.5 ms.
+    On the CPU, one numba pass over the pixels (:func:`_argmax_classes`): ``argmax`` over
+    dimension 1 reduces across strided memory one pixel at a time, 15-20 ms for a 346 x 260
+    frame of 6 classes (a third of the whole forward pass then); a running maximum of torch
+    ops over the class planes took 1.4 ms, this 0.4 ms. Elsewhere (CUDA), ``argmax`` itself.
     """
     classes = logits.shape[1]
     if classes > 256:
         raise ValueError(f"uint8 class ids hold at most 256 classes, got {classes}")
-    best = logits[:, 0].clone()
-    ids = torch.zeros_like(best)
-    for c in range(1, classes):
-        plane = logits[:, c]
-        better = torch.gt(plane, best).to(best.dtype)
-        ids.addcmul_(better, c - ids)  # c where this class is strictly better, else unchanged
-        torch.maximum(best, plane, out=best)
-    return ids.to(torch.uint8)
+    if logits.device.type != "cpu" or logits.dtype != torch.float32:
+        return logits.argmax(dim=1).to(torch.uint8)
+    planes = logits.detach().contiguous().numpy()
+    ids = np.empty((planes.shape[0], *planes.shape[2:]), np.uint8)
+    _argmax_classes(planes, ids)
+    return torch.from_numpy(ids)
+
+
+@njit(cache=True, nogil=True)
+def _argmax_classes(logits, out):  # noqa: ANN001, ANN202 (numba)
+    """``out[b, y, x]`` = the first class of the largest ``logits[b, :, y, x]``."""
+    batch, classes, height, width = logits.shape
+    for b in range(batch):
+        for y in range(height):
+            for x in range(width):
+                best = logits[b, 0, y, x]
+                index = 0
+                for c in range(1, classes):
+                    value = logits[b, c, y, x]
+                    if value > best:
+                        best = value
+                        index = c
+                out[b, y, x] = index
 
 
 @torch.inference_mode()
