@@ -42,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
     from ament_index_python.packages import get_package_share_directory
 
     from ness_ros.graph import segmentation_graph
-    from ness_ros.graph_runner import run_until_source_ends
+    from ness_ros.graph_runner import STARTUP_S, run_until_source_ends
 
     if args.repeats < 1:
         print("ness bench latency: --repeats must be >= 1", file=sys.stderr)
@@ -62,7 +62,8 @@ def run(args: argparse.Namespace) -> int:
                     spec.parameters["keyframe_interval"] = 1
                 if spec.executable == "segmentation_evaluator":
                     spec.parameters["report_dir"] = str(out.resolve())
-            report = run_until_source_ends(specs, out, args.duration * 4 + 240, desc=name)
+            report = run_until_source_ends(specs, out, args.duration * 4 + 240,
+                                           expected_s=args.duration + STARTUP_S, desc=name)
             if report is None:
                 return 1
             reports[name] = report

@@ -56,13 +56,14 @@ def demo_graph(args: argparse.Namespace, report_dir: Path):
 
 
 def run(args: argparse.Namespace) -> int:
-    from ness_ros.graph_runner import run_until_source_ends
+    from ness_ros.graph_runner import STARTUP_S, run_until_source_ends
 
     out = args.out
     specs = demo_graph(args, out)
     print(f"starting {', '.join(s.name for s in specs)} (logs in {out / 'logs'})")
     # The camera prepares its sequence (generated once, then cached), plays it and exits.
-    report = run_until_source_ends(specs, out, args.duration / args.rate * 4 + 180, desc="demo")
+    report = run_until_source_ends(specs, out, args.duration / args.rate * 4 + 180,
+                                   expected_s=args.duration / args.rate + STARTUP_S, desc="demo")
     if report is None:
         return 1
     figures = {
