@@ -50,6 +50,16 @@ def test_ness_help_lists_verbs():
     assert "usage: ness" in out and "env" in out
 
 
+def test_ness_parser_builds_without_torch_or_rclpy():
+    """Verbs import their heavy dependencies when they run, so ``ness --help`` and argument
+    errors come back in about a second rather than after loading torch."""
+    code = ("import sys; from ness_ros.cli.main import build_parser; build_parser(); "
+            "print(sorted(m for m in ('torch', 'rclpy') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=60, check=True).stdout
+    assert out.strip() == "[]"
+
+
 def test_ness_env_reports_every_package_importable(tmp_path):
     out_json = tmp_path / "env.json"
     result = subprocess.run([sys.executable, "-m", "ness_ros.cli.main", "env", "--json",

@@ -25,7 +25,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ness_ros.cli.report import add_json_option, format_table, write_json
-from ness_ros.segmentation.crops import region_windows
+from ness_ros.segmentation.crops import region_windows, stack_crops
 
 
 def register(subparsers: Any) -> None:
@@ -126,13 +126,12 @@ def run(args: argparse.Namespace) -> int:
     margin = SegSNN.context_margin if args.margin is None else args.margin
     (crop_w, crop_h), windows = region_windows(width, height, cols, rows, margin,
                                                model.total_stride)
-    # Crops of the frame padded as the model pads it, so edge crops see the same zeros.
-    padded_frame = pad_to_multiple(full_frame, model.total_stride)
-    padded_events = pad_to_multiple(full_events, model.total_stride)
-    crop_frames = torch.cat([padded_frame[..., y:y + crop_h, x:x + crop_w]
-                             for _, (x, y) in windows])
-    crop_events = torch.cat([padded_events[..., y:y + crop_h, x:x + crop_w]
-                             for _, (x, y) in windows], dim=1)
+    # Crops of the frame padded as the model pads it, so edge crops see the same zeros, cut
+    # as the hybrid segmenter cuts them.
+    crop_frames, crop_events = stack_crops(
+        pad_to_multiple(full_frame, model.total_stride)[0],
+        pad_to_multiple(full_events, model.total_stride)[:, 0],
+        [(x, y, x + crop_w, y + crop_h) for _, (x, y) in windows])
 
     # Timed as the segmenters run them (batch norm folded); work is counted on the originals.
     ev_model, ev_inputs = inference_model(built["evsegsnn"][0]), built["evsegsnn"][2]

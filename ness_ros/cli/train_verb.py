@@ -11,7 +11,7 @@ from ness_ros.cli.report import add_json_option, format_table, write_json
 
 
 def register(subparsers: Any) -> None:
-    from ness_ros.training.trainer import TrainConfig  # light: no torch work at import
+    from ness_ros.training.config import TrainConfig  # no torch: the parser builds quickly
 
     parser = subparsers.add_parser(
         "train", help="train a segmentation model on synthetic sequences",

@@ -9,9 +9,12 @@ multiple of the stride. Used by :class:`~ness_ros.segmentation.hybrid.HybridSegm
 
 from __future__ import annotations
 
-import torch
+from typing import TYPE_CHECKING
 
 from ness_ros.events.representations import region_bounds
+
+if TYPE_CHECKING:
+    import torch
 
 
 def padded_size(extent: int, stride: int) -> int:
@@ -81,6 +84,8 @@ def stack_crops(frame: torch.Tensor | None, events: torch.Tensor,
     """Cut equal-size windows ``(x0, y0, x1, y1)`` out of a frame ``[C, H, W]`` (or None) and
     events ``[T, 2, H, W]`` into a batch: frames ``[B, C, h, w]`` and events ``[T, B, 2, h, w]``,
     both in the channels-last layout the models' convolutions read, in one copy per crop."""
+    import torch  # here: the rest of this module serves command lines that start without torch
+
     x0, y0, x1, y1 = windows[0]
     height, width, count = y1 - y0, x1 - x0, len(windows)
     steps, channels = events.shape[:2]

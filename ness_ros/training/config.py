@@ -1,0 +1,80 @@
+"""The settings of a training run (``ness train``, YAML or flags): importable without torch, so
+that the command line can build its parser quickly."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from ness_ros.labels import NUM_CLASSES
+from ness_ros.segmentation.inputs import InputEncoder
+
+if TYPE_CHECKING:
+    import torch
+
+#: Frame normalisation of models with a frame input (per channel; mono uses the first value).
+FRAME_MEAN, FRAME_STD = 0.45, 0.25
+
+
+@dataclass
+class TrainConfig:
+    """Everything a training run depends on; written into checkpoints and the model card."""
+
+    model: str = "segsnn"
+    base_width: int = 12
+    #: SegSNN only: channels of its 1/2-resolution decoder stage (0: none).
+    fine_width: int = 0
+    num_steps: int = 3
+    frame_channels: int = 3
+    event_window_ms: float = 50.0
+    event_clip: float = 4.0
+    train_seeds: list[int] = field(default_factory=lambda: list(range(1, 9)))
+    val_seeds: list[int] = field(default_factory=lambda: [1001])
+    duration_s: float = 10.0
+    width: int = 346
+    height: int = 260
+    crop: tuple[int, int] = (128, 160)
+    batch_size: int = 8
+    epochs: int = 6
+    lr: float = 3e-3
+    weight_decay: float = 1e-4
+    seed: int = 0
+    device: str = "cpu"
+    threads: int = 0
+    val_frames: int = 60
+    #: Cross-entropy class weights: "none", or "inverse_sqrt" (frequency ** -0.5 over the
+    #: training labels, mean 1, capped at 10) so that thin, rare classes (poles, people) count.
+    class_weights: str = "inverse_sqrt"
+    data_dir: str = ""  # empty: the shared sequence cache (ness_ros.data.cache)
+    #: Processes that generate missing sequences, and DataLoader workers on the CPU path.
+    data_workers: int = 0
+    #: Encode every training sample once and keep it on the training device: "auto" (on CUDA),
+    #: "yes" or "no" (encode on the fly, as the CPU needs: memory is about 2 MB per frame).
+    preload: str = "auto"
+    #: Minutes (0: none) the run may take from its start: after the first epoch, ``epochs`` is
+    #: lowered to what fits, and the schedule set for that count (the first epoch, the warm-up,
+    #: does not depend on it). The card and checkpoints record the count that ran.
+    time_budget_min: float = 0.0
+    out_dir: str = "runs/train"
+
+    def encoder(self) -> InputEncoder:
+        channels = self.frame_channels if self.model == "segsnn" else 0
+        return InputEncoder(
+            num_steps=self.num_steps, event_window_ns=int(self.event_window_ms * 1e6),
+            event_clip=self.event_clip, event_scale=1.0 / self.event_clip,
+            frame_channels=channels, frame_mean=(FRAME_MEAN,) * channels,
+            frame_std=(FRAME_STD,) * channels)
+
+    def build_model(self) -> torch.nn.Module:
+        from ness_ros.models.weights import ARCHITECTURES
+
+        if self.model not in ARCHITECTURES:
+            raise ValueError(f"unknown model {self.model!r}; choose from {sorted(ARCHITECTURES)}")
+        kwargs: dict[str, Any] = {"num_classes": NUM_CLASSES, "base_width": self.base_width,
+                                  "num_steps": self.num_steps}
+        if self.model == "segsnn":
+            kwargs["frame_channels"] = self.frame_channels
+            kwargs["fine_width"] = self.fine_width
+        elif self.fine_width:
+            raise ValueError("fine_width applies to segsnn only")
+        return ARCHITECTURES[self.model](**kwargs)
