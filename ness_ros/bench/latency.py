@@ -7,7 +7,10 @@ mode is the same node with ``keyframe_interval: 1`` (every frame is a keyframe).
 ``--repeats N`` the two modes alternate N times and the summary gives each figure's median over
 the runs: on a small shared machine one run's p95 can double when a neighbour is busy. Latency is
 what the node reports per mask on ``~/latency``: processing (publish minus the input's arrival)
-and end-to-end (publish minus the input's stamp; the camera stamps live).
+and end-to-end (publish minus the input's stamp; the camera stamps live). Each run also gives the
+fraction of the machine's CPU time that was busy (the graph included) and that the hypervisor
+took for other guests (steal), over the whole run with start-up, so that a slow run can be told
+from a slow change.
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ def run(args: argparse.Namespace) -> int:
 
     from ness_ros.graph import segmentation_graph
     from ness_ros.graph_runner import STARTUP_S, run_until_source_ends
+    from ness_ros.machine_load import cpu_counters, load_between
 
     if args.repeats < 1:
         print("ness bench latency: --repeats must be >= 1", file=sys.stderr)
@@ -62,12 +66,14 @@ def run(args: argparse.Namespace) -> int:
                     spec.parameters["keyframe_interval"] = 1
                 if spec.executable == "segmentation_evaluator":
                     spec.parameters["report_dir"] = str(out.resolve())
+            counters = cpu_counters()
             report = run_until_source_ends(specs, out, args.duration * 4 + 240,
                                            expected_s=args.duration + STARTUP_S, desc=name)
             if report is None:
                 return 1
             reports[name] = report
-            rows.append(latency_row(mode, run_index, frames_sent, report))
+            rows.append({**latency_row(mode, run_index, frames_sent, report),
+                         **load_between(counters, cpu_counters())})
     summary = [median_row(mode, [row for row in rows if row["mode"] == mode]) for mode in MODES]
     full, gated = summary
     ratios = {"masks_per_s": gated["masks_per_s"] / full["masks_per_s"],
