@@ -129,9 +129,9 @@ def run_sweep(args: argparse.Namespace) -> int:
                           accumulate=args.change_since == "region",
                           keyframe_max_age_s=args.keyframe_max_age,
                           max_changed_fraction=args.max_changed_fraction)
-    full = evaluate_hybrid(model, encoder, sequences,
-                           dataclasses.replace(gating, keyframe_interval=1), name="full",
-                           work=work, progress=progress)
+    every_frame = dataclasses.replace(gating, keyframe_interval=1)  # the full pass
+    full = evaluate_hybrid(model, encoder, sequences, every_frame, name="full", work=work,
+                           progress=progress)
     reports = [full]
     # theta = 0 through the gated path (no keyframe policy): per-region crops in one batch, and
     # the planner's choice (here the one bounding box of all regions).
@@ -145,9 +145,8 @@ def run_sweep(args: argparse.Namespace) -> int:
                                        progress=progress))
     # The full pass once more at the end: speed-ups are taken against the mean of both runs, and
     # the two rows show how far this machine's speed drifted over the sweep.
-    reports.append(evaluate_hybrid(model, encoder, sequences,
-                                   dataclasses.replace(gating, keyframe_interval=1),
-                                   name="full again", work=work, progress=progress))
+    reports.append(evaluate_hybrid(model, encoder, sequences, every_frame, name="full again",
+                                   work=work, progress=progress))
     baseline_fps = (full.frames_per_s + reports[-1].frames_per_s) / 2
     rows = []
     labels = {"full": "full", "full again": "full (again)", "split": "0 (split)",

@@ -15,6 +15,7 @@ from numpy.typing import NDArray
 
 from ness_ros.events.batch import EventBatch
 from ness_ros.events.representations import spike_tensor
+from ness_ros.segmentation.crops import padded_size
 
 #: ITU-R BT.601 luma weights, for models that take mono frames fed with colour images.
 _LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
@@ -124,7 +125,7 @@ def _zeros(steps: int, channels: int, height: int, width: int, pad_to: int,
     ``pad_to``; with ``channels_last``, a view of a (steps, H', W', channels) array."""
     if pad_to < 1:
         raise ValueError(f"pad_to must be >= 1, got {pad_to}")
-    height, width = -(-height // pad_to) * pad_to, -(-width // pad_to) * pad_to
+    height, width = padded_size(height, pad_to), padded_size(width, pad_to)
     if channels_last:
         return np.zeros((steps, height, width, channels), np.float32).transpose(0, 3, 1, 2)
     return np.zeros((steps, channels, height, width), np.float32)
