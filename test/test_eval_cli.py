@@ -1,4 +1,5 @@
-"""``ness eval model`` and ``ness eval sweep`` end to end on short sequences."""
+"""``ness eval model``, ``ness eval sweep`` and ``ness eval ceiling`` end to end on short
+sequences."""
 
 from __future__ import annotations
 
@@ -55,5 +56,42 @@ def test_sweep_runs_full_split_and_every_theta_on_the_same_frames(tmp_path, monk
     huge = rows[-1]
     assert huge["recomputed_fraction"] == 0.0  # theta = 1000 keeps the keyframes
     assert huge["macs_per_frame"] < rows[0]["macs_per_frame"]
+    # With ground truth where the model ran: every region recomputed is exact, kept labels are
+    # stale (1 s of driving), and the model itself is far below its ceiling.
+    for row in (first, again, *rows[1:4]):
+        assert row["ceiling_miou"] == 1.0
+    assert huge["ceiling_miou"] < 0.95 and first["miou"] < 0.9
     assert (out_dir / "sweep.md").read_text().count("\n|") >= 6
     assert (out_dir / "sweep.png").stat().st_size > 1000
+
+
+def test_ceiling_bounds_label_reuse_against_labels_and_the_full_pass(tmp_path, monkeypatch):
+    monkeypatch.setenv("NESS_CACHE_DIR", str(tmp_path / "cache"))
+    model = tiny_model_file(tmp_path, "segsnn")
+    out_dir = tmp_path / "ceiling"
+    out = ness("eval", "ceiling", "--model", str(model), "--seeds", "31", "--duration", "1",
+               "--grids", "2x3", "4x6", "--budgets", "0.2", "1", "--out", str(out_dir),
+               "--no-progress", "--json", str(tmp_path / "ceiling.json")).stdout
+    assert "label reuse ceiling" in out and "full pass of segsnn" in out
+    figures = json.loads((tmp_path / "ceiling.json").read_text())
+    rows = figures["rows"]
+    assert [(r["pasted"], r["grid"], r["budget"]) for r in rows] == [
+        (pasted, grid, budget) for pasted in ("ground truth", "full pass")
+        for grid in ("2x3", "4x6") for budget in (0.2, 1.0)]
+    full_pass = figures["full_pass_miou"]
+    for row in rows:
+        baseline = 1.0 if row["pasted"] == "ground truth" else full_pass
+        assert row["loss_points"] == pytest.approx(100 * (row["miou"] - baseline))
+        if row["budget"] == 1.0:  # every region every frame: nothing is reused
+            assert row["miou"] == pytest.approx(baseline) and row["computed_fraction"] == 1.0
+        else:
+            assert row["computed_fraction"] < 0.5
+            if row["pasted"] == "ground truth":  # (a tiny model's masks may barely change)
+                assert row["loss_points"] < 0
+    assert (out_dir / "ceiling.png").stat().st_size > 1000
+
+
+def test_ceiling_refuses_a_malformed_grid(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "ness_ros.cli.main", "eval", "ceiling",
+                             "--grids", "4by6"], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2 and "ROWSxCOLS" in result.stderr

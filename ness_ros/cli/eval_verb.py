@@ -4,7 +4,11 @@
                      work and energy per frame, a confusion-matrix PNG.
 ``ness eval sweep``  the hybrid method's change-threshold sweep in the form of the paper's
                      table: full-frame baseline and every theta on the same frames, one after the
-                     other, in one process; Markdown, JSON and a PNG plot.
+                     other, in one process; Markdown, JSON and a PNG plot. Each row also
+                     gives the MIoU its gating decisions reach with perfect labels.
+``ness eval ceiling`` what reusing labels costs on the drives themselves, with no model: the
+                     MIoU of a clairvoyant gate that recomputes the regions with the most wrong
+                     labels, for several grids and budgets of regions per frame; a PNG plot.
 """
 
 from __future__ import annotations
@@ -53,24 +57,48 @@ def register(subparsers: Any) -> None:
     sweep.add_argument("--max-changed-fraction", type=float, default=0.6)
     _common(sweep)
     sweep.set_defaults(func=run_sweep)
+    ceiling = sub.add_parser("ceiling", help="accuracy ceiling of label reuse, with no model")
+    ceiling.add_argument("--grids", nargs="+", default=[(4, 6), (8, 12), (16, 24)],
+                         type=_grid, metavar="ROWSxCOLS")
+    ceiling.add_argument("--budgets", type=float, nargs="+",
+                         default=[0.05, 0.1, 0.15, 0.2, 0.3, 0.5],
+                         help="fractions of the regions recomputed per frame")
+    ceiling.add_argument("--keyframe-max-age", type=float, default=2.0,
+                         help="a full frame of ground truth when the last is this old, s")
+    ceiling.add_argument("--reference", nargs="+", choices=("labels", "model"),
+                         default=["labels", "model"],
+                         help="what the gate pastes: the ground truth, or the model's full-pass "
+                              "masks (losses then count against the full pass, as in the sweep)")
+    _common(ceiling)
+    ceiling.set_defaults(func=run_ceiling)
     parser.set_defaults(func=lambda args: parser.print_help() or 2)
+
+
+def _grid(text: str) -> tuple[int, int]:
+    rows, _, cols = text.partition("x")
+    if not (rows.isdigit() and cols.isdigit() and int(rows) > 0 and int(cols) > 0):
+        raise argparse.ArgumentTypeError(f"grid must be ROWSxCOLS, e.g. 4x6, got {text!r}")
+    return int(rows), int(cols)
+
+
+def _sequences(args: argparse.Namespace, width: int, height: int) -> list:
+    from ness_ros.data.cache import cached_sequence
+    from ness_ros.data.sequence import SequenceConfig
+
+    config = SequenceConfig(width=width, height=height, duration_s=args.duration)
+    return [cached_sequence(s, config, progress=not args.no_progress) for s in args.seeds]
 
 
 def _setup(args: argparse.Namespace, arch: str):
     import torch
 
-    from ness_ros.data.cache import cached_sequence
-    from ness_ros.data.sequence import SequenceConfig
     from ness_ros.models.weights import default_weights_path, load_model
     from ness_ros.segmentation.inputs import InputEncoder
 
     if args.threads:
         torch.set_num_threads(args.threads)
     model, card = load_model(args.model or default_weights_path(arch))
-    width, height = card.input_size
-    config = SequenceConfig(width=width, height=height, duration_s=args.duration)
-    sequences = [cached_sequence(s, config, progress=not args.no_progress) for s in args.seeds]
-    return model, card, InputEncoder.from_card(card), sequences
+    return model, card, InputEncoder.from_card(card), _sequences(args, *card.input_size)
 
 
 def _sequence_facts(sequences) -> dict[str, Any]:
@@ -118,6 +146,7 @@ def run_model(args: argparse.Namespace) -> int:
 
 
 def run_sweep(args: argparse.Namespace) -> int:
+    from ness_ros.segmentation.ceiling import gate_ceiling
     from ness_ros.segmentation.evaluation import evaluate_hybrid, full_frame_work
     from ness_ros.segmentation.hybrid import GatingConfig
     from ness_ros.segmentation.plots import plot_sweep
@@ -140,9 +169,11 @@ def run_sweep(args: argparse.Namespace) -> int:
     runs = [("split", dataclasses.replace(every_region, batch_crops_only=True)),
             ("merged", every_region)]
     runs += [(f"{t:g}", dataclasses.replace(gating, theta=t)) for t in args.thetas]
+    ceiling = {"full": gate_ceiling(sequences, every_frame).miou}
     for name, g in runs:
         reports.append(evaluate_hybrid(model, encoder, sequences, g, name=name, work=work,
                                        progress=progress))
+        ceiling[name] = gate_ceiling(sequences, g).miou
     # The full pass once more at the end: speed-ups are taken against the mean of both runs, and
     # the two rows show how far this machine's speed drifted over the sweep.
     reports.append(evaluate_hybrid(model, encoder, sequences, every_frame, name="full again",
@@ -155,6 +186,7 @@ def run_sweep(args: argparse.Namespace) -> int:
         is_full = r.name in ("full", "full again")
         rows.append({"theta": labels.get(r.name, r.name.split("=")[-1]),
                      "miou": r.miou, "delta_miou_points": 100 * (r.miou - full.miou),
+                     "ceiling_miou": ceiling["full" if is_full else r.name],
                      "frames_per_s": r.frames_per_s, "speedup": r.frames_per_s / baseline_fps,
                      "macs_per_frame": r.macs_per_frame, "synops_per_frame": r.synops_per_frame,
                      "recomputed_fraction": 1.0 if is_full else r.recomputed_fraction,
@@ -164,8 +196,11 @@ def run_sweep(args: argparse.Namespace) -> int:
              f"{100 * facts['moving_fraction']:.0f}% of the time, grid {args.grid[0]}x"
              f"{args.grid[1]}, margin {args.margin}, change counted since the "
              f"{'region was recomputed' if gating.accumulate else 'previous frame'}")
-    table = [{**row, "miou": 100 * row["miou"]} for row in rows]
+    table = [{**row, "miou": 100 * row["miou"], "ceiling_miou": 100 * row["ceiling_miou"]}
+             for row in rows]
     print(format_table(table, title=title))
+    print("ceiling_miou: the MIoU of each row's gating decisions with ground truth pasted where "
+          "the model ran (a perfect model; see `ness eval ceiling`)")
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "sweep.md").write_text(_markdown(title, table))
     png = plot_sweep([r for r in rows if not r["theta"].startswith(("0 (", "full ("))],
@@ -174,6 +209,63 @@ def run_sweep(args: argparse.Namespace) -> int:
     write_json(args.json or args.out / "sweep.json",
                {"rows": rows, "sequences": facts, "gating": dataclasses.asdict(gating),
                 "work_full_frame": dataclasses.asdict(work), "model": card.to_dict()})
+    return 0
+
+
+def run_ceiling(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from ness_ros.segmentation.ceiling import best_choice_ceiling
+    from ness_ros.segmentation.plots import plot_ceiling
+
+    model = card = None
+    if "model" in args.reference:
+        model, card, encoder, sequences = _setup(args, "segsnn")
+    else:
+        from ness_ros.models.weights import default_weights_path, load_card
+
+        sequences = _sequences(args, *load_card(args.model or default_weights_path("segsnn"))
+                               .input_size)
+    references: dict[str, tuple[list | None, float]] = {}
+    if "labels" in args.reference:
+        references["labels"] = (None, 1.0)
+    if model is not None:
+        from ness_ros.segmentation.evaluation import evaluate_hybrid
+        from ness_ros.segmentation.hybrid import GatingConfig
+
+        masks: list = []
+        full = evaluate_hybrid(model, encoder, sequences, GatingConfig(keyframe_interval=1),
+                               name="full pass", progress=not args.no_progress, masks_out=masks)
+        references["model"] = (masks, full.miou)
+    rows = []
+    cases = [(ref, grid, budget) for ref in references for grid in args.grids
+             for budget in args.budgets]
+    for ref, (n_rows, n_cols), budget in tqdm(cases, desc="ceiling", disable=args.no_progress,
+                                              leave=False):
+        masks, baseline = references[ref]
+        r = best_choice_ceiling(sequences, n_rows, n_cols, budget, references=masks,
+                                keyframe_max_age_s=args.keyframe_max_age)
+        rows.append({"pasted": "ground truth" if ref == "labels" else "full pass",
+                     "grid": f"{n_rows}x{n_cols}", "budget": budget,
+                     "regions_per_frame": max(1, round(budget * n_rows * n_cols)),
+                     "computed_fraction": r.computed_fraction, "miou": r.miou,
+                     "loss_points": 100 * (r.miou - baseline), "keyframes": r.keyframes})
+    facts = _sequence_facts(sequences)
+    title = (f"label reuse ceiling: {facts['frames']} frames of seeds {facts['seeds']}, ego "
+             f"moving {100 * facts['moving_fraction']:.0f}% of the time; each frame a "
+             f"clairvoyant gate recomputes the regions whose labels are most wrong, a keyframe "
+             f"every {args.keyframe_max_age:g} s")
+    print(format_table([{**row, "miou": 100 * row["miou"]} for row in rows], title=title))
+    if "model" in references:
+        print(f"full pass of {card.architecture}: MIoU {100 * references['model'][1]:.2f}")
+    print("loss_points: MIoU lost to reused labels alone, against the full pass of what is "
+          "pasted; a gate that counts events should not expect to lose less at that budget")
+    args.out.mkdir(parents=True, exist_ok=True)
+    png = plot_ceiling(rows, args.out / "ceiling.png")
+    print(f"written: {png}")
+    write_json(args.json or args.out / "ceiling.json",
+               {"rows": rows, "sequences": facts, "keyframe_max_age_s": args.keyframe_max_age,
+                "full_pass_miou": references["model"][1] if "model" in references else None})
     return 0
 
 

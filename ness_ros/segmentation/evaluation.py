@@ -92,8 +92,11 @@ def full_frame_work(model: torch.nn.Module, encoder: InputEncoder,
 def evaluate_hybrid(model: torch.nn.Module, encoder: InputEncoder,
                     sequences: Sequence[SyntheticSequence], gating: GatingConfig, *,
                     name: str = "", work: WorkReport | None = None,
-                    progress: bool = False, device: str = "cpu") -> EvalReport:
-    """Run a fresh HybridSegmenter over every frame of ``sequences`` (each from its start)."""
+                    progress: bool = False, device: str = "cpu",
+                    masks_out: list[np.ndarray] | None = None) -> EvalReport:
+    """Run a fresh HybridSegmenter over every frame of ``sequences`` (each from its start).
+
+    ``masks_out``, when given, receives each sequence's masks as one (N, H, W) uint8 array."""
     confusion = np.zeros((NUM_CLASSES, NUM_CLASSES), np.int64)
     times, recomputed, pixels, keyframes = [], [], [], 0
     total = sum(len(s) for s in sequences)
@@ -101,6 +104,7 @@ def evaluate_hybrid(model: torch.nn.Module, encoder: InputEncoder,
                leave=False)
     for seq in sequences:
         seg = HybridSegmenter(model, encoder, gating, device=device)
+        masks = np.empty_like(seq.labels) if masks_out is not None else None
         for i in range(len(seq)):
             stamp = int(seq.stamps_ns[i])
             start = time.perf_counter()
@@ -109,10 +113,14 @@ def evaluate_hybrid(model: torch.nn.Module, encoder: InputEncoder,
             confusion += confusion_matrix(result.mask, seq.labels[i], NUM_CLASSES,
                                           ignore=IGNORE_LABEL)
             keyframes += int(result.keyframe)
+            if masks is not None:
+                masks[i] = result.mask
             if not result.reset:  # the first frame of a sequence is a keyframe by necessity
                 recomputed.append(result.recomputed_fraction)
             pixels.append(result.pixels_computed / seg.padded_pixels(seq.width, seq.height))
             bar.update()
+        if masks_out is not None:
+            masks_out.append(masks)
     bar.close()
     return _report(name or f"theta={gating.theta:g}", confusion, times, recomputed, keyframes,
                    pixels, work)

@@ -14,15 +14,15 @@ as a single crop instead (theta = 0 then costs one full-frame pass).
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 import numpy as np
 import torch
 from numpy.typing import NDArray
 
 from ness_ros.events.batch import EventBatch
-from ness_ros.events.representations import region_counts
 from ness_ros.segmentation.crops import box_window, padded_size, region_windows, stack_crops
+from ness_ros.segmentation.gating import GatingConfig, RegionGate
 from ness_ros.segmentation.inputs import InputEncoder
 from ness_ros.segmentation.predict import inference_model, predict_labels
 from ness_ros.segmentation.result import SegmentationResult
@@ -33,54 +33,6 @@ from ness_ros.segmentation.result import SegmentationResult
 #: that pass on this CPU). In the batch of ``ness bench latency`` runs right after this change the
 #: gated node's p95 went from 53-64 ms to 47-50 ms; later batches varied with the machine's load.
 BOX_SIZE_STEP = 4
-
-
-@dataclass(frozen=True)
-class GatingConfig:
-    """Parameters of the region gating and the keyframe policy.
-
-    Attributes:
-        theta: change threshold in events per pixel: a region is recomputed when the mean count
-            of events (both polarities) per pixel of the region is at or above it, counted since
-            the region's labels were computed (``accumulate``) or since the previous processed
-            frame. 0 recomputes every region; ``inf`` keeps the keyframe.
-        accumulate: count a region's events from the frame its labels were last computed, so
-            that slow but steady change (a road edge drifting under ego-motion) is caught once it
-            adds up to theta; False counts only the events since the previous processed frame
-            (the published rule), under which such a region keeps stale labels until the next
-            keyframe.
-        rows, cols: the region grid.
-        margin: context margin in pixels around each changed region's crop.
-        keyframe_interval: a full pass every this many frames (0: never by count).
-        keyframe_max_age_s: a full pass when the last keyframe is older (0: never by age).
-        max_changed_fraction: a full pass when more than this fraction of regions changed.
-        batch_crops_only: always run per-region crops, never the merged bounding box (to measure
-            the pure split path).
-    """
-
-    theta: float = 1.0
-    accumulate: bool = True
-    rows: int = 4
-    cols: int = 6
-    margin: int = 16
-    keyframe_interval: int = 0
-    keyframe_max_age_s: float = 0.0
-    max_changed_fraction: float = 1.0
-    batch_crops_only: bool = False
-
-    def validate(self) -> None:
-        """Raise ValueError naming the first invalid field."""
-        if not (self.theta >= 0):  # also rejects NaN
-            raise ValueError(f"theta must be >= 0 events per pixel, got {self.theta}")
-        if self.rows < 1 or self.cols < 1:
-            raise ValueError(f"region grid must be at least 1 x 1, got {self.rows} x {self.cols}")
-        if self.margin < 0:
-            raise ValueError(f"margin must be >= 0 pixels, got {self.margin}")
-        if self.keyframe_interval < 0 or self.keyframe_max_age_s < 0:
-            raise ValueError("keyframe_interval and keyframe_max_age_s must be >= 0")
-        if not 0.0 <= self.max_changed_fraction <= 1.0:
-            raise ValueError(f"max_changed_fraction must be in [0, 1], "
-                             f"got {self.max_changed_fraction}")
 
 
 class HybridSegmenter:
@@ -97,10 +49,9 @@ class HybridSegmenter:
 
     def __init__(self, model: torch.nn.Module, encoder: InputEncoder, gating: GatingConfig,
                  *, total_stride: int | None = None, device: str = "cpu") -> None:
-        gating.validate()
+        self.gate = RegionGate(gating)
         self.model = inference_model(model)
         self.encoder = encoder
-        self.gating = gating
         self.stride = int(total_stride or getattr(model, "total_stride", 1))
         self.device = torch.device(device)
         self.reset()
@@ -112,21 +63,18 @@ class HybridSegmenter:
         self.segment(blank, 1, EventBatch.empty(width, height))
         self.reset()
 
+    @property
+    def gating(self) -> GatingConfig:
+        return self.gate.config
+
     def reset(self) -> None:
         """Forget the previous mask: the next frame is a keyframe."""
         self._mask: NDArray[np.uint8] | None = None
-        self._last_stamp: int | None = None
-        self._keyframe_stamp = 0
-        self._since_keyframe = 0
-        #: Events per pixel per region since its labels were computed (``accumulate``).
-        self._change: NDArray[np.float64] | None = None
+        self.gate.reset()
 
     def configure(self, gating: GatingConfig) -> None:
         """Change theta, grid or policy at run time (a new grid forces a keyframe)."""
-        gating.validate()
-        if (gating.rows, gating.cols) != (self.gating.rows, self.gating.cols):
-            self._mask = None
-        self.gating = gating
+        self.gate.configure(gating)
 
     def segment(self, image: NDArray[np.uint8], stamp_ns: int,
                 events: EventBatch) -> SegmentationResult:
@@ -138,7 +86,8 @@ class HybridSegmenter:
         """
         t0 = time.perf_counter()
         height, width = image.shape[:2]
-        reset = self._last_stamp is None or stamp_ns < self._last_stamp
+        last = self.gate.last_stamp
+        reset = last is None or stamp_ns < last
         if reset or (self._mask is not None and self._mask.shape != (height, width)):
             self.reset()
         # Padded to the model's stride and channels last, as the model reads them: the full
@@ -148,27 +97,14 @@ class HybridSegmenter:
         event_tensor = torch.from_numpy(self.encoder.event_tensor(events, stamp_ns, **layout))
         t1 = time.perf_counter()
 
-        g = self.gating
-        regions_total = g.rows * g.cols
-        changed = None
-        if not self._keyframe_due(stamp_ns):
-            since = events.time_slice(self._last_stamp, stamp_ns)
-            change = region_counts(since, g.rows, g.cols)
-            if g.accumulate and self._change is not None and self._change.shape == change.shape:
-                change = change + self._change
-            changed = change >= g.theta
-            if changed.mean() > g.max_changed_fraction:
-                changed = None
-            else:
-                self._change = np.where(changed, 0.0, change)
+        changed = self.gate.plan(stamp_ns, events)
+        regions_total = self.gating.rows * self.gating.cols
         t2 = time.perf_counter()
 
         if changed is None:
             labels = self._predict(frame[None], event_tensor[:, None])[0]
             mask = np.ascontiguousarray(labels[:height, :width])
             recomputed, pixels = regions_total, self.padded_pixels(width, height)
-            self._keyframe_stamp, self._since_keyframe = stamp_ns, 0
-            self._change = None
             t3 = t4 = time.perf_counter()
         else:
             mask = self._mask.copy()
@@ -177,8 +113,7 @@ class HybridSegmenter:
             if recomputed:
                 pixels, t3 = self._recompute(mask, changed, frame, event_tensor)
                 t4 = time.perf_counter()
-            self._since_keyframe += 1
-        self._mask, self._last_stamp = mask, stamp_ns
+        self._mask = mask
         return SegmentationResult(
             mask=mask, stamp_ns=stamp_ns, keyframe=changed is None,
             regions_recomputed=recomputed, regions_total=regions_total, pixels_computed=pixels,
@@ -190,15 +125,6 @@ class HybridSegmenter:
         """Input pixels of a full pass: the frame padded to the model's stride, as the model
         pads it (crops are counted the same way, on the padded frame)."""
         return padded_size(width, self.stride) * padded_size(height, self.stride)
-
-    def _keyframe_due(self, stamp_ns: int) -> bool:
-        g = self.gating
-        if self._mask is None:
-            return True
-        if g.keyframe_interval and self._since_keyframe + 1 >= g.keyframe_interval:
-            return True
-        return bool(g.keyframe_max_age_s
-                    and stamp_ns - self._keyframe_stamp >= g.keyframe_max_age_s * 1e9)
 
     def _predict(self, frames: torch.Tensor, events: torch.Tensor) -> NDArray[np.uint8]:
         out = predict_labels(self.model, frames.to(self.device), events.to(self.device))

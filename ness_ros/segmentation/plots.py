@@ -69,3 +69,27 @@ def plot_sweep(rows: Sequence[dict], path: Path, title: str = "") -> Path:
     fig.savefig(path, dpi=120)
     plt.close(fig)
     return path
+
+
+def plot_ceiling(rows: Sequence[dict], path: Path, title: str = "",
+                 allowed_loss_points: float = 1.5) -> Path:
+    """MIoU lost against the fraction of regions computed, one line per grid and reference
+    (rows from ``ness eval ceiling``), with the line ``allowed_loss_points`` under a full pass."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6.4, 4.4))
+    for key in dict.fromkeys((r["pasted"], r["grid"]) for r in rows):
+        mine = [r for r in rows if (r["pasted"], r["grid"]) == key]
+        ax.plot([r["computed_fraction"] for r in mine], [r["loss_points"] for r in mine],
+                "o-" if key[0] == "ground truth" else "s--", label=f"{key[0]}, grid {key[1]}")
+    ax.axhline(-allowed_loss_points, color="tab:gray", ls=":",
+               label=f"{allowed_loss_points:g} points lost")
+    ax.set_xlabel("fraction of regions computed per frame (keyframes included)")
+    ax.set_ylabel("MIoU change against the full pass (points)")
+    ax.set_title(title or "label reuse ceiling (clairvoyant gate)")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path

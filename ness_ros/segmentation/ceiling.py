@@ -1,0 +1,166 @@
+"""What label reuse costs with a perfect model: the accuracy ceiling of region gating.
+
+A gated segmenter loses accuracy for two reasons: its model is wrong, and the labels it keeps
+are stale. These functions measure the second alone. They replay the gating on a labelled
+sequence but paste ground truth where a model would run, so a recomputed region is exactly right
+and a kept region is exactly as stale as the gating made it. A full pass scores 100 %.
+
+- :func:`gate_ceiling` follows the :class:`~ness_ros.segmentation.gating.RegionGate`'s own
+  choices (theta, keyframe policy), the decisions ``HybridSegmenter`` takes on the same frames.
+- :func:`best_choice_ceiling` grants a clairvoyant gate that, for a fixed budget of regions per
+  frame, recomputes the regions with the most wrong labels. It is greedy (frame by frame, wrong
+  pixels rather than IoU), not a proven optimum, but it knows where labels went stale, which a
+  gate that counts events can only guess: what it loses at a budget, a change threshold with
+  that budget should not expect to beat.
+
+Both can paste another reference than the ground truth: given a model's full-pass masks, they
+measure what reuse costs against that full pass, the baseline of ``ness eval sweep``; the masks
+are still scored against the ground truth.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from ness_ros.data.sequence import SyntheticSequence
+from ness_ros.events.representations import region_bounds
+from ness_ros.labels import IGNORE_LABEL, NUM_CLASSES
+from ness_ros.segmentation.gating import GatingConfig, RegionGate
+from ness_ros.segmentation.metrics import confusion_matrix, mean_iou
+
+
+@dataclass
+class CeilingReport:
+    """MIoU of reused ground truth over a set of frames, and how often labels were computed.
+
+    ``recomputed_fraction`` is the mean fraction of regions recomputed on frames that were not
+    keyframes, as :class:`~ness_ros.segmentation.evaluation.EvalReport` counts it; a frame's
+    computed fraction (keyframes counting 1) is ``computed_fraction``.
+    """
+
+    name: str
+    frames: int
+    miou: float
+    recomputed_fraction: float
+    computed_fraction: float
+    keyframes: int
+
+
+def region_index(height: int, width: int, rows: int, cols: int) -> NDArray[np.intp]:
+    """(H, W) map of each pixel's region, row by row, as the gating and the pasting cut them."""
+    row_edges, col_edges = region_bounds(height, width, rows, cols)
+    row_of = np.repeat(np.arange(rows), np.diff(row_edges))
+    col_of = np.repeat(np.arange(cols), np.diff(col_edges))
+    return row_of[:, None] * cols + col_of[None, :]
+
+
+def gate_ceiling(sequences: Sequence[SyntheticSequence], gating: GatingConfig, *,
+                 references: Sequence[NDArray[np.uint8]] | None = None,
+                 name: str = "") -> CeilingReport:
+    """Replay ``gating`` over ``sequences``, pasting the reference where it recomputes
+    (``references`` as for :func:`best_choice_ceiling`; default the ground truth)."""
+    tally = _Tally(name or f"theta={gating.theta:g}", gating.rows * gating.cols)
+    for seq, reference in zip(sequences, _references(sequences, references), strict=True):
+        gate = RegionGate(gating)
+        regions = region_index(seq.height, seq.width, gating.rows, gating.cols)
+        mask: NDArray[np.uint8] | None = None
+        for i, label in _labelled_frames(seq):
+            changed = gate.plan(int(seq.stamps_ns[i]), seq.events)
+            if changed is None or mask is None:
+                mask = reference[i].copy()
+            else:
+                _paste(mask, reference[i], regions, changed.ravel())
+            tally.add(mask, label, changed, first=i == 0)
+    return tally.report()
+
+
+def best_choice_ceiling(sequences: Sequence[SyntheticSequence], rows: int, cols: int,
+                        budget: float, *, keyframe_max_age_s: float = 2.0,
+                        references: Sequence[NDArray[np.uint8]] | None = None,
+                        name: str = "") -> CeilingReport:
+    """A clairvoyant gate: each frame, recompute the ``budget`` fraction of the ``rows`` x
+    ``cols`` regions (rounded, at least one) whose kept labels differ most from the reference;
+    a keyframe when the last one is ``keyframe_max_age_s`` old (0: never).
+
+    ``references``: per sequence, (N, H, W) labels pasted where the gate recomputes (default:
+    the ground truth), e.g. a model's full-pass masks."""
+    if not 0.0 < budget <= 1.0:
+        raise ValueError(f"budget must be a fraction of regions in (0, 1], got {budget}")
+    count = rows * cols
+    per_frame = max(1, round(budget * count))
+    tally = _Tally(name or f"best {per_frame} of {count}", count)
+    for seq, reference in zip(sequences, _references(sequences, references), strict=True):
+        regions = region_index(seq.height, seq.width, rows, cols)
+        mask: NDArray[np.uint8] | None = None
+        keyframe_ns = 0
+        for i, label in _labelled_frames(seq):
+            stamp, best = int(seq.stamps_ns[i]), reference[i]
+            changed: NDArray[np.bool_] | None = None
+            if mask is None or (keyframe_max_age_s
+                                and stamp - keyframe_ns >= keyframe_max_age_s * 1e9):
+                mask, keyframe_ns = best.copy(), stamp
+            else:
+                wrong = np.bincount(regions[mask != best], minlength=count)
+                changed = np.zeros(count, bool)
+                # A stable sort: between equally wrong regions, the first in row order wins.
+                changed[np.argsort(-wrong, kind="stable")[:per_frame]] = True
+                _paste(mask, best, regions, changed)
+            tally.add(mask, label, changed, first=i == 0)
+    return tally.report()
+
+
+def _references(sequences: Sequence[SyntheticSequence],
+                references: Sequence[NDArray[np.uint8]] | None) -> Sequence[NDArray[np.uint8]]:
+    if references is None:
+        return [seq.labels for seq in sequences]
+    if len(references) != len(sequences):
+        raise ValueError(f"{len(references)} reference mask stacks for {len(sequences)} sequences")
+    for seq, ref in zip(sequences, references, strict=True):
+        if ref.shape != seq.labels.shape:
+            raise ValueError(f"reference masks {ref.shape} do not match the labels "
+                             f"{seq.labels.shape} of seed {seq.seed}")
+    return references
+
+
+def _labelled_frames(seq: SyntheticSequence) -> Iterator[tuple[int, NDArray[np.uint8]]]:
+    for i in range(len(seq)):
+        label = seq.labels[i]
+        if (label == IGNORE_LABEL).any():
+            # A kept unlabelled pixel would have no class to score against later frames.
+            raise ValueError(f"the label ceiling needs fully labelled frames; frame {i} of seed "
+                             f"{seq.seed} has unlabelled pixels")
+        yield i, label
+
+
+def _paste(mask: NDArray[np.uint8], label: NDArray[np.uint8], regions: NDArray[np.intp],
+           changed: NDArray[np.bool_]) -> None:
+    np.copyto(mask, label, where=changed[regions])
+
+
+class _Tally:
+    def __init__(self, name: str, regions: int) -> None:
+        self.name, self.regions = name, regions
+        self.confusion = np.zeros((NUM_CLASSES, NUM_CLASSES), np.int64)
+        self.recomputed: list[float] = []
+        self.computed: list[float] = []
+        self.keyframes = 0
+
+    def add(self, mask: NDArray[np.uint8], label: NDArray[np.uint8],
+            changed: NDArray[np.bool_] | None, *, first: bool) -> None:
+        self.confusion += confusion_matrix(mask, label, NUM_CLASSES, ignore=IGNORE_LABEL)
+        fraction = 1.0 if changed is None else float(changed.mean())
+        self.keyframes += changed is None
+        self.computed.append(fraction)
+        if not first:  # the first frame of a sequence is a keyframe by necessity
+            self.recomputed.append(fraction)
+
+    def report(self) -> CeilingReport:
+        return CeilingReport(
+            name=self.name, frames=len(self.computed), miou=float(mean_iou(self.confusion)),
+            recomputed_fraction=float(np.mean(self.recomputed)) if self.recomputed else 0.0,
+            computed_fraction=float(np.mean(self.computed)) if self.computed else 0.0,
+            keyframes=self.keyframes)

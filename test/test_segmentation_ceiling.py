@@ -1,0 +1,123 @@
+"""The label reuse ceiling: gating replayed with ground truth (or a full pass) pasted."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from ness_ros.data.sequence import SequenceConfig, SyntheticSequence
+from ness_ros.events.batch import EventBatch
+from ness_ros.segmentation.ceiling import best_choice_ceiling, gate_ceiling, region_index
+from ness_ros.segmentation.gating import GatingConfig
+from ness_ros.segmentation.metrics import confusion_matrix, mean_iou
+
+H, W, FRAMES = 32, 48, 6
+PERIOD = 50_000_000
+GRID = {"rows": 2, "cols": 4}  # regions of 16 x 12 pixels
+
+
+def moving_boxes(*boxes: tuple[int, int, int]) -> SyntheticSequence:
+    """Background (class 1) with vehicles (class 5) of 5 x 5 pixels, each starting at (y, x)
+    and moving ``dx`` pixels right per frame; 4 events per pixel of each box's path per frame."""
+    labels = np.ones((FRAMES, H, W), np.uint8)
+    stamps = PERIOD * np.arange(1, FRAMES + 1, dtype=np.int64)
+    rng = np.random.default_rng(0)
+    chunks = []
+    for i in range(FRAMES):
+        for y, x, dx in boxes:
+            labels[i, y:y + 5, x + dx * i:x + dx * i + 5] = 5
+            if i:
+                x0, x1 = x + dx * (i - 1), x + dx * i + 5
+                n = 4 * 5 * (x1 - x0)
+                t = np.sort(rng.integers(stamps[i - 1] + 1, stamps[i], n))
+                chunks.append(EventBatch.from_arrays(t, rng.integers(x0, x1, n),
+                                                     rng.integers(y, y + 5, n),
+                                                     rng.integers(0, 2, n), width=W, height=H))
+    events = EventBatch.concatenate(chunks)
+    events = EventBatch(np.sort(events.events, order="t", kind="stable"), W, H)
+    return SyntheticSequence(
+        frames=np.zeros((FRAMES, H, W, 3), np.uint8), labels=labels, stamps_ns=stamps,
+        events=events, ego_speed=np.zeros(FRAMES, np.float32), moving=np.zeros(FRAMES, bool),
+        seed=0, config=SequenceConfig(width=W, height=H, duration_s=FRAMES * PERIOD * 1e-9),
+        renders=np.ones(FRAMES, np.int16))
+
+
+def held_miou(seq: SyntheticSequence) -> float:
+    """MIoU of the first frame's labels kept for the whole sequence."""
+    return mean_iou(sum(confusion_matrix(seq.labels[0], label) for label in seq.labels))
+
+
+def test_region_index_matches_the_grid():
+    index = region_index(H, W, 2, 4)
+    assert index.shape == (H, W) and index[0, 0] == 0 and index[-1, -1] == 7
+    assert index[0, 12] == 1 and index[16, 0] == 4
+    assert np.bincount(index.ravel()).tolist() == [16 * 12] * 8
+
+
+def test_full_pass_and_theta_zero_reach_the_labels_exactly():
+    seq = moving_boxes((5, 13, 1))
+    full = gate_ceiling([seq], GatingConfig(keyframe_interval=1, **GRID))
+    assert full.miou == 1.0 and full.keyframes == FRAMES
+    zero = gate_ceiling([seq], GatingConfig(theta=0.0, **GRID))
+    assert zero.miou == 1.0 and zero.keyframes == 1 and zero.recomputed_fraction == 1.0
+
+
+def test_infinite_theta_keeps_the_first_labels():
+    seq = moving_boxes((5, 13, 1))
+    kept = gate_ceiling([seq], GatingConfig(theta=math.inf, **GRID))
+    assert kept.keyframes == 1 and kept.recomputed_fraction == 0.0
+    assert kept.miou == pytest.approx(held_miou(seq)) and kept.miou < 0.9
+
+
+def test_the_gate_recomputes_the_moving_box_and_reaches_the_labels():
+    seq = moving_boxes((5, 13, 1))  # stays inside region (0, 1): 0.625 events/pixel per frame
+    gated = gate_ceiling([seq], GatingConfig(theta=0.5, **GRID))
+    assert gated.miou == 1.0 and gated.keyframes == 1
+    assert gated.recomputed_fraction == pytest.approx(1 / 8)
+    # At theta 1 the change adds up to 1.25 every second frame: stale labels in between.
+    every_other = gate_ceiling([seq], GatingConfig(theta=1.0, **GRID))
+    assert every_other.recomputed_fraction == pytest.approx(2 / 5 / 8)
+    assert held_miou(seq) < every_other.miou < 1.0
+    # Counted since the previous frame only, it never reaches 1: the first labels stay.
+    stale = gate_ceiling([seq], GatingConfig(theta=1.0, accumulate=False, **GRID))
+    assert stale.recomputed_fraction == 0.0 and stale.miou == pytest.approx(held_miou(seq))
+
+
+def test_best_choice_recomputes_the_most_wrong_regions_within_its_budget():
+    two = moving_boxes((5, 13, 1), (20, 37, 1))  # regions (0, 1) and (1, 3)
+    one_region = best_choice_ceiling([two], 2, 4, 1 / 8, keyframe_max_age_s=0)
+    both = best_choice_ceiling([two], 2, 4, 2 / 8, keyframe_max_age_s=0)
+    assert both.miou == 1.0 and both.keyframes == 1
+    assert both.recomputed_fraction == pytest.approx(2 / 8)
+    assert held_miou(two) < one_region.miou < 1.0
+    assert one_region.computed_fraction == pytest.approx((1 + (FRAMES - 1) / 8) / FRAMES)
+    with pytest.raises(ValueError, match="budget"):
+        best_choice_ceiling([two], 2, 4, 0.0)
+
+
+def test_keyframe_age_resets_the_best_choice_gate():
+    seq = moving_boxes((5, 13, 1), (20, 37, 1))
+    aged = best_choice_ceiling([seq], 2, 4, 1 / 8, keyframe_max_age_s=2 * PERIOD * 1e-9)
+    assert aged.keyframes == 3  # frames 0, 2 and 4
+
+
+def test_pasted_reference_is_scored_against_the_labels():
+    seq = moving_boxes((5, 13, 1))
+    background = np.ones_like(seq.labels)  # a "model" that sees no vehicle
+    report = gate_ceiling([seq], GatingConfig(theta=0.0, **GRID), references=[background])
+    assert report.miou == pytest.approx(mean_iou(confusion_matrix(background, seq.labels)))
+    best = best_choice_ceiling([seq], 2, 4, 1.0, references=[background])
+    assert best.miou == pytest.approx(report.miou)
+    with pytest.raises(ValueError, match="do not match"):
+        gate_ceiling([seq], GatingConfig(**GRID), references=[background[:, :8]])
+    with pytest.raises(ValueError, match="reference mask stacks"):
+        gate_ceiling([seq], GatingConfig(**GRID), references=[])
+
+
+def test_unlabelled_pixels_are_refused():
+    seq = moving_boxes((5, 13, 1))
+    seq.labels[2, 0, 0] = 255
+    with pytest.raises(ValueError, match="fully labelled"):
+        gate_ceiling([seq], GatingConfig(**GRID))
