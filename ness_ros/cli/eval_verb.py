@@ -253,8 +253,9 @@ def run_ceiling(args: argparse.Namespace) -> int:
     facts = _sequence_facts(sequences)
     title = (f"label reuse ceiling: {facts['frames']} frames of seeds {facts['seeds']}, ego "
              f"moving {100 * facts['moving_fraction']:.0f}% of the time; each frame a "
-             f"clairvoyant gate recomputes the regions whose labels are most wrong, a keyframe "
-             f"every {args.keyframe_max_age:g} s")
+             f"clairvoyant gate recomputes the regions whose labels are most wrong, "
+             + (f"a keyframe every {args.keyframe_max_age:g} s" if args.keyframe_max_age
+                else "no keyframe after the first"))
     print(format_table([{**row, "miou": 100 * row["miou"]} for row in rows], title=title))
     if "model" in references:
         print(f"full pass of {card.architecture}: MIoU {100 * references['model'][1]:.2f}")
