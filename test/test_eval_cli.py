@@ -29,6 +29,9 @@ def test_eval_model_prints_scores_and_writes_confusion(tmp_path, monkeypatch):
     figures = json.loads((tmp_path / "eval.json").read_text())
     assert figures["report"]["frames"] == 20
     assert figures["work"]["macs"] > 0 and figures["sequences"]["seeds"] == [31]
+    ceiling = figures["head_resolution_ceiling"]  # EvSegSNN's head works at 1/2
+    assert ceiling["head_stride"] == 2 and figures["report"]["miou"] < ceiling["miou"] < 1.0
+    assert "MIoU ceiling of a 1/2 head" in out
     assert (tmp_path / "eval" / "confusion_evsegsnn.png").stat().st_size > 1000
 
 

@@ -9,7 +9,12 @@ import pytest
 
 from ness_ros.data.sequence import SequenceConfig, SyntheticSequence
 from ness_ros.events.batch import EventBatch
-from ness_ros.segmentation.ceiling import best_choice_ceiling, gate_ceiling, region_index
+from ness_ros.segmentation.ceiling import (
+    best_choice_ceiling,
+    gate_ceiling,
+    head_resolution_confusion,
+    region_index,
+)
 from ness_ros.segmentation.gating import GatingConfig
 from ness_ros.segmentation.metrics import confusion_matrix, mean_iou
 
@@ -121,3 +126,23 @@ def test_unlabelled_pixels_are_refused():
     seq.labels[2, 0, 0] = 255
     with pytest.raises(ValueError, match="fully labelled"):
         gate_ceiling([seq], GatingConfig(**GRID))
+
+
+def head_resolution_ceiling(sequences, stride: int) -> float:
+    return mean_iou(head_resolution_confusion(sequences, stride))
+
+
+def test_head_resolution_ceiling_loses_thin_structures_only():
+    seq = moving_boxes((5, 13, 1))
+    assert head_resolution_confusion([seq], 4).sum() == FRAMES * H * W
+    assert head_resolution_ceiling([seq], 1) == 1.0
+    # A 5 x 5 box survives a 1/2 head nearly whole, a 1/8 head hardly at all.
+    half, eighth = head_resolution_ceiling([seq], 2), head_resolution_ceiling([seq], 8)
+    assert 0.8 < half < 1.0 and eighth < half
+    # A large block aligned to the head's cells loses only its corners, which bilinear
+    # upsampling rounds off, even at 1/8.
+    seq.labels[:] = 1
+    seq.labels[:, 8:24, 16:40] = 3
+    assert 0.95 < head_resolution_ceiling([seq], 8) < 1.0
+    with pytest.raises(ValueError, match="stride"):
+        head_resolution_ceiling([seq], 0)

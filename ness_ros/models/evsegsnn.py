@@ -64,6 +64,8 @@ class EvSegSNN(nn.Module):
     architecture = "evsegsnn"
     #: Input sizes are padded to a multiple of this (three stride-2 convolutions).
     total_stride = 8
+    #: The head's resolution: its logits are upsampled by this factor to the input size.
+    head_stride = 2
 
     def __init__(self, *, num_classes: int = NUM_CLASSES, in_channels: int = 2,
                  base_width: int = 16, num_steps: int = 4, beta: float = 0.5,
@@ -113,7 +115,8 @@ class EvSegSNN(nn.Module):
         d1 = self.dec1(cat_channels(upsample_nearest(e2), e1))
         d0 = self.dec0(cat_channels(upsample_nearest(d1), e0))
         logits = self.head(time_mean(d0))
-        logits = F.interpolate(logits, scale_factor=2, mode="bilinear", align_corners=False)
+        logits = F.interpolate(logits, scale_factor=self.head_stride, mode="bilinear",
+                               align_corners=False)
         return logits[..., :height, :width].contiguous()
 
 

@@ -148,13 +148,16 @@ class SegSNN(nn.Module):
         s3 = self.stage3(s2)
         d2 = self.dec2(cat_channels(upsample_nearest(s3), s2))
         d1 = self.dec1(cat_channels(upsample_nearest(d2), s1))
-        if self.dec0 is None:
-            top, scale = d1, 4
-        else:
-            top, scale = self.dec0(cat_channels(upsample_nearest(d1), s0)), 2
+        top = d1 if self.dec0 is None else self.dec0(cat_channels(upsample_nearest(d1), s0))
         logits = self.head(time_mean(top))
-        logits = F.interpolate(logits, scale_factor=scale, mode="bilinear", align_corners=False)
+        logits = F.interpolate(logits, scale_factor=self.head_stride, mode="bilinear",
+                               align_corners=False)
         return logits[..., :height, :width].contiguous()
+
+    @property
+    def head_stride(self) -> int:
+        """The head's resolution: its logits are upsampled by this factor to the input size."""
+        return 4 if self.dec0 is None else 2
 
     def _check_inputs(self, frame: torch.Tensor, events: torch.Tensor) -> None:
         if frame.dim() != 4 or frame.shape[1] != self.frame_channels:

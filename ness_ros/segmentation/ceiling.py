@@ -16,6 +16,11 @@ and a kept region is exactly as stale as the gating made it. A full pass scores 
 Both can paste another reference than the ground truth: given a model's full-pass masks, they
 measure what reuse costs against that full pass, the baseline of ``ness eval sweep``; the masks
 are still scored against the ground truth.
+
+:func:`head_resolution_confusion` measures another limit, of the model rather than the gating: a
+head that predicts at 1/s of the input resolution and is upsampled bilinearly, as both models'
+heads are, cannot draw structures thinner than a few of its cells. It scores the ground truth
+seen through such a head.
 """
 
 from __future__ import annotations
@@ -164,3 +169,33 @@ class _Tally:
             recomputed_fraction=float(np.mean(self.recomputed)) if self.recomputed else 0.0,
             computed_fraction=float(np.mean(self.computed)) if self.computed else 0.0,
             keyframes=self.keyframes)
+
+
+def head_resolution_confusion(sequences: Sequence[SyntheticSequence], head_stride: int
+                              ) -> NDArray[np.int64]:
+    """Confusion matrix of the ground truth seen through a head at 1/``head_stride`` resolution
+    against the ground truth (its MIoU is the head's ceiling).
+
+    Each class's indicator is averaged over the head's cells (the input zero-padded to a
+    multiple of the stride, as the models pad it), upsampled back bilinearly (as the models'
+    logits are) and the largest wins. Not a proven optimum, but what a head that scores each
+    cell by its class shares would draw; a model at that stride should not expect to beat it.
+    """
+    import torch
+    import torch.nn.functional as F  # noqa: N812
+
+    if head_stride < 1:
+        raise ValueError(f"head stride must be >= 1, got {head_stride}")
+    confusion = np.zeros((NUM_CLASSES, NUM_CLASSES), np.int64)
+    for seq in sequences:
+        for _, label in _labelled_frames(seq):
+            height, width = label.shape
+            ids = torch.from_numpy(label.astype(np.int64))
+            shares = F.one_hot(ids, NUM_CLASSES).permute(2, 0, 1)[None].float()
+            pad_h, pad_w = -height % head_stride, -width % head_stride
+            cells = F.avg_pool2d(F.pad(shares, (0, pad_w, 0, pad_h)), head_stride)
+            seen = F.interpolate(cells, scale_factor=head_stride, mode="bilinear",
+                                 align_corners=False)[0, :, :height, :width]
+            confusion += confusion_matrix(seen.argmax(0).numpy(), label, NUM_CLASSES,
+                                          ignore=IGNORE_LABEL)
+    return confusion
