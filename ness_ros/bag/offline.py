@@ -29,6 +29,7 @@ from ness_ros.events.batch import EventBatch
 from ness_ros.events.errors import EventError
 from ness_ros.events.image_codec import decode_image_cdr, to_mono8
 from ness_ros.segmentation.event_only import EventSegmenter
+from ness_ros.segmentation.guided import DEFAULT_GUIDED, GuidedUpsampling
 from ness_ros.segmentation.hybrid import GatingConfig, HybridSegmenter
 from ness_ros.segmentation.inputs import InputEncoder
 from ness_ros.segmentation.inputs_stream import EventStream, decode_frame
@@ -50,6 +51,7 @@ class EvalOptions:
         overlay_count: rows of the overlay strip.
         event_buffer_seconds, event_buffer_max_events: the event buffer's bounds (as the nodes).
         device: torch device.
+        guided: the hybrid segmenter's guided upsampling (None: the model's bilinear logits).
         progress: show a progress bar.
     """
 
@@ -61,6 +63,7 @@ class EvalOptions:
     event_buffer_seconds: float = 2.0
     event_buffer_max_events: int = 5_000_000
     device: str = "cpu"
+    guided: GuidedUpsampling | None = DEFAULT_GUIDED
     progress: bool = True
 
 
@@ -74,7 +77,7 @@ class _Run:
         self.window_ns = self.encoder.event_window_ns
         if options.mode == "hybrid":
             self.segmenter = HybridSegmenter(model, self.encoder, options.gating,
-                                             device=options.device)
+                                             device=options.device, guided=options.guided)
         else:
             self.segmenter = EventSegmenter(model, self.encoder, device=options.device)
         self.stream = EventStream(topics.event_message or "dvs",

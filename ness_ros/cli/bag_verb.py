@@ -16,6 +16,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from ness_ros.cli.options import add_upsampling_option, upsampling
 from ness_ros.cli.report import add_json_option, format_table, write_json
 from ness_ros.graph import DEFAULT_TOPICS
 
@@ -55,6 +56,7 @@ def _evaluating(parser: argparse.ArgumentParser, out: str) -> None:
     parser.add_argument("--keyframe-interval", type=int, default=0, help="0: never by count")
     parser.add_argument("--keyframe-max-age", type=float, default=2.0, help="s; 0: never")
     parser.add_argument("--max-changed-fraction", type=float, default=0.6)
+    add_upsampling_option(parser)
     parser.add_argument("--period", type=float, default=0.05,
                         help="events mode, bag without frames: a mask every this many s")
     parser.add_argument("--out", type=Path, default=Path(out), help="report folder")
@@ -211,7 +213,7 @@ def run_eval(args: argparse.Namespace) -> int:
         topics = resolve_topics(bag_info(args.bag), **_topic_names(args))
         options = EvalOptions(mode=args.mode, gating=_gating(args), period_s=args.period,
                               event_lag_s=args.event_lag, device=args.device,
-                              progress=not args.no_progress)
+                              guided=upsampling(args), progress=not args.no_progress)
         report = evaluate_bag(args.bag, model, card, topics, options)
     except (BagError, ModelError, ValueError) as exc:
         print(f"ness bag eval: {exc}")
@@ -240,7 +242,8 @@ def run_replay(args: argparse.Namespace) -> int:
         params: dict[str, Any] = {}
         if args.mode == "hybrid":
             params = {node: getattr(args, dest) for dest, node in GATING.items()}
-            params.update(grid_rows=args.grid[0], grid_cols=args.grid[1])
+            params.update(grid_rows=args.grid[0], grid_cols=args.grid[1],
+                          guided_upsampling=args.upsampling == "guided")
             _gating(args).validate()
         params.update(_param(p) for p in args.param)
         topics = resolve_topics(bag_info(args.bag), **_topic_names(args))

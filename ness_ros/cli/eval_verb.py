@@ -20,6 +20,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+from ness_ros.cli.options import add_upsampling_option, upsampling
 from ness_ros.cli.report import add_json_option, format_table, write_json
 
 #: Held-out seeds: never used for training (training uses 1-99, validation 1001-1099).
@@ -34,6 +35,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
     parser.add_argument("--out", type=Path, default=Path("runs/eval"), help="output folder")
     parser.add_argument("--no-progress", action="store_true")
+    add_upsampling_option(parser)
     add_json_option(parser)
 
 
@@ -128,7 +130,8 @@ def run_model(args: argparse.Namespace) -> int:
     progress = not args.no_progress
     if card.architecture == "segsnn":
         report = evaluate_hybrid(model, encoder, sequences, GatingConfig(keyframe_interval=1),
-                                 name="full frame", work=work, progress=progress)
+                                 name="full frame", work=work, progress=progress,
+                                 guided=upsampling(args))
     else:
         report = evaluate_events(model, encoder, sequences, work=work, progress=progress)
     stride = int(model.head_stride)
@@ -172,8 +175,9 @@ def run_sweep(args: argparse.Namespace) -> int:
                           keyframe_max_age_s=args.keyframe_max_age,
                           max_changed_fraction=args.max_changed_fraction)
     every_frame = dataclasses.replace(gating, keyframe_interval=1)  # the full pass
+    guided = upsampling(args)
     full = evaluate_hybrid(model, encoder, sequences, every_frame, name="full", work=work,
-                           progress=progress)
+                           progress=progress, guided=guided)
     reports = [full]
     # theta = 0 through the gated path (no keyframe policy): per-region crops in one batch, and
     # the planner's choice (here the one bounding box of all regions).
@@ -185,12 +189,12 @@ def run_sweep(args: argparse.Namespace) -> int:
     ceiling = {"full": gate_ceiling(sequences, every_frame).miou}
     for name, g in runs:
         reports.append(evaluate_hybrid(model, encoder, sequences, g, name=name, work=work,
-                                       progress=progress))
+                                       progress=progress, guided=guided))
         ceiling[name] = gate_ceiling(sequences, g).miou
     # The full pass once more at the end: speed-ups are taken against the mean of both runs, and
     # the two rows show how far this machine's speed drifted over the sweep.
     reports.append(evaluate_hybrid(model, encoder, sequences, every_frame, name="full again",
-                                   work=work, progress=progress))
+                                   work=work, progress=progress, guided=guided))
     baseline_fps = (full.frames_per_s + reports[-1].frames_per_s) / 2
     rows = []
     labels = {"full": "full", "full again": "full (again)", "split": "0 (split)",
@@ -248,7 +252,8 @@ def run_ceiling(args: argparse.Namespace) -> int:
 
         masks: list = []
         full = evaluate_hybrid(model, encoder, sequences, GatingConfig(keyframe_interval=1),
-                               name="full pass", progress=not args.no_progress, masks_out=masks)
+                               name="full pass", progress=not args.no_progress, masks_out=masks,
+                               guided=upsampling(args))
         references["model"] = (masks, full.miou)
     rows = []
     cases = [(ref, grid, budget) for ref in references for grid in args.grids

@@ -136,9 +136,15 @@ class SegSNN(nn.Module):
         head (fed with spike rates); the stem counts its own (``FrameEventStem.count_macs``)."""
         return (self.head,)
 
-    def forward(self, frame: torch.Tensor, events: torch.Tensor) -> torch.Tensor:
+    def forward(self, frame: torch.Tensor, events: torch.Tensor, *,
+                upsample: bool = True) -> torch.Tensor:
         """Logits ``[B, num_classes, H, W]`` for a frame ``[B, C, H, W]`` and events
-        ``[T, B, 2, H, W]``."""
+        ``[T, B, C_e, H, W]``, upsampled bilinearly from the head's resolution.
+
+        With ``upsample=False``, the head's logits as they are: ``[B, num_classes, H', W']``
+        for the input padded to a multiple of :attr:`total_stride`, ``H' = padded H /``
+        :attr:`head_stride` (for an upsampling of one's own, e.g. guided by the frame).
+        """
         self._check_inputs(frame, events)
         height, width = frame.shape[-2:]
         s0 = self.stem(pad_to_multiple(frame, self.total_stride),
@@ -150,6 +156,8 @@ class SegSNN(nn.Module):
         d1 = self.dec1(cat_channels(upsample_nearest(d2), s1))
         top = d1 if self.dec0 is None else self.dec0(cat_channels(upsample_nearest(d1), s0))
         logits = self.head(time_mean(top))
+        if not upsample:
+            return logits
         logits = F.interpolate(logits, scale_factor=self.head_stride, mode="bilinear",
                                align_corners=False)
         return logits[..., :height, :width].contiguous()

@@ -25,6 +25,7 @@ from ness_ros.ros.node_base import (
 )
 from ness_ros.ros.params import ParamSpec
 from ness_ros.ros.qos import SENSOR_QOS
+from ness_ros.segmentation.guided import DEFAULT_GUIDED
 from ness_ros.segmentation.hybrid import GatingConfig, HybridSegmenter
 from ness_ros.segmentation.inputs import InputEncoder
 from ness_ros.segmentation.inputs_stream import InputError, decode_frame
@@ -58,13 +59,16 @@ class HybridSegmentationNode(SegmentationNode):
                   "(0: never by age), s", 0.0, 3600.0, dynamic=True),
         ParamSpec("max_changed_fraction", 0.6, "a full pass when more than this fraction of "
                   "regions changed", 0.0, 1.0, dynamic=True),
+        ParamSpec("guided_upsampling", True, "upsample the model's class scores guided by the "
+                  "frame's edges (false: the model's bilinear logits)"),
     ]
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(self.node_name, **kwargs)
         gating = self._gating(self.params)
-        self.segmenter = HybridSegmenter(self.model, InputEncoder.from_card(self.card), gating,
-                                         device=self.device)
+        self.segmenter = HybridSegmenter(
+            self.model, InputEncoder.from_card(self.card), gating, device=self.device,
+            guided=DEFAULT_GUIDED if self.params["guided_upsampling"] else None)
         self.encoder = self.segmenter.encoder
         self.segmenter.warm_up(*self.card.input_size)
         self._last_stamp: int | None = None

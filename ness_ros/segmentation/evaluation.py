@@ -19,6 +19,7 @@ from ness_ros.data.sequence import SyntheticSequence
 from ness_ros.labels import IGNORE_LABEL, NUM_CLASSES
 from ness_ros.models.ops import WorkReport, measure_work
 from ness_ros.segmentation.event_only import EventSegmenter
+from ness_ros.segmentation.guided import DEFAULT_GUIDED, GuidedUpsampling
 from ness_ros.segmentation.hybrid import GatingConfig, HybridSegmenter
 from ness_ros.segmentation.inputs import InputEncoder
 from ness_ros.segmentation.metrics import (
@@ -93,9 +94,11 @@ def evaluate_hybrid(model: torch.nn.Module, encoder: InputEncoder,
                     sequences: Sequence[SyntheticSequence], gating: GatingConfig, *,
                     name: str = "", work: WorkReport | None = None,
                     progress: bool = False, device: str = "cpu",
+                    guided: GuidedUpsampling | None = DEFAULT_GUIDED,
                     masks_out: list[np.ndarray] | None = None) -> EvalReport:
     """Run a fresh HybridSegmenter over every frame of ``sequences`` (each from its start).
 
+    ``guided``: the segmenter's guided upsampling (None: the model's bilinear logits).
     ``masks_out``, when given, receives each sequence's masks as one (N, H, W) uint8 array."""
     confusion = np.zeros((NUM_CLASSES, NUM_CLASSES), np.int64)
     times, recomputed, pixels, keyframes = [], [], [], 0
@@ -103,7 +106,7 @@ def evaluate_hybrid(model: torch.nn.Module, encoder: InputEncoder,
     bar = tqdm(total=total, desc=name or f"theta {gating.theta:g}", disable=not progress,
                leave=False)
     for seq in sequences:
-        seg = HybridSegmenter(model, encoder, gating, device=device)
+        seg = HybridSegmenter(model, encoder, gating, device=device, guided=guided)
         masks = np.empty_like(seq.labels) if masks_out is not None else None
         for i in range(len(seq)):
             stamp = int(seq.stamps_ns[i])

@@ -23,6 +23,7 @@ from numpy.typing import NDArray
 from ness_ros.events.batch import EventBatch
 from ness_ros.segmentation.crops import box_window, padded_size, region_windows, stack_crops
 from ness_ros.segmentation.gating import GatingConfig, RegionGate
+from ness_ros.segmentation.guided import DEFAULT_GUIDED, GuidedUpsampling, guided_labels
 from ness_ros.segmentation.inputs import InputEncoder
 from ness_ros.segmentation.predict import inference_model, predict_labels
 from ness_ros.segmentation.result import SegmentationResult
@@ -45,10 +46,19 @@ class HybridSegmenter:
         total_stride: crops start at multiples of this so they see the full frame's sampling
             grid (the model's ``total_stride``).
         device: torch device of the model.
+        guided: upsample the head's class scores guided by the frame
+            (:mod:`ness_ros.segmentation.guided`), or None for the model's bilinear logits.
     """
 
     def __init__(self, model: torch.nn.Module, encoder: InputEncoder, gating: GatingConfig,
-                 *, total_stride: int | None = None, device: str = "cpu") -> None:
+                 *, total_stride: int | None = None, device: str = "cpu",
+                 guided: GuidedUpsampling | None = DEFAULT_GUIDED) -> None:
+        if guided is not None:
+            guided.validate()
+            if not hasattr(model, "head_stride"):
+                raise ValueError(f"guided upsampling needs a model with a head_stride (SegSNN), "
+                                 f"not {type(model).__name__}")
+        self.guided = guided
         self.gate = RegionGate(gating)
         self.model = inference_model(model)
         self.encoder = encoder
@@ -127,7 +137,12 @@ class HybridSegmenter:
         return padded_size(width, self.stride) * padded_size(height, self.stride)
 
     def _predict(self, frames: torch.Tensor, events: torch.Tensor) -> NDArray[np.uint8]:
-        out = predict_labels(self.model, frames.to(self.device), events.to(self.device))
+        frames, events = frames.to(self.device), events.to(self.device)
+        if self.guided is None:
+            out = predict_labels(self.model, frames, events)
+        else:
+            out = guided_labels(self.model, frames, events, self.encoder.frame_mean,
+                                self.encoder.frame_std, self.guided)
         return out.cpu().numpy()
 
     def _recompute(self, mask: NDArray[np.uint8], changed: NDArray[np.bool_],
