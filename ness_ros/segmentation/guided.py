@@ -134,9 +134,10 @@ def _guided_argmax(a, b, guide, stride, out):  # noqa: ANN001, ANN202 (numba)
     bilinear upsampling of ``F.interpolate(scale_factor=stride, align_corners=False)``."""
     batch, classes, cells_h, cells_w = a.shape
     height, width = guide.shape[1], guide.shape[2]
-    row_a = np.empty((classes, cells_w), np.float32)
-    row_b = np.empty((classes, cells_w), np.float32)
-    scores = np.empty((classes, width), np.float32)
+    wide_a = np.empty((cells_h, classes, width), np.float32)
+    wide_b = np.empty((cells_h, classes, width), np.float32)
+    row_a = np.empty((classes, width), np.float32)
+    row_b = np.empty((classes, width), np.float32)
     x0s = np.empty(width, np.int64)
     x1s = np.empty(width, np.int64)
     wxs = np.empty(width, np.float32)
@@ -146,29 +147,32 @@ def _guided_argmax(a, b, guide, stride, out):  # noqa: ANN001, ANN202 (numba)
         x1s[x] = min(x0s[x] + 1, cells_w - 1)
         wxs[x] = sx - x0s[x]
     for n in range(batch):
+        # Every cell row upsampled along x once; each pixel row is then a blend of two of them
+        # and the best class over contiguous rows: loops the compiler vectorises (2.7 ms to 1-1.5
+        # for 346 x 260 and 6 classes against one loop doing it all per pixel).
+        for j in range(cells_h):
+            for c in range(classes):
+                for x in range(width):
+                    x0, x1, wx = x0s[x], x1s[x], wxs[x]
+                    wide_a[j, c, x] = a[n, c, j, x0] + wx * (a[n, c, j, x1] - a[n, c, j, x0])
+                    wide_b[j, c, x] = b[n, c, j, x0] + wx * (b[n, c, j, x1] - b[n, c, j, x0])
         for y in range(height):
             sy = max((y + 0.5) / stride - 0.5, 0.0)
             y0 = int(sy)
             y1 = min(y0 + 1, cells_h - 1)
             wy = np.float32(sy - y0)
-            # The two cell rows interpolated along y once per pixel row, then every class's
-            # scores along the row, then the best class: three loops without branches in their
-            # bodies but the last (1.7x faster than one loop doing all three per pixel).
-            for c in range(classes):
-                for j in range(cells_w):
-                    row_a[c, j] = (1 - wy) * a[n, c, y0, j] + wy * a[n, c, y1, j]
-                    row_b[c, j] = (1 - wy) * b[n, c, y0, j] + wy * b[n, c, y1, j]
             for c in range(classes):
                 for x in range(width):
-                    x0, x1, wx = x0s[x], x1s[x], wxs[x]
-                    scores[c, x] = (((1 - wx) * row_a[c, x0] + wx * row_a[c, x1]) * guide[n, y, x]
-                                    + (1 - wx) * row_b[c, x0] + wx * row_b[c, x1])
+                    row_a[c, x] = wide_a[y0, c, x] + wy * (wide_a[y1, c, x] - wide_a[y0, c, x])
+                    row_b[c, x] = wide_b[y0, c, x] + wy * (wide_b[y1, c, x] - wide_b[y0, c, x])
             for x in range(width):
-                best = scores[0, x]
+                g = guide[n, y, x]
+                best = row_a[0, x] * g + row_b[0, x]
                 index = 0
                 for c in range(1, classes):
-                    if scores[c, x] > best:
-                        best = scores[c, x]
+                    score = row_a[c, x] * g + row_b[c, x]
+                    if score > best:
+                        best = score
                         index = c
                 out[n, y, x] = index
 
