@@ -47,7 +47,8 @@ def graph(model_file, tmp_path_factory):
     log = tmp_path_factory.mktemp("logs") / "hybrid.log"
     spec = NodeSpec("hybrid_segmentation", "hybrid_segmentation", [], {
         "model": str(model_file), "theta": 1.0, "grid_rows": 2, "grid_cols": 3,
-        "keyframe_max_age_s": 0.0, "event_wait_s": 0.0, "diagnostics_period_s": 0.3},
+        "keyframe_max_age_s": 0.0, "event_wait_s": 0.0, "diagnostics_period_s": 0.3,
+        "guided_upsampling": True},  # the demo graph's tests run the default, bilinear
         [("image", "/t/image"), ("events", "/t/events")])
     proc = start_node(spec, log)
     rclpy.init()

@@ -102,7 +102,8 @@ def test_settings_are_checked():
         with pytest.raises(ValueError, match="guided upsampling"):
             bad.validate()
     with pytest.raises(ValueError, match="head_stride"):
-        HybridSegmenter(torch.nn.Conv2d(5, 6, 1), encoder(), GatingConfig())
+        HybridSegmenter(torch.nn.Conv2d(5, 6, 1), encoder(), GatingConfig(),
+                        guided=DEFAULT_GUIDED)
     logits = torch.zeros(1, 6, 4, 4)
     with pytest.raises(ValueError, match="does not cover"):
         guided_coefficients(logits, torch.zeros(1, 1, 15, 16), 4, DEFAULT_GUIDED)

@@ -17,23 +17,25 @@ from ness_ros.data.colour_baseline import ColourBaseline
 from ness_ros.data.sequence import SequenceConfig, generate_sequence
 from ness_ros.models.weights import default_weights_path, load_model
 from ness_ros.segmentation.evaluation import evaluate_events, evaluate_hybrid
+from ness_ros.segmentation.guided import DEFAULT_GUIDED
 from ness_ros.segmentation.hybrid import GatingConfig
 from ness_ros.segmentation.inputs import InputEncoder
 from ness_ros.segmentation.metrics import mean_iou
 
 HELD_OUT = [7001, 7002]
 #: MIoU the tests demand (fractions), about 5 points under what the packaged weights reach on
-#: these seeds (SegSNN 0.734 with the segmenter's guided upsampling, 0.708 with the model's
-#: bilinear logits; EvSegSNN 0.567; colour-only classifier 0.233). The design's goal is 0.80 and
-#: 0.55: raise these as better weights are trained.
-SEGSNN_BAR = 0.68
+#: these seeds (SegSNN 0.708 with the model's bilinear logits, the default, and 0.734 with the
+#: segmenter's guided upsampling; EvSegSNN 0.567; colour-only classifier 0.233). The design's
+#: goal is 0.80 and 0.55: raise these as better weights are trained.
+SEGSNN_BAR = 0.66
+SEGSNN_GUIDED_BAR = 0.68
 EVSEGSNN_BAR = 0.52
-#: MIoU points that guided upsampling must add to the bilinear logits (measured 2.7 here, 3.5 on
+#: MIoU that guided upsampling must add to the bilinear logits (measured 0.026 here, 0.035 on
 #: the validation seed where its settings were chosen).
 GUIDED_GAIN = 0.015
-#: MIoU the gated defaults may lose against the full pass (measured here: 4.0 points at theta 1,
-#: change accumulated per region, with guided upsampling, 2.8 with bilinear logits; ness eval
-#: sweep on seeds 5001-5002: 4.8 and 3.6 points).
+#: MIoU the gated defaults may lose against the full pass (measured here: 2.8 points at theta 1,
+#: change accumulated per region, 48 % of regions recomputed; ness eval sweep on seeds 5001-5002:
+#: 3.6 points; with guided upsampling 4.0 and 4.8).
 GATED_MIOU_LOSS = 0.05
 #: Fraction of pixels whose label differs between theta = 0 split crops (16 px margin) and the
 #: full pass (measured 0.052 on seed 7001).
@@ -75,11 +77,12 @@ def test_hybrid_segsnn_miou_on_unseen_seeds(hybrid_full):
 
 def test_guided_upsampling_beats_the_models_bilinear_logits(held_out, hybrid_full):
     model, card, encoder = packaged("segsnn")
-    bilinear = evaluate_hybrid(model, encoder, held_out, GatingConfig(keyframe_interval=1),
-                               guided=None)
-    assert hybrid_full.miou - bilinear.miou >= GUIDED_GAIN, (hybrid_full.miou, bilinear.miou)
+    guided = evaluate_hybrid(model, encoder, held_out, GatingConfig(keyframe_interval=1),
+                             guided=DEFAULT_GUIDED)
+    assert guided.miou >= SEGSNN_GUIDED_BAR, guided.per_class_iou
+    assert guided.miou - hybrid_full.miou >= GUIDED_GAIN, (guided.miou, hybrid_full.miou)
     # Thin poles and signs (object) gain most.
-    assert hybrid_full.per_class_iou[2] > bilinear.per_class_iou[2] + 0.03
+    assert guided.per_class_iou[2] > hybrid_full.per_class_iou[2] + 0.03
 
 
 @pytest.fixture(scope="module")
@@ -113,19 +116,20 @@ def test_gated_mode_stays_close_to_the_full_pass(held_out, hybrid_full):
     assert hybrid_full.miou - gated.miou <= GATED_MIOU_LOSS, (hybrid_full.miou, gated.miou)
 
 
-def test_theta_zero_split_differs_from_the_full_pass_only_at_crop_borders(held_out):
+@pytest.mark.parametrize("guided", [None, DEFAULT_GUIDED], ids=["bilinear", "guided"])
+def test_theta_zero_split_differs_from_the_full_pass_only_at_crop_borders(held_out, guided):
     """Per-region crops (16 px margin) in one batch against one full pass on the same frames:
     labels differ only where a crop's border cuts the context (measured and bounded here); with
-    the model's exact margin they are identical."""
+    the model's exact margin they are identical, guided upsampling or not."""
     from ness_ros.models.segsnn import SegSNN
     from ness_ros.segmentation.hybrid import HybridSegmenter
 
     model, card, encoder = packaged("segsnn")
     seq = held_out[0]
-    full = HybridSegmenter(model, encoder, GatingConfig(keyframe_interval=1))
+    full = HybridSegmenter(model, encoder, GatingConfig(keyframe_interval=1), guided=guided)
     split = {margin: HybridSegmenter(model, encoder, GatingConfig(
-        theta=0.0, margin=margin, batch_crops_only=True, max_changed_fraction=1.0))
-        for margin in (16, SegSNN.exact_margin)}
+        theta=0.0, margin=margin, batch_crops_only=True, max_changed_fraction=1.0),
+        guided=guided) for margin in (16, SegSNN.exact_margin)}
     disagreement = {16: [], SegSNN.exact_margin: []}
     for i in range(0, 30):
         stamp = int(seq.stamps_ns[i])

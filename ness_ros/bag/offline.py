@@ -29,7 +29,7 @@ from ness_ros.events.batch import EventBatch
 from ness_ros.events.errors import EventError
 from ness_ros.events.image_codec import decode_image_cdr, to_mono8
 from ness_ros.segmentation.event_only import EventSegmenter
-from ness_ros.segmentation.guided import DEFAULT_GUIDED, GuidedUpsampling
+from ness_ros.segmentation.guided import GuidedUpsampling
 from ness_ros.segmentation.hybrid import GatingConfig, HybridSegmenter
 from ness_ros.segmentation.inputs import InputEncoder
 from ness_ros.segmentation.inputs_stream import EventStream, decode_frame
@@ -63,7 +63,7 @@ class EvalOptions:
     event_buffer_seconds: float = 2.0
     event_buffer_max_events: int = 5_000_000
     device: str = "cpu"
-    guided: GuidedUpsampling | None = DEFAULT_GUIDED
+    guided: GuidedUpsampling | None = None
     progress: bool = True
 
 

@@ -21,6 +21,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from ness_ros.cli.options import add_upsampling_option
 from ness_ros.cli.report import add_json_option, format_table, write_json
 
 
@@ -37,6 +38,7 @@ def register(subparsers: Any) -> None:
                         "(default: config/segmentation.yaml)")
     parser.add_argument("--model", default="", help="model file (default: packaged weights)")
     parser.add_argument("--out", type=Path, default=Path("runs/bench_latency"))
+    add_upsampling_option(parser)
     add_json_option(parser)
     parser.set_defaults(func=run)
 
@@ -62,8 +64,10 @@ def run(args: argparse.Namespace) -> int:
                                        model=args.model, source="synthetic", seed=args.seed,
                                        duration_s=args.duration)
             for spec in specs:
-                if spec.executable == "hybrid_segmentation" and mode == "full frame":
-                    spec.parameters["keyframe_interval"] = 1
+                if spec.executable == "hybrid_segmentation":
+                    spec.parameters["guided_upsampling"] = args.upsampling == "guided"
+                    if mode == "full frame":
+                        spec.parameters["keyframe_interval"] = 1
                 if spec.executable == "segmentation_evaluator":
                     spec.parameters["report_dir"] = str(out.resolve())
             counters = cpu_counters()
@@ -79,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
     ratios = {"masks_per_s": gated["masks_per_s"] / full["masks_per_s"],
               "processing_p95_ms": gated["processing_p95_ms"] / full["processing_p95_ms"]}
     title = (f"hybrid node at 20 Hz, {args.duration:g} s of seed {args.seed}, 346 x 260, nodes "
-             "in separate processes")
+             f"in separate processes, {args.upsampling} upsampling")
     if args.repeats > 1:
         print(format_table(rows, title=title + ", every run"))
         title = f"median of {args.repeats} runs of each mode"

@@ -8,9 +8,9 @@ from typing import Any
 
 def add_upsampling_option(parser: argparse.ArgumentParser) -> None:
     """``--upsampling guided|bilinear``: how the hybrid segmenter upsamples the head's scores."""
-    parser.add_argument("--upsampling", choices=("guided", "bilinear"), default="guided",
-                        help="hybrid model: class scores upsampled along the frame's edges "
-                             "(guided, the nodes' default) or the model's bilinear logits")
+    parser.add_argument("--upsampling", choices=("guided", "bilinear"), default="bilinear",
+                        help="hybrid model: the model's bilinear logits (the nodes' default) "
+                             "or class scores upsampled along the frame's edges (guided)")
 
 
 def upsampling(args: argparse.Namespace) -> Any:

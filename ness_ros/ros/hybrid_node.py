@@ -59,8 +59,8 @@ class HybridSegmentationNode(SegmentationNode):
                   "(0: never by age), s", 0.0, 3600.0, dynamic=True),
         ParamSpec("max_changed_fraction", 0.6, "a full pass when more than this fraction of "
                   "regions changed", 0.0, 1.0, dynamic=True),
-        ParamSpec("guided_upsampling", True, "upsample the model's class scores guided by the "
-                  "frame's edges (false: the model's bilinear logits)"),
+        ParamSpec("guided_upsampling", False, "upsample the model's class scores guided by the "
+                  "frame's edges, 1-3 ms per frame more (false: the model's bilinear logits)"),
     ]
 
     def __init__(self, **kwargs: Any) -> None:

@@ -19,7 +19,7 @@ from ness_ros.data.sequence import SyntheticSequence
 from ness_ros.labels import IGNORE_LABEL, NUM_CLASSES
 from ness_ros.models.ops import WorkReport, measure_work
 from ness_ros.segmentation.event_only import EventSegmenter
-from ness_ros.segmentation.guided import DEFAULT_GUIDED, GuidedUpsampling
+from ness_ros.segmentation.guided import GuidedUpsampling
 from ness_ros.segmentation.hybrid import GatingConfig, HybridSegmenter
 from ness_ros.segmentation.inputs import InputEncoder
 from ness_ros.segmentation.metrics import (
@@ -94,7 +94,7 @@ def evaluate_hybrid(model: torch.nn.Module, encoder: InputEncoder,
                     sequences: Sequence[SyntheticSequence], gating: GatingConfig, *,
                     name: str = "", work: WorkReport | None = None,
                     progress: bool = False, device: str = "cpu",
-                    guided: GuidedUpsampling | None = DEFAULT_GUIDED,
+                    guided: GuidedUpsampling | None = None,
                     masks_out: list[np.ndarray] | None = None) -> EvalReport:
     """Run a fresh HybridSegmenter over every frame of ``sequences`` (each from its start).
 

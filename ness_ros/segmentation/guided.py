@@ -55,7 +55,10 @@ class GuidedUpsampling:
             raise ValueError(f"guided upsampling eps must be > 0, got {self.eps}")
 
 
-#: What the segmenters use unless told otherwise.
+#: The settings the segmenters use when guided upsampling is asked for (node parameter
+#: ``guided_upsampling``, ``--upsampling guided``). It is off by default: it costs 1 to 3 ms per
+#: frame, and the node's latency target (p95 at most 50 ms at 20 Hz on a 2-core machine) was
+#: met without it.
 DEFAULT_GUIDED = GuidedUpsampling()
 
 

@@ -23,7 +23,7 @@ from numpy.typing import NDArray
 from ness_ros.events.batch import EventBatch
 from ness_ros.segmentation.crops import box_window, padded_size, region_windows, stack_crops
 from ness_ros.segmentation.gating import GatingConfig, RegionGate
-from ness_ros.segmentation.guided import DEFAULT_GUIDED, GuidedUpsampling, guided_labels
+from ness_ros.segmentation.guided import GuidedUpsampling, guided_labels
 from ness_ros.segmentation.inputs import InputEncoder
 from ness_ros.segmentation.predict import inference_model, predict_labels
 from ness_ros.segmentation.result import SegmentationResult
@@ -52,7 +52,7 @@ class HybridSegmenter:
 
     def __init__(self, model: torch.nn.Module, encoder: InputEncoder, gating: GatingConfig,
                  *, total_stride: int | None = None, device: str = "cpu",
-                 guided: GuidedUpsampling | None = DEFAULT_GUIDED) -> None:
+                 guided: GuidedUpsampling | None = None) -> None:
         if guided is not None:
             guided.validate()
             if not hasattr(model, "head_stride"):
