@@ -94,7 +94,12 @@ def test_ceiling_bounds_label_reuse_against_labels_and_the_full_pass(tmp_path, m
     assert (out_dir / "ceiling.png").stat().st_size > 1000
 
 
-def test_ceiling_refuses_a_malformed_grid(tmp_path):
-    result = subprocess.run([sys.executable, "-m", "ness_ros.cli.main", "eval", "ceiling",
-                             "--grids", "4by6"], capture_output=True, text=True, timeout=60)
-    assert result.returncode == 2 and "ROWSxCOLS" in result.stderr
+@pytest.mark.parametrize(("args", "message"), [
+    (["ceiling", "--grids", "4by6"], "ROWSxCOLS"),
+    (["ceiling", "--budgets", "0.2", "1.5"], "(0, 1]"),
+    (["model", "--arch", "evsegsnn", "--upsampling", "guided"], "needs the hybrid model"),
+])
+def test_bad_options_are_refused_with_a_reason(args, message):
+    result = subprocess.run([sys.executable, "-m", "ness_ros.cli.main", "eval", *args],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2 and message in result.stderr, result.stderr[-2000:]

@@ -204,6 +204,9 @@ def run_eval(args: argparse.Namespace) -> int:
 
     if args.threads:
         torch.set_num_threads(args.threads)
+    if args.mode != "hybrid" and args.upsampling == "guided":
+        print("ness bag eval: --upsampling guided needs --mode hybrid (frames to guide it)")
+        return 1
     try:
         arch = "segsnn" if args.mode == "hybrid" else "evsegsnn"
         model, card = load_model(args.model or default_weights_path(arch), device=args.device)
@@ -238,6 +241,9 @@ def run_replay(args: argparse.Namespace) -> int:
     from ness_ros.bag.reader import bag_info, resolve_topics
     from ness_ros.bag.replay import ReplayOptions, replay_bag
 
+    if args.mode != "hybrid" and args.upsampling == "guided":
+        print("ness bag replay: --upsampling guided needs --mode hybrid (frames to guide it)")
+        return 1
     try:
         params: dict[str, Any] = {}
         if args.mode == "hybrid":

@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import math
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -125,6 +126,10 @@ def run_model(args: argparse.Namespace) -> int:
     from ness_ros.segmentation.metrics import mean_iou, per_class_iou
     from ness_ros.segmentation.plots import plot_confusion
 
+    if args.arch != "segsnn" and args.upsampling == "guided":
+        print("ness eval model: --upsampling guided needs the hybrid model (--arch segsnn): "
+              "the event-only model has no frame to guide it", file=sys.stderr)
+        return 2
     model, card, encoder, sequences = _setup(args, args.arch)
     work = full_frame_work(model, encoder, sequences[0], range(5, len(sequences[0]), 40))
     progress = not args.no_progress
@@ -235,6 +240,11 @@ def run_ceiling(args: argparse.Namespace) -> int:
     from ness_ros.segmentation.ceiling import best_choice_ceiling
     from ness_ros.segmentation.plots import plot_ceiling
 
+    bad = [b for b in args.budgets if not 0.0 < b <= 1.0]
+    if bad:
+        print(f"ness eval ceiling: budgets are fractions of the regions in (0, 1], got {bad}",
+              file=sys.stderr)
+        return 2
     model = card = None
     if "model" in args.reference:
         model, card, encoder, sequences = _setup(args, "segsnn")
