@@ -237,4 +237,5 @@ def _report(path, duration_s: float, topics: BagTopics, options: EvalOptions, ru
         latencies_ms=run.segment_ms, latency_label="segmentation time per mask (ms)",
         overlays=rows,
         details={"bag": str(path), "topics": topics.__dict__, "gating": options.gating.__dict__,
+                 "guided_upsampling": options.guided.__dict__ if options.guided else None,
                  "event_counts": dict(run.stream.counts)})

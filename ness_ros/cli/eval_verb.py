@@ -145,7 +145,9 @@ def run_model(args: argparse.Namespace) -> int:
     rows = [{"class": n, "IoU": v, f"ceiling (1/{stride} head)": c}
             for n, v, c in zip(CLASS_NAMES, report.per_class_iou, per_class_iou(seen),
                                strict=True)]
-    print(format_table(rows, title=f"{card.architecture} on seeds {args.seeds}: per-class IoU"))
+    how = f", {args.upsampling} upsampling" if card.architecture == "segsnn" else ""
+    print(format_table(rows, title=f"{card.architecture} on seeds {args.seeds}{how}: "
+                                   "per-class IoU"))
     summary = {"MIoU": report.miou, f"MIoU ceiling of a 1/{stride} head": ceiling,
                "pixel accuracy": report.pixel_accuracy,
                "frames": report.frames, "frames/s": report.frames_per_s,
@@ -160,7 +162,7 @@ def run_model(args: argparse.Namespace) -> int:
           f"upsampled bilinearly as the model's logits are")
     write_json(args.json, {"report": dataclasses.asdict(report), "work": dataclasses.asdict(work),
                            "sequences": _sequence_facts(sequences),
-                           "head_resolution_ceiling": {
+                           "upsampling": args.upsampling, "head_resolution_ceiling": {
                                "head_stride": stride, "miou": ceiling,
                                "per_class_iou": per_class_iou(seen).tolist()}})
     return 0
@@ -217,7 +219,8 @@ def run_sweep(args: argparse.Namespace) -> int:
     title = (f"threshold sweep: {facts['frames']} frames of seeds {facts['seeds']}, ego moving "
              f"{100 * facts['moving_fraction']:.0f}% of the time, grid {args.grid[0]}x"
              f"{args.grid[1]}, margin {args.margin}, change counted since the "
-             f"{'region was recomputed' if gating.accumulate else 'previous frame'}")
+             f"{'region was recomputed' if gating.accumulate else 'previous frame'}, "
+             f"{args.upsampling} upsampling")
     table = [{**row, "miou": 100 * row["miou"], "ceiling_miou": 100 * row["ceiling_miou"]}
              for row in rows]
     print(format_table(table, title=title))
@@ -230,7 +233,8 @@ def run_sweep(args: argparse.Namespace) -> int:
     print(f"written: {args.out / 'sweep.md'}, {png}")
     write_json(args.json or args.out / "sweep.json",
                {"rows": rows, "sequences": facts, "gating": dataclasses.asdict(gating),
-                "work_full_frame": dataclasses.asdict(work), "model": card.to_dict()})
+                "upsampling": args.upsampling, "work_full_frame": dataclasses.asdict(work),
+                "model": card.to_dict()})
     return 0
 
 
@@ -294,6 +298,7 @@ def run_ceiling(args: argparse.Namespace) -> int:
     print(f"written: {png}")
     write_json(args.json or args.out / "ceiling.json",
                {"rows": rows, "sequences": facts, "keyframe_max_age_s": args.keyframe_max_age,
+                "upsampling": args.upsampling,
                 "full_pass_miou": references["model"][1] if "model" in references else None})
     return 0
 
