@@ -62,13 +62,7 @@ def plot_sweep(rows: Sequence[dict], path: Path, title: str = "") -> Path:
     ax.set_xlabel("speed-up over full-frame segmentation (frames/s ratio)")
     ax.set_ylabel("MIoU (%)")
     ax.set_title(title or "change threshold sweep")
-    ax.grid(alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return _save_with_grid(plt, fig, ax, path)
 
 
 def plot_ceiling(rows: Sequence[dict], path: Path, title: str = "",
@@ -86,6 +80,11 @@ def plot_ceiling(rows: Sequence[dict], path: Path, title: str = "",
     ax.set_xlabel("fraction of regions computed per frame (keyframes included)")
     ax.set_ylabel("MIoU change against the full pass (points)")
     ax.set_title(title or "label reuse ceiling (clairvoyant gate)")
+    return _save_with_grid(plt, fig, ax, path)
+
+
+def _save_with_grid(plt, fig, ax, path: Path) -> Path:  # noqa: ANN001 (matplotlib objects)
+    """A light grid and the legend on ``ax``, then ``fig`` written to ``path`` and closed."""
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()
