@@ -25,7 +25,6 @@ from collections.abc import Callable
 from typing import Any
 
 from ness_ros.cli.report import add_json_option, format_table, write_json
-from ness_ros.segmentation.crops import region_windows, stack_crops
 
 
 def register(subparsers: Any) -> None:
@@ -98,6 +97,7 @@ def run(args: argparse.Namespace) -> int:
 
     from ness_ros.models import SegSNN, measure_work
     from ness_ros.models.spiking import pad_to_multiple
+    from ness_ros.segmentation.crops import region_windows, stack_crops
     from ness_ros.segmentation.predict import inference_model
 
     torch.set_num_threads(args.threads)

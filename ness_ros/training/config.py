@@ -1,5 +1,5 @@
-"""The settings of a training run (``ness train``, YAML or flags): importable without torch, so
-that the command line can build its parser quickly."""
+"""The settings of a training run (``ness train``, YAML or flags): importable without torch or
+numba, so that the command line can build its parser quickly."""
 
 from __future__ import annotations
 
@@ -7,10 +7,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ness_ros.labels import NUM_CLASSES
-from ness_ros.segmentation.inputs import InputEncoder
 
 if TYPE_CHECKING:
     import torch
+
+    from ness_ros.segmentation.inputs import InputEncoder
 
 #: Frame normalisation of models with a frame input (per channel; mono uses the first value).
 FRAME_MEAN, FRAME_STD = 0.45, 0.25
@@ -58,6 +59,8 @@ class TrainConfig:
     out_dir: str = "runs/train"
 
     def encoder(self) -> InputEncoder:
+        from ness_ros.segmentation.inputs import InputEncoder  # the event layer loads numba
+
         channels = self.frame_channels if self.model == "segsnn" else 0
         return InputEncoder(
             num_steps=self.num_steps, event_window_ns=int(self.event_window_ms * 1e6),
