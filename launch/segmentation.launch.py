@@ -3,7 +3,8 @@
     ros2 launch ness_ros segmentation.launch.py mode:=hybrid source:=synthetic theta:=4.0
 
 Arguments (``ros2 launch ness_ros segmentation.launch.py --show-args``): mode (hybrid | events),
-config (parameter file of the segmentation node), theta, model, device (cpu | cuda), source
+config (parameter file of the segmentation node), theta, guided_upsampling (true | false),
+model, device (cpu | cuda), source
 (none | synthetic | bag), bag (path, for source:=bag), event_message (dvs | packet), the input
 topic names image_topic / events_topic / labels_topic, seed and rate of the synthetic source,
 evaluate (true | false) and use_sim_time.
@@ -24,6 +25,8 @@ ARGUMENTS: dict[str, tuple[str, str]] = {
     "config": ("", "parameter file of the segmentation node (empty: the packaged "
                    "config/segmentation.yaml)"),
     "theta": ("", "change threshold in events per pixel (empty: the config's)"),
+    "guided_upsampling": ("", "true: class scores upsampled along the frame's edges, false: "
+                              "bilinear (empty: the config's)"),
     "model": ("", "model file (empty: the packaged default weights)"),
     "device": ("cpu", "cpu or cuda"),
     "source": ("synthetic", "none (external driver), synthetic (synthetic_camera) or bag"),
@@ -52,7 +55,9 @@ def nodes_for(values: dict[str, str]) -> list[Any]:
     values = {name: values.get(name, default) for name, (default, _) in ARGUMENTS.items()}
     return segmentation_graph(
         mode=values["mode"], config=values["config"] or default_config(),
-        theta=float(values["theta"]) if values["theta"] else None, model=values["model"],
+        theta=float(values["theta"]) if values["theta"] else None,
+        guided_upsampling=(values["guided_upsampling"].lower() == "true"
+                           if values["guided_upsampling"] else None), model=values["model"],
         device=values["device"], source=values["source"],
         event_message=values["event_message"], seed=int(values["seed"]),
         rate=float(values["rate"]), evaluate=values["evaluate"].lower() == "true",

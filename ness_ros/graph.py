@@ -52,7 +52,8 @@ def _param_text(value: Any) -> str:
 
 
 def segmentation_graph(*, mode: str = "hybrid", config: str | Path | None = None,
-                       theta: float | None = None, model: str = "", device: str = "cpu",
+                       theta: float | None = None, guided_upsampling: bool | None = None,
+                       model: str = "", device: str = "cpu",
                        source: str = "synthetic", event_message: str = "dvs",
                        seed: int = 1000, rate: float = 1.0, duration_s: float = 0.0,
                        evaluate: bool = True, topics: dict[str, str] | None = None,
@@ -64,6 +65,8 @@ def segmentation_graph(*, mode: str = "hybrid", config: str | Path | None = None
         config: parameter file of the segmentation node (default: the packaged
             ``config/segmentation.yaml`` is given by the caller, who knows where it lives).
         theta: overrides the config's change threshold (hybrid mode).
+        guided_upsampling: overrides the config's ``guided_upsampling`` (hybrid mode; the
+            event-only model has no frame to guide it).
         model, device: segmentation node parameters (empty model: packaged default).
         source: ``synthetic`` (the synthetic_camera node), ``bag`` (the caller plays a bag),
             or ``none`` (an external driver publishes the topics).
@@ -86,6 +89,12 @@ def segmentation_graph(*, mode: str = "hybrid", config: str | Path | None = None
         params["model"] = model
     if theta is not None and mode == "hybrid":
         params["theta"] = float(theta)
+    if guided_upsampling is not None:
+        if mode != "hybrid" and guided_upsampling:
+            raise ValueError("guided upsampling needs mode hybrid: the event-only model has no "
+                             "frame to guide it")
+        if mode == "hybrid":
+            params["guided_upsampling"] = bool(guided_upsampling)
     if mode == "events":
         params["trigger"] = "frame" if source == "synthetic" else "period"
     nodes = [NodeSpec(segmenter, segmenter, [str(config)] if config else [], params,

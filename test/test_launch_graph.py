@@ -23,16 +23,20 @@ def launch_module():
 
 def demo_args(**overrides) -> argparse.Namespace:
     values = dict(mode="hybrid", duration=20.0, theta=None, seed=1000, event_message="dvs",
-                  model="", size=None, rate=1.0)
+                  model="", size=None, rate=1.0, upsampling=None)
     values.update(overrides)
     return argparse.Namespace(**values)
 
 
-@pytest.mark.parametrize("mode", ["hybrid", "events"])
-def test_launch_file_and_demo_agree(mode, tmp_path):
+@pytest.mark.parametrize(("mode", "guided"), [("hybrid", ""), ("events", ""),
+                                             ("hybrid", "true"), ("hybrid", "false")])
+def test_launch_file_and_demo_agree(mode, guided, tmp_path):
     launch = launch_module()
-    from_launch = launch.nodes_for({"mode": mode, "seed": "1000"})
-    from_demo = demo_graph(demo_args(mode=mode), tmp_path)
+    from_launch = launch.nodes_for({"mode": mode, "seed": "1000", "guided_upsampling": guided})
+    upsampling = {"": None, "true": "guided", "false": "bilinear"}[guided]
+    from_demo = demo_graph(demo_args(mode=mode, upsampling=upsampling), tmp_path)
+    if guided:
+        assert from_launch[0].parameters["guided_upsampling"] == (guided == "true")
     assert [s.name for s in from_launch] == [s.name for s in from_demo]
     for a, b in zip(from_launch, from_demo, strict=True):
         assert a.executable == b.executable and a.remappings == b.remappings
@@ -57,8 +61,13 @@ def test_graph_arguments_reach_the_nodes():
     args = seg.ros_args()
     assert args[:3] == ["--ros-args", "-r", "__node:=hybrid_segmentation"]
     assert "theta:=2.5" in args and "--params-file" in args
+    assert "guided_upsampling" not in seg.parameters  # the config file's value stands
+    guided = segmentation_graph(mode="hybrid", guided_upsampling=True)[0]
+    assert "guided_upsampling:=true" in guided.ros_args()
     with pytest.raises(ValueError, match="mode"):
         segmentation_graph(mode="fast")
+    with pytest.raises(ValueError, match="event-only"):
+        segmentation_graph(mode="events", guided_upsampling=True)
 
 
 def test_launch_description_builds_with_launch_ros():

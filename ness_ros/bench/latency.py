@@ -61,13 +61,12 @@ def run(args: argparse.Namespace) -> int:
             name = mode if args.repeats == 1 else f"{mode} #{run_index}"
             out = args.out / name.replace(" ", "_").replace("#", "")
             specs = segmentation_graph(mode="hybrid", config=config, theta=args.theta,
+                                       guided_upsampling=args.upsampling == "guided",
                                        model=args.model, source="synthetic", seed=args.seed,
                                        duration_s=args.duration)
             for spec in specs:
-                if spec.executable == "hybrid_segmentation":
-                    spec.parameters["guided_upsampling"] = args.upsampling == "guided"
-                    if mode == "full frame":
-                        spec.parameters["keyframe_interval"] = 1
+                if spec.executable == "hybrid_segmentation" and mode == "full frame":
+                    spec.parameters["keyframe_interval"] = 1
                 if spec.executable == "segmentation_evaluator":
                     spec.parameters["report_dir"] = str(out.resolve())
             counters = cpu_counters()

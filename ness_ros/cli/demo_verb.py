@@ -10,6 +10,7 @@ the fraction of regions recomputed. The evaluator's report and an overlay strip 
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,9 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--duration", type=float, default=20.0, help="seconds of driving")
     parser.add_argument("--theta", type=float, default=None,
                         help="change threshold (default: config/segmentation.yaml)")
+    parser.add_argument("--upsampling", choices=("guided", "bilinear"), default=None,
+                        help="hybrid mode: class scores upsampled along the frame's edges "
+                             "(guided) or bilinear logits (default: config/segmentation.yaml)")
     parser.add_argument("--seed", type=int, default=1000, help="synthetic sequence seed")
     parser.add_argument("--rate", type=float, default=1.0,
                         help="playback rate of the synthetic camera (1.0 = real time)")
@@ -43,8 +47,9 @@ def demo_graph(args: argparse.Namespace, report_dir: Path):
     from ness_ros.graph import segmentation_graph
 
     config = Path(get_package_share_directory("ness_ros")) / "config" / "segmentation.yaml"
+    guided = None if args.upsampling is None else args.upsampling == "guided"
     specs = segmentation_graph(mode=args.mode, config=config, theta=args.theta,
-                               model=args.model, source="synthetic",
+                               guided_upsampling=guided, model=args.model, source="synthetic",
                                event_message=args.event_message, seed=args.seed,
                                rate=args.rate, duration_s=args.duration, evaluate=True)
     for spec in specs:
@@ -59,7 +64,11 @@ def run(args: argparse.Namespace) -> int:
     from ness_ros.graph_runner import STARTUP_S, run_until_source_ends
 
     out = args.out
-    specs = demo_graph(args, out)
+    try:
+        specs = demo_graph(args, out)
+    except ValueError as exc:
+        print(f"ness demo: {exc}", file=sys.stderr)
+        return 2
     print(f"starting {', '.join(s.name for s in specs)} (logs in {out / 'logs'})")
     # The camera prepares its sequence (generated once, then cached), plays it and exits.
     report = run_until_source_ends(specs, out, args.duration / args.rate * 4 + 180,
