@@ -97,6 +97,7 @@ def test_ceiling_bounds_label_reuse_against_labels_and_the_full_pass(tmp_path, m
 @pytest.mark.parametrize(("args", "message"), [
     (["ceiling", "--grids", "4by6"], "ROWSxCOLS"),
     (["ceiling", "--budgets", "0.2", "1.5"], "(0, 1]"),
+    (["ceiling", "--keyframe-max-age", "-1"], "must be >= 0"),
     (["model", "--arch", "evsegsnn", "--upsampling", "guided"], "needs the hybrid model"),
 ])
 def test_bad_options_are_refused_with_a_reason(args, message):

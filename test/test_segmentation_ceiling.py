@@ -100,6 +100,8 @@ def test_best_choice_recomputes_the_most_wrong_regions_within_its_budget():
     assert one_region.computed_fraction == pytest.approx((1 + (FRAMES - 1) / 8) / FRAMES)
     with pytest.raises(ValueError, match="budget"):
         best_choice_ceiling([two], 2, 4, 0.0)
+    with pytest.raises(ValueError, match="keyframe_max_age_s"):
+        best_choice_ceiling([two], 2, 4, 0.25, keyframe_max_age_s=-1.0)
 
 
 def test_keyframe_age_resets_the_best_choice_gate():

@@ -249,6 +249,10 @@ def run_ceiling(args: argparse.Namespace) -> int:
         print(f"ness eval ceiling: budgets are fractions of the regions in (0, 1], got {bad}",
               file=sys.stderr)
         return 2
+    if not args.keyframe_max_age >= 0:
+        print(f"ness eval ceiling: --keyframe-max-age must be >= 0 s (0: never), got "
+              f"{args.keyframe_max_age}", file=sys.stderr)
+        return 2
     model = card = None
     if "model" in args.reference:
         model, card, encoder, sequences = _setup(args, "segsnn")

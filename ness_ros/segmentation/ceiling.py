@@ -95,6 +95,8 @@ def best_choice_ceiling(sequences: Sequence[SyntheticSequence], rows: int, cols:
     the ground truth), e.g. a model's full-pass masks."""
     if not 0.0 < budget <= 1.0:
         raise ValueError(f"budget must be a fraction of regions in (0, 1], got {budget}")
+    if not keyframe_max_age_s >= 0:  # also rejects NaN
+        raise ValueError(f"keyframe_max_age_s must be >= 0 (0: never), got {keyframe_max_age_s}")
     count = rows * cols
     per_frame = max(1, round(budget * count))
     tally = _Tally(name or f"best {per_frame} of {count}", count)
