@@ -42,9 +42,10 @@ from ness_ros.segmentation.metrics import confusion_matrix, mean_iou
 class CeilingReport:
     """MIoU of reused ground truth over a set of frames, and how often labels were computed.
 
-    ``recomputed_fraction`` is the mean fraction of regions recomputed on frames that were not
-    keyframes, as :class:`~ness_ros.segmentation.evaluation.EvalReport` counts it; a frame's
-    computed fraction (keyframes counting 1) is ``computed_fraction``.
+    ``recomputed_fraction`` is the mean fraction of regions recomputed per frame, keyframes
+    counting 1, over every frame but each sequence's first (a keyframe by necessity), as
+    :class:`~ness_ros.segmentation.evaluation.EvalReport` counts it; ``computed_fraction`` is the
+    same mean with the first frames included.
     """
 
     name: str
