@@ -91,8 +91,9 @@ def segmentation_graph(*, mode: str = "hybrid", config: str | Path | None = None
         params["theta"] = float(theta)
     if guided_upsampling is not None:
         if mode != "hybrid" and guided_upsampling:
-            raise ValueError("guided upsampling needs mode hybrid: the event-only model has no "
-                             "frame to guide it")
+            from ness_ros.segmentation.guided import NEEDS_FRAMES
+
+            raise ValueError(NEEDS_FRAMES)
         if mode == "hybrid":
             params["guided_upsampling"] = bool(guided_upsampling)
     if mode == "events":

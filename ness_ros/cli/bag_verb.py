@@ -204,10 +204,8 @@ def run_eval(args: argparse.Namespace) -> int:
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    if args.mode != "hybrid" and args.upsampling == "guided":
-        print("ness bag eval: --upsampling guided needs --mode hybrid (frames to guide it)")
-        return 1
     try:
+        guided = upsampling(args, hybrid=args.mode == "hybrid")
         arch = "segsnn" if args.mode == "hybrid" else "evsegsnn"
         model, card = load_model(args.model or default_weights_path(arch), device=args.device)
         if card.architecture != arch:
@@ -216,7 +214,7 @@ def run_eval(args: argparse.Namespace) -> int:
         topics = resolve_topics(bag_info(args.bag), **_topic_names(args))
         options = EvalOptions(mode=args.mode, gating=_gating(args), period_s=args.period,
                               event_lag_s=args.event_lag, device=args.device,
-                              guided=upsampling(args), progress=not args.no_progress)
+                              guided=guided, progress=not args.no_progress)
         report = evaluate_bag(args.bag, model, card, topics, options)
     except (BagError, ModelError, ValueError) as exc:
         print(f"ness bag eval: {exc}")
@@ -241,15 +239,13 @@ def run_replay(args: argparse.Namespace) -> int:
     from ness_ros.bag.reader import bag_info, resolve_topics
     from ness_ros.bag.replay import ReplayOptions, replay_bag
 
-    if args.mode != "hybrid" and args.upsampling == "guided":
-        print("ness bag replay: --upsampling guided needs --mode hybrid (frames to guide it)")
-        return 1
     try:
+        guided = upsampling(args, hybrid=args.mode == "hybrid")
         params: dict[str, Any] = {}
         if args.mode == "hybrid":
             params = {node: getattr(args, dest) for dest, node in GATING.items()}
             params.update(grid_rows=args.grid[0], grid_cols=args.grid[1],
-                          guided_upsampling=args.upsampling == "guided")
+                          guided_upsampling=guided is not None)
             _gating(args).validate()
         params.update(_param(p) for p in args.param)
         topics = resolve_topics(bag_info(args.bag), **_topic_names(args))

@@ -126,9 +126,10 @@ def run_model(args: argparse.Namespace) -> int:
     from ness_ros.segmentation.metrics import mean_iou, per_class_iou
     from ness_ros.segmentation.plots import plot_confusion
 
-    if args.arch != "segsnn" and args.upsampling == "guided":
-        print("ness eval model: --upsampling guided needs the hybrid model (--arch segsnn): "
-              "the event-only model has no frame to guide it", file=sys.stderr)
+    try:
+        guided = upsampling(args, hybrid=args.arch == "segsnn")
+    except ValueError as exc:
+        print(f"ness eval model: {exc} (--arch segsnn)", file=sys.stderr)
         return 2
     model, card, encoder, sequences = _setup(args, args.arch)
     work = full_frame_work(model, encoder, sequences[0], range(5, len(sequences[0]), 40))
@@ -136,7 +137,7 @@ def run_model(args: argparse.Namespace) -> int:
     if card.architecture == "segsnn":
         report = evaluate_hybrid(model, encoder, sequences, GatingConfig(keyframe_interval=1),
                                  name="full frame", work=work, progress=progress,
-                                 guided=upsampling(args))
+                                 guided=guided)
     else:
         report = evaluate_events(model, encoder, sequences, work=work, progress=progress)
     stride = int(model.head_stride)

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ness_ros.segmentation.guided import GuidedUpsampling
 
 
 def add_upsampling_option(parser: argparse.ArgumentParser) -> None:
@@ -13,9 +16,13 @@ def add_upsampling_option(parser: argparse.ArgumentParser) -> None:
                              "or class scores upsampled along the frame's edges (guided)")
 
 
-def upsampling(args: argparse.Namespace) -> Any:
+def upsampling(args: argparse.Namespace, *, hybrid: bool = True) -> GuidedUpsampling | None:
     """The :class:`~ness_ros.segmentation.guided.GuidedUpsampling` that ``--upsampling`` asks
-    for, or None."""
-    from ness_ros.segmentation.guided import DEFAULT_GUIDED
+    for, or None; ValueError when it is asked of an event-only run (``hybrid`` False)."""
+    from ness_ros.segmentation.guided import DEFAULT_GUIDED, NEEDS_FRAMES
 
-    return DEFAULT_GUIDED if args.upsampling == "guided" else None
+    if args.upsampling != "guided":
+        return None
+    if not hybrid:
+        raise ValueError(NEEDS_FRAMES)
+    return DEFAULT_GUIDED

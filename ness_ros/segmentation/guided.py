@@ -57,6 +57,10 @@ class GuidedUpsampling:
             raise ValueError(f"guided upsampling eps must be > 0, got {self.eps}")
 
 
+#: Why guided upsampling is refused for the event-only model.
+NEEDS_FRAMES = "guided upsampling needs the hybrid model: the event-only model has no frame to " \
+               "guide it"
+
 #: The settings the segmenters use when guided upsampling is asked for (node parameter
 #: ``guided_upsampling``, ``--upsampling guided``). It is off by default: it costs 1 to 3 ms per
 #: frame, and the node's latency target (p95 at most 50 ms at 20 Hz on a 2-core machine) was
