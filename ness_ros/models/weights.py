@@ -335,6 +335,39 @@ def load_model(path: str | os.PathLike[str], *, device: str | torch.device = "cp
     return model.to(device).eval(), card
 
 
+def init_from_model(model: nn.Module, path: str | os.PathLike[str]) -> tuple[list[str], list[str]]:
+    """Start ``model`` from the weights of a saved model of the same architecture (fine-tuning):
+    every tensor with the same name and shape is copied, the others keep their initialisation,
+    unless the model's ``start_fresh_layers(fresh)`` sets them from the copied ones.
+
+    The source is read and checked as :func:`load_model` does (card, SHA-256, safetensors).
+
+    Returns:
+        ``(copied, fresh)``: the names of the copied tensors and of those left as they were.
+
+    Raises:
+        ModelError: the source cannot be loaded, is another architecture, or shares no tensor
+            with ``model``.
+    """
+    source, card = load_model(path)
+    architecture = _architecture_of(model)
+    if card.architecture != architecture:
+        raise ModelError(f"{path}: holds {card.architecture} weights, cannot start a "
+                         f"{architecture} from them")
+    found = source.state_dict()
+    own = model.state_dict()
+    copied = [name for name, tensor in own.items()
+              if name in found and found[name].shape == tensor.shape]
+    if not copied:
+        raise ModelError(f"{path}: no tensor matches the model by name and shape")
+    model.load_state_dict({name: found[name] for name in copied}, strict=False)
+    fresh = [name for name in own if name not in copied]
+    start_fresh_layers = getattr(model, "start_fresh_layers", None)
+    if fresh and start_fresh_layers is not None:  # an architecture may seed new layers
+        start_fresh_layers(fresh)
+    return copied, fresh
+
+
 def _check_tensors(path: Path, expected: Mapping[str, torch.Tensor],
                    found: Mapping[str, torch.Tensor]) -> None:
     missing = sorted(set(expected) - set(found))

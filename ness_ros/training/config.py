@@ -46,6 +46,10 @@ class TrainConfig:
     #: Cross-entropy class weights: "none", or "inverse_sqrt" (frequency ** -0.5 over the
     #: training labels, mean 1, capped at 10) so that thin, rare classes (poles, people) count.
     class_weights: str = "inverse_sqrt"
+    #: A saved model (stem or file) of the same architecture to start from: its tensors with
+    #: matching names and shapes are copied (e.g. a 1/4-resolution SegSNN into one with
+    #: ``fine_width``); empty: a fresh initialisation.
+    init_weights: str = ""
     data_dir: str = ""  # empty: the shared sequence cache (ness_ros.data.cache)
     #: Processes that generate missing sequences, and DataLoader workers on the CPU path.
     data_workers: int = 0

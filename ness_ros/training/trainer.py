@@ -21,7 +21,7 @@ import torch
 from tqdm import tqdm
 
 from ness_ros.labels import IGNORE_LABEL, NUM_CLASSES
-from ness_ros.models.weights import ModelCard, save_model
+from ness_ros.models.weights import ModelCard, init_from_model, load_card, save_model
 from ness_ros.segmentation.metrics import confusion_matrix, mean_iou, pixel_accuracy
 from ness_ros.segmentation.predict import predict_labels, run_model
 from ness_ros.training.checkpoint import load_checkpoint, save_checkpoint
@@ -107,7 +107,12 @@ def train(config: TrainConfig, *, resume: bool = False, progress: bool = True,
 
     if device.startswith("cuda"):
         torch.backends.cudnn.benchmark = True  # fixed crop size: pick the fastest kernels once
-    model = config.build_model().to(device)
+    model = config.build_model()
+    if config.init_weights:
+        copied, fresh = init_from_model(model, config.init_weights)
+        log(f"started from {config.init_weights}: {len(copied)} tensors copied"
+            + (f", {len(fresh)} fresh ({', '.join(fresh)})" if fresh else ""))
+    model = model.to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr,
                                   weight_decay=config.weight_decay)
     schedule = WarmupCosine(steps_per_epoch, config.epochs * steps_per_epoch)
@@ -188,11 +193,30 @@ def train(config: TrainConfig, *, resume: bool = False, progress: bool = True,
         event_scale=1.0 / config.event_clip,
         frame_mean=[FRAME_MEAN] * encoder.frame_channels or None,
         frame_std=[FRAME_STD] * encoder.frame_channels or None,
-        training_command=shlex.join(["ness", *sys.argv[1:]]) if sys.argv else "",
-        data_seeds=list(config.train_seeds) + list(config.val_seeds),
+        training_command=_training_command(config),
+        data_seeds=_data_seeds(config),
         metrics={"val_miou": best.val_miou, "val_pixel_accuracy": best.val_pixel_accuracy,
                  "epochs": float(len(history))})
     return model, card, history
+
+
+def _training_command(config: TrainConfig) -> str:
+    """This run's command line, after the one that made its ``init_weights`` (joined by
+    ``&&``): the card of a fine-tuned model says how to make it from nothing."""
+    command = shlex.join(["ness", *sys.argv[1:]]) if sys.argv else ""
+    if config.init_weights:
+        before = load_card(config.init_weights).training_command
+        command = f"{before} && {command}" if before else command
+    return command
+
+
+def _data_seeds(config: TrainConfig) -> list[int]:
+    """Seeds of every sequence the weights have seen, the ``init_weights``' included (in the
+    order first seen), so that held-out checks against the card stay sound."""
+    seeds = list(config.train_seeds) + list(config.val_seeds)
+    if config.init_weights:
+        seeds = load_card(config.init_weights).data_seeds + seeds
+    return list(dict.fromkeys(seeds))
 
 
 class WarmupCosine:
