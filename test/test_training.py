@@ -204,3 +204,21 @@ def test_init_weights_starts_a_finer_model_from_a_saved_one(tmp_path):
     # The card tells how to make the model from nothing, and every seed its weights saw.
     assert card.training_command.startswith("ness train --export coarse && ness ")
     assert card.data_seeds == [5, 1011, 11]
+
+
+def test_ness_train_help_explains_every_field():
+    # Every TrainConfig field is a flag with its meaning and default (FIELD_HELP).
+    import dataclasses
+
+    from ness_ros.cli.main import build_parser
+    from ness_ros.training.config import FIELD_HELP
+
+    assert set(FIELD_HELP) == {f.name for f in dataclasses.fields(TrainConfig)}
+    parser = build_parser()
+    train_parser = next(
+        action.choices["train"] for action in parser._actions
+        if isinstance(getattr(action, "choices", None), dict) and "train" in action.choices)
+    text = " ".join(train_parser.format_help().split())
+    assert "--init-weights INIT_WEIGHTS a saved model (stem or file)" in text
+    assert "(default: segsnn)" in text and "(default: 128 160)" in text
+    assert "(default: none)" in text  # empty strings say so

@@ -11,21 +11,25 @@ from ness_ros.cli.report import add_json_option, format_table, write_json
 
 
 def register(subparsers: Any) -> None:
-    from ness_ros.training.config import TrainConfig  # no torch: the parser builds quickly
+    from ness_ros.training.config import FIELD_HELP, TrainConfig  # no torch: a quick parser
 
     parser = subparsers.add_parser(
         "train", help="train a segmentation model on synthetic sequences",
         description="Train a model; a YAML --config sets any field, flags override it.")
     parser.add_argument("--config", type=Path, help="YAML file with TrainConfig fields")
+    defaults = TrainConfig()
     for field in dataclasses.fields(TrainConfig):
         flag = "--" + field.name.replace("_", "-")
+        default = getattr(defaults, field.name)
+        shown = " ".join(map(str, default)) if isinstance(default, (list, tuple)) else default
+        text = f"{FIELD_HELP[field.name]} (default: {shown if shown != '' else 'none'})"
         if field.name in ("train_seeds", "val_seeds"):
-            parser.add_argument(flag, type=int, nargs="+", default=None)
+            parser.add_argument(flag, type=int, nargs="+", default=None, help=text)
         elif field.name == "crop":
-            parser.add_argument(flag, type=int, nargs=2, default=None, metavar=("H", "W"))
+            parser.add_argument(flag, type=int, nargs=2, default=None, metavar=("H", "W"),
+                                help=text)
         else:
-            kind = type(field.default) if field.default is not dataclasses.MISSING else str
-            parser.add_argument(flag, type=kind, default=None)
+            parser.add_argument(flag, type=type(default), default=None, help=text)
     parser.add_argument("--resume", action="store_true", help="continue from out-dir/last")
     parser.add_argument("--export", type=Path, default=None,
                         help="write the best model as EXPORT.safetensors + EXPORT.json")

@@ -19,11 +19,11 @@ FRAME_MEAN, FRAME_STD = 0.45, 0.25
 
 @dataclass
 class TrainConfig:
-    """Everything a training run depends on; written into checkpoints and the model card."""
+    """Everything a training run depends on; written into checkpoints and the model card.
+    What each field means is in :data:`FIELD_HELP` (``ness train --help`` prints it)."""
 
     model: str = "segsnn"
     base_width: int = 12
-    #: SegSNN only: channels of its 1/2-resolution decoder stage (0: none).
     fine_width: int = 0
     num_steps: int = 3
     frame_channels: int = 3
@@ -43,22 +43,11 @@ class TrainConfig:
     device: str = "cpu"
     threads: int = 0
     val_frames: int = 60
-    #: Cross-entropy class weights: "none", or "inverse_sqrt" (frequency ** -0.5 over the
-    #: training labels, mean 1, capped at 10) so that thin, rare classes (poles, people) count.
     class_weights: str = "inverse_sqrt"
-    #: A saved model (stem or file) of the same architecture to start from: its tensors with
-    #: matching names and shapes are copied (e.g. a 1/4-resolution SegSNN into one with
-    #: ``fine_width``); empty: a fresh initialisation.
     init_weights: str = ""
-    data_dir: str = ""  # empty: the shared sequence cache (ness_ros.data.cache)
-    #: Processes that generate missing sequences, and DataLoader workers on the CPU path.
+    data_dir: str = ""
     data_workers: int = 0
-    #: Encode every training sample once and keep it on the training device: "auto" (on CUDA),
-    #: "yes" or "no" (encode on the fly, as the CPU needs: memory is about 2 MB per frame).
     preload: str = "auto"
-    #: Minutes (0: none) the run may take from its start: after the first epoch, ``epochs`` is
-    #: lowered to what fits, and the schedule set for that count (the first epoch, the warm-up,
-    #: does not depend on it). The card and checkpoints record the count that ran.
     time_budget_min: float = 0.0
     out_dir: str = "runs/train"
 
@@ -85,3 +74,46 @@ class TrainConfig:
         elif self.fine_width:
             raise ValueError("fine_width applies to segsnn only")
         return ARCHITECTURES[self.model](**kwargs)
+
+
+#: What each :class:`TrainConfig` field means, for ``ness train --help`` and the reader.
+FIELD_HELP: dict[str, str] = {
+    "model": "segsnn (frame + events) or evsegsnn (events only)",
+    "base_width": "channels of the first encoder stage",
+    "fine_width": "segsnn only: channels of the 1/2-resolution decoder stage (0: none, the "
+                  "head works at 1/4 resolution)",
+    "num_steps": "time steps T the event window is binned into",
+    "frame_channels": "segsnn only: 3 (RGB) or 1 (mono)",
+    "event_window_ms": "events before each frame that make its input, milliseconds",
+    "event_clip": "per-bin event counts are clipped at this value (and scaled by its inverse)",
+    "train_seeds": "synthetic sequences to train on",
+    "val_seeds": "synthetic sequences to validate on after every epoch",
+    "duration_s": "seconds per sequence",
+    "width": "frame width in pixels",
+    "height": "frame height in pixels",
+    "crop": "random training crop, height and width",
+    "batch_size": "samples per optimiser step",
+    "epochs": "passes over the training frames",
+    "lr": "peak learning rate (AdamW; one epoch of warm-up, then a cosine decay)",
+    "weight_decay": "AdamW weight decay",
+    "seed": "seed of the initialisation, the shuffling and the augmentation",
+    "device": "cpu or cuda",
+    "threads": "torch threads (0: torch's default)",
+    "val_frames": "about this many validation frames, evenly spaced over the val sequences",
+    "class_weights": "cross-entropy class weights: none, or inverse_sqrt (frequency ** -0.5 over "
+                     "the training labels, mean 1, capped at 10) so that thin, rare classes "
+                     "(poles, people) count",
+    "init_weights": "a saved model (stem or file) of the same architecture to start from, e.g. "
+                    "the packaged ness_ros/weights/segsnn to fine-tune it: tensors with matching "
+                    "names and shapes are copied (empty: a fresh initialisation)",
+    "data_dir": "where sequences are cached (empty: $NESS_CACHE_DIR, else "
+                "$XDG_CACHE_HOME/ness_ros, else ~/.cache/ness_ros)",
+    "data_workers": "processes that generate missing sequences, and DataLoader workers on the "
+                    "CPU",
+    "preload": "encode every training sample once and keep it on the device: auto (on CUDA), "
+               "yes, or no (encode on the fly, as the CPU needs; about 2 MB per frame)",
+    "time_budget_min": "minutes the run may take (0: none): after the first epoch, epochs is "
+                       "lowered to what fits and the schedule set for that count (the warm-up "
+                       "does not depend on it); the card records the count that ran",
+    "out_dir": "checkpoints (last, best) go here",
+}
