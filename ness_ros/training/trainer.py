@@ -108,8 +108,10 @@ def train(config: TrainConfig, *, resume: bool = False, progress: bool = True,
     if device.startswith("cuda"):
         torch.backends.cudnn.benchmark = True  # fixed crop size: pick the fastest kernels once
     model = config.build_model()
+    source_card = None  # the card of init_weights, read now: the export needs it at the end
     if config.init_weights:
         copied, fresh = init_from_model(model, config.init_weights)
+        source_card = load_card(config.init_weights)
         log(f"started from {config.init_weights}: {len(copied)} tensors copied"
             + (f", {len(fresh)} fresh ({', '.join(fresh)})" if fresh else ""))
     model = model.to(device)
@@ -193,29 +195,29 @@ def train(config: TrainConfig, *, resume: bool = False, progress: bool = True,
         event_scale=1.0 / config.event_clip,
         frame_mean=[FRAME_MEAN] * encoder.frame_channels or None,
         frame_std=[FRAME_STD] * encoder.frame_channels or None,
-        training_command=_training_command(config),
-        data_seeds=_data_seeds(config),
+        training_command=_training_command(source_card),
+        data_seeds=_data_seeds(config, source_card),
         metrics={"val_miou": best.val_miou, "val_pixel_accuracy": best.val_pixel_accuracy,
                  "epochs": float(len(history))})
     return model, card, history
 
 
-def _training_command(config: TrainConfig) -> str:
-    """This run's command line, after the one that made its ``init_weights`` (joined by
-    ``&&``): the card of a fine-tuned model says how to make it from nothing."""
+def _training_command(source: ModelCard | None) -> str:
+    """This run's command line, after the one that made its ``init_weights`` (card ``source``),
+    joined by ``&&``: the card of a fine-tuned model says how to make it from nothing."""
     command = shlex.join(["ness", *sys.argv[1:]]) if sys.argv else ""
-    if config.init_weights:
-        before = load_card(config.init_weights).training_command
-        command = f"{before} && {command}" if before else command
+    if source is not None and source.training_command:
+        command = f"{source.training_command} && {command}"
     return command
 
 
-def _data_seeds(config: TrainConfig) -> list[int]:
-    """Seeds of every sequence the weights have seen, the ``init_weights``' included (in the
-    order first seen), so that held-out checks against the card stay sound."""
+def _data_seeds(config: TrainConfig, source: ModelCard | None) -> list[int]:
+    """Seeds of every sequence the weights have seen, those of the ``init_weights`` (card
+    ``source``) included, in the order first seen: held-out checks against the card stay
+    sound."""
     seeds = list(config.train_seeds) + list(config.val_seeds)
-    if config.init_weights:
-        seeds = load_card(config.init_weights).data_seeds + seeds
+    if source is not None:
+        seeds = list(source.data_seeds) + seeds
     return list(dict.fromkeys(seeds))
 
 
