@@ -166,7 +166,8 @@ def test_init_weights_starts_a_finer_model_from_a_saved_one(tmp_path):
                                frame_mean=[0.45] * 3, frame_std=[0.25] * 3)
     save_model(coarse, card, tmp_path / "coarse")
     fine = TrainConfig(**{**TINY, "fine_width": 4}).build_model()
-    copied, fresh = init_from_model(fine, tmp_path / "coarse")
+    copied, fresh, source_card = init_from_model(fine, tmp_path / "coarse")
+    assert source_card.architecture == "segsnn"
     assert sorted(copied) == sorted(coarse.state_dict())  # the head reads 4 channels in both
     assert sorted(fresh) == sorted(n for n in fine.state_dict() if n.startswith("dec0."))
     source = coarse.state_dict()
@@ -179,7 +180,7 @@ def test_init_weights_starts_a_finer_model_from_a_saved_one(tmp_path):
     assert torch.equal(fine.dec0.conv.weight, expected)
     narrower = TrainConfig(**{**TINY, "fine_width": 2}).build_model()
     random_start = narrower.dec0.conv.weight.clone()
-    _, fresh_narrow = init_from_model(narrower, tmp_path / "coarse")
+    fresh_narrow = init_from_model(narrower, tmp_path / "coarse").fresh
     assert "head.weight" in fresh_narrow and torch.equal(narrower.dec0.conv.weight, random_start)
 
     # An event-only model cannot start a hybrid one.

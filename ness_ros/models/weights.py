@@ -17,7 +17,7 @@ import tempfile
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import safetensors
 import torch
@@ -335,7 +335,15 @@ def load_model(path: str | os.PathLike[str], *, device: str | torch.device = "cp
     return model.to(device).eval(), card
 
 
-def init_from_model(model: nn.Module, path: str | os.PathLike[str]) -> tuple[list[str], list[str]]:
+class Initialisation(NamedTuple):
+    """What :func:`init_from_model` did: tensor names copied and left fresh, the source's card."""
+
+    copied: list[str]
+    fresh: list[str]
+    card: ModelCard
+
+
+def init_from_model(model: nn.Module, path: str | os.PathLike[str]) -> Initialisation:
     """Start ``model`` from the weights of a saved model of the same architecture (fine-tuning):
     every tensor with the same name and shape is copied, the others keep their initialisation,
     unless the model's ``start_fresh_layers(fresh)`` sets them from the copied ones.
@@ -343,7 +351,7 @@ def init_from_model(model: nn.Module, path: str | os.PathLike[str]) -> tuple[lis
     The source is read and checked as :func:`load_model` does (card, SHA-256, safetensors).
 
     Returns:
-        ``(copied, fresh)``: the names of the copied tensors and of those left as they were.
+        The names of the copied tensors and of those left as they were, and the source's card.
 
     Raises:
         ModelError: the source cannot be loaded, is another architecture, or shares no tensor
@@ -365,7 +373,7 @@ def init_from_model(model: nn.Module, path: str | os.PathLike[str]) -> tuple[lis
     start_fresh_layers = getattr(model, "start_fresh_layers", None)
     if fresh and start_fresh_layers is not None:  # an architecture may seed new layers
         start_fresh_layers(fresh)
-    return copied, fresh
+    return Initialisation(copied, fresh, card)
 
 
 def _check_tensors(path: Path, expected: Mapping[str, torch.Tensor],

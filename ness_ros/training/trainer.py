@@ -21,7 +21,7 @@ import torch
 from tqdm import tqdm
 
 from ness_ros.labels import IGNORE_LABEL, NUM_CLASSES
-from ness_ros.models.weights import ModelCard, init_from_model, load_card, save_model
+from ness_ros.models.weights import ModelCard, init_from_model, save_model
 from ness_ros.segmentation.metrics import confusion_matrix, mean_iou, pixel_accuracy
 from ness_ros.segmentation.predict import predict_labels, run_model
 from ness_ros.training.checkpoint import load_checkpoint, save_checkpoint
@@ -108,10 +108,9 @@ def train(config: TrainConfig, *, resume: bool = False, progress: bool = True,
     if device.startswith("cuda"):
         torch.backends.cudnn.benchmark = True  # fixed crop size: pick the fastest kernels once
     model = config.build_model()
-    source_card = None  # the card of init_weights, read now: the export needs it at the end
+    source_card = None  # the card of init_weights: the export chains its command and seeds
     if config.init_weights:
-        copied, fresh = init_from_model(model, config.init_weights)
-        source_card = load_card(config.init_weights)
+        copied, fresh, source_card = init_from_model(model, config.init_weights)
         log(f"started from {config.init_weights}: {len(copied)} tensors copied"
             + (f", {len(fresh)} fresh ({', '.join(fresh)})" if fresh else ""))
     model = model.to(device)
