@@ -1,9 +1,10 @@
 """Launch the ness_ros segmentation graph.
 
-    ros2 launch ness_ros segmentation.launch.py mode:=hybrid source:=synthetic theta:=4.0
+    ros2 launch ness_ros segmentation.launch.py mode:=hybrid source:=synthetic reuse:=static
 
 Arguments (``ros2 launch ness_ros segmentation.launch.py --show-args``): mode (hybrid | events),
-config (parameter file of the segmentation node), theta, guided_upsampling (true | false),
+config (parameter file of the segmentation node), reuse (warped | static), theta,
+guided_upsampling (true | false),
 model, device (cpu | cuda), source
 (none | synthetic | bag), bag (path, for source:=bag), event_message (dvs | packet), the input
 topic names image_topic / events_topic / labels_topic, seed and rate of the synthetic source,
@@ -24,7 +25,9 @@ ARGUMENTS: dict[str, tuple[str, str]] = {
     "mode": ("hybrid", "hybrid (frames + events) or events (event-only model)"),
     "config": ("", "parameter file of the segmentation node (empty: the packaged "
                    "config/segmentation.yaml)"),
-    "theta": ("", "change threshold in events per pixel (empty: the config's)"),
+    "reuse": ("", "warped (kept labels follow the motion) or static (the published rule) "
+                  "(empty: the config's)"),
+    "theta": ("", "static reuse's change threshold in events per pixel (empty: the config's)"),
     "guided_upsampling": ("", "true: class scores upsampled along the frame's edges, false: "
                               "bilinear (empty: the config's)"),
     "model": ("", "model file (empty: the packaged default weights)"),
@@ -56,6 +59,7 @@ def nodes_for(values: dict[str, str]) -> list[Any]:
     return segmentation_graph(
         mode=values["mode"], config=values["config"] or default_config(),
         theta=float(values["theta"]) if values["theta"] else None,
+        reuse=values["reuse"] or None,
         guided_upsampling=(values["guided_upsampling"].lower() == "true"
                            if values["guided_upsampling"] else None), model=values["model"],
         device=values["device"], source=values["source"],

@@ -52,7 +52,8 @@ def _param_text(value: Any) -> str:
 
 
 def segmentation_graph(*, mode: str = "hybrid", config: str | Path | None = None,
-                       theta: float | None = None, guided_upsampling: bool | None = None,
+                       theta: float | None = None, reuse: str | None = None,
+                       guided_upsampling: bool | None = None,
                        model: str = "", device: str = "cpu",
                        source: str = "synthetic", event_message: str = "dvs",
                        seed: int = 1000, rate: float = 1.0, duration_s: float = 0.0,
@@ -64,7 +65,9 @@ def segmentation_graph(*, mode: str = "hybrid", config: str | Path | None = None
         mode: ``hybrid`` (frames + events) or ``events`` (event-only model).
         config: parameter file of the segmentation node (default: the packaged
             ``config/segmentation.yaml`` is given by the caller, who knows where it lives).
-        theta: overrides the config's change threshold (hybrid mode).
+        theta: overrides the config's change threshold of static reuse (hybrid mode).
+        reuse: overrides the config's rule of label reuse, ``warped`` or ``static`` (hybrid
+            mode).
         guided_upsampling: overrides the config's ``guided_upsampling`` (hybrid mode; the
             event-only model has no frame to guide it).
         model, device: segmentation node parameters (empty model: packaged default).
@@ -89,6 +92,12 @@ def segmentation_graph(*, mode: str = "hybrid", config: str | Path | None = None
         params["model"] = model
     if theta is not None and mode == "hybrid":
         params["theta"] = float(theta)
+    if reuse is not None and mode == "hybrid":
+        from ness_ros.segmentation.gating_config import REUSE_RULES
+
+        if reuse not in REUSE_RULES:
+            raise ValueError(f"reuse must be one of {REUSE_RULES}, got {reuse!r}")
+        params["reuse"] = reuse
     if guided_upsampling is not None:
         if mode != "hybrid" and guided_upsampling:
             from ness_ros.segmentation.guided import NEEDS_FRAMES

@@ -40,12 +40,23 @@ def test_sweep_runs_full_split_and_every_theta_on_the_same_frames(tmp_path, monk
     model = tiny_model_file(tmp_path, "segsnn")
     out_dir = tmp_path / "sweep"
     out = ness("eval", "sweep", "--model", str(model), "--seeds", "31", "--duration", "1",
-               "--thetas", "0", "2", "1000", "--grid", "2", "3", "--out", str(out_dir),
-               "--no-progress").stdout
+               "--thetas", "0", "2", "1000", "--grid", "2", "3", "--residual-thetas", "0.5",
+               "1000", "--out", str(out_dir), "--no-progress").stdout
     assert "threshold sweep" in out
     rows = json.loads((out_dir / "sweep.json").read_text())["rows"]
     assert [r["theta"] for r in rows] == ["full", "0 (split)", "0 (split, merged box)", "0",
-                                          "2", "1000", "full (again)"]
+                                          "2", "1000", "warped 0.5", "warped 1000",
+                                          "full (again)"]
+    assert [r["reuse"] for r in rows] == ["full"] + ["static"] * 5 + ["warped"] * 2 + ["full"]
+    warped, never = rows[6], rows[7]
+    # Warped reuse estimates motion on every frame that is not a keyframe, and a huge residual
+    # threshold computes nothing after the keyframes (one every 2 s): its labels all follow the
+    # motion, more than a full pass's worth of MACs cheaper.
+    assert warped["motion_ms"] > 0 and never["motion_ms"] > 0
+    assert never["macs_ratio"] > 5 and never["keyframes"] == 1
+    # Carried ground truth is not exact, but much better than ground truth kept in place.
+    assert rows[5]["ceiling_miou"] < never["ceiling_miou"] < 1.0
+    rows = rows[:6] + rows[8:]
     first, again = rows[0], rows.pop()
     # speed-ups are against the mean of the two full runs, which agree on everything else
     assert first["speedup"] + again["speedup"] == pytest.approx(2.0)

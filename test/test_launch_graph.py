@@ -22,7 +22,8 @@ def launch_module():
 
 
 def demo_args(**overrides) -> argparse.Namespace:
-    values = dict(mode="hybrid", duration=20.0, theta=None, seed=1000, event_message="dvs",
+    values = dict(mode="hybrid", duration=20.0, theta=None, reuse=None, seed=1000,
+                  event_message="dvs",
                   model="", size=None, rate=1.0, upsampling=None)
     values.update(overrides)
     return argparse.Namespace(**values)
@@ -64,6 +65,10 @@ def test_graph_arguments_reach_the_nodes():
     assert "guided_upsampling" not in seg.parameters  # the config file's value stands
     guided = segmentation_graph(mode="hybrid", guided_upsampling=True)[0]
     assert "guided_upsampling:=true" in guided.ros_args()
+    static = segmentation_graph(mode="hybrid", reuse="static")[0]
+    assert "reuse:=static" in static.ros_args()
+    with pytest.raises(ValueError, match="reuse"):
+        segmentation_graph(mode="hybrid", reuse="dynamic")
     with pytest.raises(ValueError, match="mode"):
         segmentation_graph(mode="fast")
     with pytest.raises(ValueError, match="event-only"):
@@ -76,3 +81,19 @@ def test_launch_description_builds_with_launch_ros():
     description = launch_module().generate_launch_description()
     names = [getattr(e, "name", None) for e in description.entities]
     assert "mode" in names and "theta" in names
+
+
+def test_parameter_file_holds_the_nodes_gating_defaults():
+    """config/segmentation.yaml, the node's parameter table and the CLIs all start from
+    NODE_GATING: the file may not drift from it."""
+    import yaml
+
+    from ness_ros.ros.hybrid_node import GATING_PARAMS, HybridSegmentationNode
+    from ness_ros.segmentation.gating import NODE_GATING
+
+    params = yaml.safe_load((REPO_ROOT / "config" / "segmentation.yaml").read_text())[
+        "hybrid_segmentation"]["ros__parameters"]
+    declared = {spec.name: spec.default for spec in HybridSegmentationNode.extra_params}
+    for name, field in GATING_PARAMS.items():
+        assert params[name] == getattr(NODE_GATING, field) == declared[name], name
+    assert NODE_GATING.reuse == "warped"

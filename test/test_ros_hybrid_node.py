@@ -46,7 +46,8 @@ def graph(model_file, tmp_path_factory):
     """The node under test and a test node with publishers and subscriptions."""
     log = tmp_path_factory.mktemp("logs") / "hybrid.log"
     spec = NodeSpec("hybrid_segmentation", "hybrid_segmentation", [], {
-        "model": str(model_file), "theta": 1.0, "grid_rows": 2, "grid_cols": 3,
+        "model": str(model_file), "reuse": "static", "theta": 1.0, "grid_rows": 2,
+        "grid_cols": 3,
         "keyframe_max_age_s": 0.0, "event_wait_s": 0.0, "diagnostics_period_s": 0.3,
         "guided_upsampling": True},  # the demo graph's tests run the default, bilinear
         [("image", "/t/image"), ("events", "/t/events")])
@@ -160,16 +161,18 @@ def test_latency_messages_account_for_waits_and_stages(graph):
     events) and the stages all lie inside it."""
     assert stream_until(graph, lambda: len(graph["latency"]) >= 3)
     for msg in graph["latency"]:
-        parts = (msg.queue_ms, msg.events_wait_ms, msg.represent_ms, msg.gate_ms,
-                 msg.inference_ms, msg.paste_ms, msg.publish_ms)
+        parts = (msg.queue_ms, msg.events_wait_ms, msg.represent_ms, msg.motion_ms,
+                 msg.gate_ms, msg.inference_ms, msg.paste_ms, msg.publish_ms)
         assert min(parts) >= 0.0 and msg.inference_ms > 0.0
         assert sum(parts) <= msg.processing_ms + 0.5  # float32 rounding of each part
 
 
-def set_parameter(ctx, name: str, value: float | int):
+def set_parameter(ctx, name: str, value: float | int | str):
     client = ctx["node"].create_client(SetParameters, "/hybrid_segmentation/set_parameters")
     assert client.wait_for_service(timeout_sec=10.0)
-    if isinstance(value, float):
+    if isinstance(value, str):
+        pv = ParameterValue(type=ParameterType.PARAMETER_STRING, string_value=value)
+    elif isinstance(value, float):
         pv = ParameterValue(type=ParameterType.PARAMETER_DOUBLE, double_value=value)
     else:
         pv = ParameterValue(type=ParameterType.PARAMETER_INTEGER, integer_value=value)
@@ -204,6 +207,22 @@ def test_theta_changes_at_run_time_and_bad_values_are_refused(graph):
     refused = set_parameter(graph, "margin", -3)
     assert not refused.successful
     assert set_parameter(graph, "theta", 1.0).successful
+
+
+def test_warped_reuse_switches_on_at_run_time_and_reports_its_motion_stage(graph):
+    assert set_parameter(graph, "residual_theta", 1e6).successful
+    result = set_parameter(graph, "reuse", "warped")
+    assert result.successful, result.reason
+    # Labels follow the motion and nothing passes the threshold: after the keyframe that the
+    # switch forces, masks compute nothing, and each one spent time on the motion estimate.
+    assert after_change(graph, lambda m: m.keyframe or (m.regions_recomputed == 0
+                                                        and m.motion_ms > 0.0), count=4)
+    assert after_change(graph, lambda m: not m.keyframe and m.regions_recomputed == 0)
+    for name, value in (("reuse", "dynamic"), ("flow_preset", "slow"),
+                        ("residual_theta", -1.0), ("max_window_fraction", 2.0)):
+        refused = set_parameter(graph, name, value)
+        assert not refused.successful and refused.reason, name
+    assert set_parameter(graph, "reuse", "static").successful
 
 
 def test_bad_messages_are_counted_and_good_ones_still_served(graph):

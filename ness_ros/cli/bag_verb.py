@@ -19,11 +19,13 @@ from typing import Any
 from ness_ros.cli.options import add_upsampling_option, upsampling
 from ness_ros.cli.report import add_json_option, format_table, write_json
 from ness_ros.graph import DEFAULT_TOPICS
+from ness_ros.segmentation.gating_config import NODE_GATING
 
-#: Gating options: CLI dest -> hybrid node parameter (defaults: config/segmentation.yaml).
-GATING = {"theta": "theta", "keyframe_interval": "keyframe_interval",
-          "keyframe_max_age": "keyframe_max_age_s", "margin": "margin",
-          "max_changed_fraction": "max_changed_fraction"}
+#: Gating options: CLI dest -> hybrid node parameter (defaults: the node's,
+#: :data:`~ness_ros.segmentation.gating_config.NODE_GATING`).
+GATING = {"reuse": "reuse", "theta": "theta", "residual_theta": "residual_theta",
+          "keyframe_interval": "keyframe_interval", "keyframe_max_age": "keyframe_max_age_s",
+          "margin": "margin", "max_changed_fraction": "max_changed_fraction"}
 
 
 def _topics(parser: argparse.ArgumentParser) -> None:
@@ -50,12 +52,22 @@ def _evaluating(parser: argparse.ArgumentParser, out: str) -> None:
     parser.add_argument("--model", default="", help="model file (default: packaged weights)")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
-    parser.add_argument("--theta", type=float, default=1.0, help="change threshold, events/px")
-    parser.add_argument("--grid", type=int, nargs=2, default=[4, 6], metavar=("ROWS", "COLS"))
-    parser.add_argument("--margin", type=int, default=16, help="crop margin, pixels")
-    parser.add_argument("--keyframe-interval", type=int, default=0, help="0: never by count")
-    parser.add_argument("--keyframe-max-age", type=float, default=2.0, help="s; 0: never")
-    parser.add_argument("--max-changed-fraction", type=float, default=0.6)
+    g = NODE_GATING
+    parser.add_argument("--reuse", choices=("warped", "static"), default=g.reuse,
+                        help="kept labels follow the motion (warped) or stay in place (static, "
+                             "the published rule); default %(default)s")
+    parser.add_argument("--theta", type=float, default=g.theta,
+                        help="static reuse's change threshold, events/px")
+    parser.add_argument("--residual-theta", type=float, default=g.residual_theta,
+                        help="warped reuse's change threshold, unexplained share of a region")
+    parser.add_argument("--grid", type=int, nargs=2, default=[g.rows, g.cols],
+                        metavar=("ROWS", "COLS"))
+    parser.add_argument("--margin", type=int, default=g.margin, help="crop margin, pixels")
+    parser.add_argument("--keyframe-interval", type=int, default=g.keyframe_interval,
+                        help="0: never by count")
+    parser.add_argument("--keyframe-max-age", type=float, default=g.keyframe_max_age_s,
+                        help="s; 0: never")
+    parser.add_argument("--max-changed-fraction", type=float, default=g.max_changed_fraction)
     add_upsampling_option(parser)
     parser.add_argument("--period", type=float, default=0.05,
                         help="events mode, bag without frames: a mask every this many s")
@@ -171,12 +183,13 @@ def run_info(args: argparse.Namespace) -> int:
 
 
 def _gating(args: argparse.Namespace):
-    from ness_ros.segmentation.hybrid import GatingConfig
+    from dataclasses import replace
 
-    return GatingConfig(theta=args.theta, rows=args.grid[0], cols=args.grid[1],
-                        margin=args.margin, keyframe_interval=args.keyframe_interval,
-                        keyframe_max_age_s=args.keyframe_max_age,
-                        max_changed_fraction=args.max_changed_fraction)
+    return replace(NODE_GATING, reuse=args.reuse, theta=args.theta,
+                   residual_theta=args.residual_theta, rows=args.grid[0], cols=args.grid[1],
+                   margin=args.margin, keyframe_interval=args.keyframe_interval,
+                   keyframe_max_age_s=args.keyframe_max_age,
+                   max_changed_fraction=args.max_changed_fraction)
 
 
 def _show(report, args: argparse.Namespace) -> int:

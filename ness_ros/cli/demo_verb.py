@@ -22,8 +22,13 @@ def register(subparsers: Any) -> None:
                                    "and print MIoU, frames/s and latency")
     parser.add_argument("--mode", choices=("hybrid", "events"), default="hybrid")
     parser.add_argument("--duration", type=float, default=20.0, help="seconds of driving")
+    parser.add_argument("--reuse", choices=("warped", "static"), default=None,
+                        help="hybrid mode: kept labels follow the motion (warped) or stay in "
+                             "place (static, the published rule) (default: "
+                             "config/segmentation.yaml)")
     parser.add_argument("--theta", type=float, default=None,
-                        help="change threshold (default: config/segmentation.yaml)")
+                        help="static reuse's change threshold (default: "
+                             "config/segmentation.yaml)")
     parser.add_argument("--upsampling", choices=("guided", "bilinear"), default=None,
                         help="hybrid mode: class scores upsampled along the frame's edges "
                              "(guided) or bilinear logits (default: config/segmentation.yaml)")
@@ -49,6 +54,7 @@ def demo_graph(args: argparse.Namespace, report_dir: Path):
     config = Path(get_package_share_directory("ness_ros")) / "config" / "segmentation.yaml"
     guided = None if args.upsampling is None else args.upsampling == "guided"
     specs = segmentation_graph(mode=args.mode, config=config, theta=args.theta,
+                               reuse=args.reuse,
                                guided_upsampling=guided, model=args.model, source="synthetic",
                                event_message=args.event_message, seed=args.seed,
                                rate=args.rate, duration_s=args.duration, evaluate=True)

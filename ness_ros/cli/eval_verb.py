@@ -4,9 +4,11 @@
                      work and energy per frame, a confusion-matrix PNG; and the MIoU ceiling of
                      a head at the model's output resolution.
 ``ness eval sweep``  the hybrid method's change-threshold sweep in the form of the paper's
-                     table: full-frame baseline and every theta on the same frames, one after the
-                     other, in one process; Markdown, JSON and a PNG plot. Each row also
-                     gives the MIoU its gating decisions reach with perfect labels.
+                     table: full-frame baseline, every theta of the published rule (static
+                     reuse) and every residual threshold of warped reuse on the same frames, one
+                     after the other, in one process; Markdown, JSON and a PNG plot with the
+                     paper's points. Each row also gives the MIoU its decisions reach with
+                     perfect labels.
 ``ness eval ceiling`` what reusing labels costs on the drives themselves, with no model: the
                      MIoU of a clairvoyant gate that recomputes the regions with the most wrong
                      labels, for several grids and budgets of regions per frame; a PNG plot.
@@ -23,6 +25,7 @@ from typing import Any
 
 from ness_ros.cli.options import add_upsampling_option, upsampling
 from ness_ros.cli.report import add_json_option, format_table, write_json
+from ness_ros.segmentation.gating_config import NODE_GATING
 
 #: Held-out seeds: never used for training (training uses 1-99, validation 1001-1099).
 HELD_OUT_SEEDS = [5001, 5002]
@@ -33,7 +36,9 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=HELD_OUT_SEEDS,
                         help=f"held-out sequence seeds (default {HELD_OUT_SEEDS})")
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per sequence")
-    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch and OpenCV threads (0: their defaults; default 1, as the "
+                             "node runs)")
     parser.add_argument("--out", type=Path, default=Path("runs/eval"), help="output folder")
     parser.add_argument("--no-progress", action="store_true")
     add_upsampling_option(parser)
@@ -49,10 +54,22 @@ def register(subparsers: Any) -> None:
     _common(model)
     model.set_defaults(func=run_model)
     sweep = sub.add_parser("sweep", help="change-threshold sweep of the hybrid method")
-    sweep.add_argument("--thetas", type=float, nargs="+",
-                       default=[0.0, 0.5, 1.0, 2.0, 3.0, 4.0, 6.0, 8.0, 12.0])
-    sweep.add_argument("--grid", type=int, nargs=2, default=[4, 6], metavar=("ROWS", "COLS"))
-    sweep.add_argument("--margin", type=int, default=16)
+    sweep.add_argument("--thetas", type=float, nargs="*",
+                       default=[0.0, 0.5, 1.0, 2.0, 3.0, 4.0, 6.0, 8.0, 12.0],
+                       help="thetas of the published rule (static reuse), events per pixel")
+    sweep.add_argument("--grid", type=int, nargs=2, default=[4, 6], metavar=("ROWS", "COLS"),
+                       help="region grid of the published rule")
+    sweep.add_argument("--margin", type=int, default=16,
+                       help="context margin of the published rule, pixels")
+    sweep.add_argument("--residual-thetas", type=float, nargs="*",
+                       default=[0.4, 0.5, 0.6, 0.7, 0.8, 1.0, 1.2, 1.6],
+                       help="residual thresholds of warped reuse (none: no warped rows); the "
+                            f"node's default is {NODE_GATING.residual_theta:g}")
+    sweep.add_argument("--warped-grid", type=int, nargs=2, metavar=("ROWS", "COLS"),
+                       default=[NODE_GATING.rows, NODE_GATING.cols],
+                       help="region grid of warped reuse (default: the node's)")
+    sweep.add_argument("--warped-margin", type=int, default=NODE_GATING.margin,
+                       help="context margin of warped reuse's windows (default: the node's)")
     sweep.add_argument("--change-since", choices=("region", "frame"), default="region",
                        help="count a region's events since its labels were computed (region, "
                             "the default) or since the previous frame (frame, the published rule)")
@@ -100,7 +117,10 @@ def _setup(args: argparse.Namespace, arch: str):
     from ness_ros.segmentation.inputs import InputEncoder
 
     if args.threads:
+        import cv2
+
         torch.set_num_threads(args.threads)
+        cv2.setNumThreads(args.threads)
     model, card = load_model(args.model or default_weights_path(arch))
     return model, card, InputEncoder.from_card(card), _sequences(args, *card.input_size)
 
@@ -182,58 +202,80 @@ def run_sweep(args: argparse.Namespace) -> int:
                           accumulate=args.change_since == "region",
                           keyframe_max_age_s=args.keyframe_max_age,
                           max_changed_fraction=args.max_changed_fraction)
+    warped = dataclasses.replace(NODE_GATING, rows=args.warped_grid[0],
+                                 cols=args.warped_grid[1], margin=args.warped_margin,
+                                 accumulate=args.change_since == "region",
+                                 keyframe_max_age_s=args.keyframe_max_age,
+                                 max_changed_fraction=args.max_changed_fraction)
     every_frame = dataclasses.replace(gating, keyframe_interval=1)  # the full pass
     guided = upsampling(args)
-    full = evaluate_hybrid(model, encoder, sequences, every_frame, name="full", work=work,
-                           progress=progress, guided=guided)
-    reports = [full]
+
+    def evaluate(name: str, g: GatingConfig, **options: Any):
+        return evaluate_hybrid(model, encoder, sequences, g, name=name, work=work,
+                               progress=progress, guided=guided, **options)
+
+    full = evaluate("full", every_frame)
+    reports = [("full", "full", full)]
     # theta = 0 through the gated path (no keyframe policy): per-region crops in one batch, and
     # the planner's choice (here the one bounding box of all regions).
     every_region = dataclasses.replace(gating, theta=0.0, max_changed_fraction=1.0,
                                        keyframe_max_age_s=0.0)
-    runs = [("split", dataclasses.replace(every_region, batch_crops_only=True)),
-            ("merged", every_region)]
-    runs += [(f"{t:g}", dataclasses.replace(gating, theta=t)) for t in args.thetas]
+    runs = [("static", "0 (split)", dataclasses.replace(every_region, batch_crops_only=True)),
+            ("static", "0 (split, merged box)", every_region)]
+    runs += [("static", f"{t:g}", dataclasses.replace(gating, theta=t)) for t in args.thetas]
     ceiling = {"full": gate_ceiling(sequences, every_frame).miou}
-    for name, g in runs:
-        reports.append(evaluate_hybrid(model, encoder, sequences, g, name=name, work=work,
-                                       progress=progress, guided=guided))
+    for reuse, name, g in runs:
+        reports.append((reuse, name, evaluate(name, g)))
         ceiling[name] = gate_ceiling(sequences, g).miou
+    for t in args.residual_thetas:
+        # The decisions of warped reuse depend on the masks it carries: replayed in the run.
+        name = f"warped {t:g}"
+        report = evaluate(name, dataclasses.replace(warped, residual_theta=t), ceiling=True)
+        reports.append(("warped", name, report))
+        ceiling[name] = report.extra["ceiling_miou"]
     # The full pass once more at the end: speed-ups are taken against the mean of both runs, and
     # the two rows show how far this machine's speed drifted over the sweep.
-    reports.append(evaluate_hybrid(model, encoder, sequences, every_frame, name="full again",
-                                   work=work, progress=progress, guided=guided))
-    baseline_fps = (full.frames_per_s + reports[-1].frames_per_s) / 2
+    reports.append(("full", "full (again)", evaluate("full again", every_frame)))
+    baseline_fps = (full.frames_per_s + reports[-1][2].frames_per_s) / 2
     rows = []
-    labels = {"full": "full", "full again": "full (again)", "split": "0 (split)",
-              "merged": "0 (split, merged box)"}
-    for r in reports:
-        is_full = r.name in ("full", "full again")
-        rows.append({"theta": labels.get(r.name, r.name.split("=")[-1]),
+    for reuse, name, r in reports:
+        is_full = reuse == "full"
+        threshold = (float("nan") if is_full or name.startswith("0 (")
+                     else float(name.split()[-1]))
+        rows.append({"reuse": reuse, "theta": name, "threshold": threshold,
                      "miou": r.miou, "delta_miou_points": 100 * (r.miou - full.miou),
-                     "ceiling_miou": ceiling["full" if is_full else r.name],
+                     "ceiling_miou": ceiling["full" if is_full else name],
                      "frames_per_s": r.frames_per_s, "speedup": r.frames_per_s / baseline_fps,
-                     "macs_per_frame": r.macs_per_frame, "synops_per_frame": r.synops_per_frame,
+                     "macs_per_frame": r.macs_per_frame,
+                     "macs_ratio": work.macs / r.macs_per_frame,
+                     "synops_per_frame": r.synops_per_frame,
+                     "motion_ms": r.extra.get("motion_ms", 0.0),
                      "recomputed_fraction": 1.0 if is_full else r.recomputed_fraction,
                      "keyframes": r.keyframes})
     facts = _sequence_facts(sequences)
     title = (f"threshold sweep: {facts['frames']} frames of seeds {facts['seeds']}, ego moving "
-             f"{100 * facts['moving_fraction']:.0f}% of the time, grid {args.grid[0]}x"
-             f"{args.grid[1]}, margin {args.margin}, change counted since the "
-             f"{'region was recomputed' if gating.accumulate else 'previous frame'}, "
+             f"{100 * facts['moving_fraction']:.0f}% of the time, {args.threads or 'default'} "
+             f"thread(s); static: grid {args.grid[0]}x{args.grid[1]}, margin {args.margin}; "
+             f"warped: grid {warped.rows}x{warped.cols}, margin {warped.margin}; change counted "
+             f"since the {'region was recomputed' if gating.accumulate else 'previous frame'}, "
              f"{args.upsampling} upsampling")
+    table = [{k: v for k, v in row.items() if k != "threshold"} for row in rows]
     table = [{**row, "miou": 100 * row["miou"], "ceiling_miou": 100 * row["ceiling_miou"]}
-             for row in rows]
+             for row in table]
     print(format_table(table, title=title))
-    print("ceiling_miou: the MIoU of each row's gating decisions with ground truth pasted where "
-          "the model ran (a perfect model; see `ness eval ceiling`)")
+    print("theta: events per pixel (static, the published rule) or, for warped rows, the share "
+          "of a region's pixels the motion left unexplained; ceiling_miou: the MIoU of each "
+          "row's decisions with ground truth pasted where the model ran (a perfect model; see "
+          "`ness eval ceiling`); macs_ratio: full-pass MACs over the row's; motion_ms: mean time "
+          "per frame of the motion estimate, flow and carried labels (in frames_per_s)")
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "sweep.md").write_text(_markdown(title, table))
-    png = plot_sweep([r for r in rows if not r["theta"].startswith(("0 (", "full ("))],
-                     args.out / "sweep.png")
+    png = plot_sweep([r for r in rows if r["reuse"] != "full" and not r["theta"].startswith("0 (")],
+                     args.out / "sweep.png", title=title)
     print(f"written: {args.out / 'sweep.md'}, {png}")
     write_json(args.json or args.out / "sweep.json",
                {"rows": rows, "sequences": facts, "gating": dataclasses.asdict(gating),
+                "warped_gating": dataclasses.asdict(warped), "threads": args.threads,
                 "upsampling": args.upsampling, "work_full_frame": dataclasses.asdict(work),
                 "model": card.to_dict()})
     return 0

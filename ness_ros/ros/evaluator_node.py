@@ -43,7 +43,8 @@ PARAMS = [
 
 
 #: The node's waits and stages that ness_msgs/SegmentationLatency carries (field STAGE_ms).
-STAGES = ("queue", "events_wait", "represent", "gate", "inference", "paste", "publish")
+STAGES = ("queue", "events_wait", "represent", "motion", "gate", "inference", "paste",
+          "publish")
 
 
 class SegmentationEvaluatorNode(Node):

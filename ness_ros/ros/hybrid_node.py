@@ -25,40 +25,64 @@ from ness_ros.ros.node_base import (
 )
 from ness_ros.ros.params import ParamSpec
 from ness_ros.ros.qos import SENSOR_QOS
+from ness_ros.segmentation.gating_config import NODE_GATING
 from ness_ros.segmentation.guided import DEFAULT_GUIDED
 from ness_ros.segmentation.hybrid import GatingConfig, HybridSegmenter
 from ness_ros.segmentation.inputs import InputEncoder
 from ness_ros.segmentation.inputs_stream import InputError, decode_frame
 from ness_ros.segmentation.result import SegmentationResult
 
-#: Gating parameters: node parameter name -> GatingConfig field (all changeable at run time).
-GATING_PARAMS = {"theta": "theta", "accumulate_change": "accumulate", "grid_rows": "rows",
-                 "grid_cols": "cols", "margin": "margin", "keyframe_interval": "keyframe_interval",
+#: Gating parameters: node parameter name -> GatingConfig field (all changeable at run time;
+#: defaults: :data:`~ness_ros.segmentation.gating_config.NODE_GATING`).
+GATING_PARAMS = {"reuse": "reuse", "theta": "theta", "residual_theta": "residual_theta",
+                 "residual_level": "residual_level", "flow_preset": "flow_preset",
+                 "accumulate_change": "accumulate", "grid_rows": "rows", "grid_cols": "cols",
+                 "margin": "margin", "max_window_fraction": "max_window_fraction",
+                 "keyframe_interval": "keyframe_interval",
                  "keyframe_max_age_s": "keyframe_max_age_s",
                  "max_changed_fraction": "max_changed_fraction"}
+G = NODE_GATING
 
 
 class HybridSegmentationNode(SegmentationNode):
     node_name = "hybrid_segmentation"
     default_model = "segsnn"
     extra_params = [
-        ParamSpec("theta", 1.0, "change threshold: a region is segmented again when its mean "
-                  "event count per pixel (see accumulate_change) is at or above this "
-                  "(events/pixel); 0 recomputes all regions, a huge value keeps the "
+        ParamSpec("reuse", G.reuse, "how kept labels are reused: warped (they follow the motion "
+                  "between frames, dense optical flow; a region is segmented again when what "
+                  "the motion does not explain adds up to residual_theta) or static (they stay "
+                  "in place; a region is segmented again when its events pass theta, the "
+                  "published rule)", dynamic=True),
+        ParamSpec("theta", G.theta, "static reuse: change threshold, a region is segmented "
+                  "again when its mean event count per pixel (see accumulate_change) is at or "
+                  "above this (events/pixel); 0 recomputes all regions, a huge value keeps the "
                   "keyframe", 0.0, 1e9, dynamic=True),
-        ParamSpec("accumulate_change", True, "count a region's events since its labels were "
-                  "computed (true), or only since the previous processed frame (false, the "
+        ParamSpec("residual_theta", G.residual_theta, "warped reuse: a region is segmented "
+                  "again when the share of its pixels the motion does not explain, summed over "
+                  "the frames since its labels were computed, is at or above this", 0.0, 1e9,
+                  dynamic=True),
+        ParamSpec("residual_level", G.residual_level, "warped reuse: grey levels of "
+                  "difference between the frame and the previous one moved by the motion above "
+                  "which a pixel is unexplained", 0, 255, dynamic=True),
+        ParamSpec("flow_preset", G.flow_preset, "warped reuse: OpenCV DIS optical flow "
+                  "preset (ultrafast, fast, medium)", dynamic=True),
+        ParamSpec("max_window_fraction", G.max_window_fraction, "warped reuse: changed "
+                  "regions run as windows (one per cluster, margin included) while these cost "
+                  "at most this fraction of a full pass, as a full pass otherwise", 0.0, 1.0,
+                  dynamic=True),
+        ParamSpec("accumulate_change", G.accumulate, "count a region's change since its labels "
+                  "were computed (true), or only since the previous processed frame (false, the "
                   "published rule: slow steady change never reaches theta)", dynamic=True),
-        ParamSpec("grid_rows", 4, "rows of the region grid", 1, 64, dynamic=True),
-        ParamSpec("grid_cols", 6, "columns of the region grid", 1, 64, dynamic=True),
-        ParamSpec("margin", 16, "context margin around each recomputed region, pixels",
-                  0, 256, dynamic=True),
-        ParamSpec("keyframe_interval", 0, "a full pass every this many frames (0: never by "
-                  "count)", 0, 100_000, dynamic=True),
-        ParamSpec("keyframe_max_age_s", 2.0, "a full pass when the keyframe is older than this "
-                  "(0: never by age), s", 0.0, 3600.0, dynamic=True),
-        ParamSpec("max_changed_fraction", 0.6, "a full pass when more than this fraction of "
-                  "regions changed", 0.0, 1.0, dynamic=True),
+        ParamSpec("grid_rows", G.rows, "rows of the region grid", 1, 64, dynamic=True),
+        ParamSpec("grid_cols", G.cols, "columns of the region grid", 1, 64, dynamic=True),
+        ParamSpec("margin", G.margin, "context margin around each recomputed region or window, "
+                  "pixels", 0, 256, dynamic=True),
+        ParamSpec("keyframe_interval", G.keyframe_interval, "a full pass every this many frames "
+                  "(0: never by count)", 0, 100_000, dynamic=True),
+        ParamSpec("keyframe_max_age_s", G.keyframe_max_age_s, "a full pass when the keyframe is "
+                  "older than this (0: never by age), s", 0.0, 3600.0, dynamic=True),
+        ParamSpec("max_changed_fraction", G.max_changed_fraction, "a full pass when more than "
+                  "this fraction of regions changed", 0.0, 1.0, dynamic=True),
         ParamSpec("guided_upsampling", False, "upsample the model's class scores guided by the "
                   "frame's edges, 1-3 ms per frame more (false: the model's bilinear logits)"),
     ]
@@ -89,8 +113,10 @@ class HybridSegmentationNode(SegmentationNode):
         except ValueError as exc:
             return str(exc)
         self.segmenter.configure(replace(gating))
-        self.get_logger().info(f"gating now theta={gating.theta} grid={gating.rows}x"
-                               f"{gating.cols} margin={gating.margin}")
+        threshold = (f"residual_theta={gating.residual_theta}" if gating.reuse == "warped"
+                     else f"theta={gating.theta}")
+        self.get_logger().info(f"gating now reuse={gating.reuse} {threshold} grid="
+                               f"{gating.rows}x{gating.cols} margin={gating.margin}")
         return None
 
     def _on_image(self, data: bytes) -> None:
@@ -137,7 +163,8 @@ class HybridSegmentationNode(SegmentationNode):
     def extra_diagnostics(self) -> dict[str, object]:
         g = self.segmenter.gating
         return {"image_size_changes": self.counts["image_size_changes"],
-                "theta": g.theta, "grid": f"{g.rows}x{g.cols}",
+                "reuse": g.reuse, "theta": g.theta, "residual_theta": g.residual_theta,
+                "grid": f"{g.rows}x{g.cols}",
                 "keyframe_max_age_s": g.keyframe_max_age_s if g.keyframe_max_age_s else math.inf}
 
 

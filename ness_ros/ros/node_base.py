@@ -161,7 +161,10 @@ class SegmentationNode(Node):
         check_executor(self.params["executor"])
         self.device = self._choose_device(self.params["device"])
         if self.params["torch_threads"]:
+            import cv2  # the motion estimate of warped reuse: as many threads as the model
+
             torch.set_num_threads(self.params["torch_threads"])
+            cv2.setNumThreads(self.params["torch_threads"])
         path = self.params["model"] or str(default_weights_path(self.default_model))
         self.model, self.card = load_model(path, device=self.device)
         self.get_logger().info(f"model {path} ({self.card.architecture}) on {self.device}")

@@ -59,6 +59,7 @@ class SegmentationOutputs:
         msg.queue_ms = waits.get("queue", 0.0)
         msg.events_wait_ms = waits.get("events_wait", 0.0)
         msg.represent_ms = result.stage_ms.get("represent", 0.0)
+        msg.motion_ms = result.stage_ms.get("motion", 0.0)
         msg.gate_ms = result.stage_ms.get("gate", 0.0)
         msg.inference_ms = result.stage_ms.get("inference", 0.0)
         msg.paste_ms = result.stage_ms.get("paste", 0.0)

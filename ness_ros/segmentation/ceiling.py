@@ -7,6 +7,9 @@ and a kept region is exactly as stale as the gating made it. A full pass scores 
 
 - :func:`gate_ceiling` follows the :class:`~ness_ros.segmentation.gating.RegionGate`'s own
   choices (theta, keyframe policy), the decisions ``HybridSegmenter`` takes on the same frames.
+- :class:`DecisionReplay` replays the decisions a segmenter took, frame by frame, whatever its
+  rule of reuse: ground truth where it computed labels, and kept labels reused as it reuses
+  them (in place, or carried along the same motion for ``reuse: warped``).
 - :func:`best_choice_ceiling` grants a clairvoyant gate that, for a fixed budget of regions per
   frame, recomputes the regions with the most wrong labels. It is greedy (frame by frame, wrong
   pixels rather than IoU), not a proven optimum, but it knows where labels went stale, which a
@@ -36,6 +39,8 @@ from ness_ros.events.representations import region_bounds
 from ness_ros.labels import IGNORE_LABEL, NUM_CLASSES
 from ness_ros.segmentation.gating import GatingConfig, RegionGate
 from ness_ros.segmentation.metrics import confusion_matrix, mean_iou
+from ness_ros.segmentation.motion import WarpedLabels
+from ness_ros.segmentation.result import SegmentationResult
 
 
 @dataclass
@@ -82,6 +87,47 @@ def gate_ceiling(sequences: Sequence[SyntheticSequence], gating: GatingConfig, *
                 _paste(mask, reference[i], regions, changed.ravel())
             tally.add(mask, label, changed, first=i == 0)
     return tally.report()
+
+
+class DecisionReplay:
+    """The MIoU a segmenter's own decisions would reach with a perfect model.
+
+    Feed it every frame with the segmenter's result: on a keyframe the ground truth is taken
+    whole; otherwise the kept ground truth is reused as the segmenter reuses labels (``static``:
+    in place; ``warped``: carried along the motion between the same frames) and the ground
+    truth is pasted where the segmenter computed labels (``result.fresh``).
+
+    Args:
+        reuse: the segmenter's rule of reuse (``static`` or ``warped``).
+        flow_preset: the DIS preset it used (``warped``).
+    """
+
+    def __init__(self, reuse: str, flow_preset: str = "ultrafast") -> None:
+        self.warped = WarpedLabels(NUM_CLASSES, flow_preset) if reuse == "warped" else None
+        self.confusion = np.zeros((NUM_CLASSES, NUM_CLASSES), np.int64)
+        self._mask: NDArray[np.uint8] | None = None
+
+    def add(self, image: NDArray[np.uint8], label: NDArray[np.uint8],
+            result: SegmentationResult) -> None:
+        """Replay one frame: ``image`` and its ground truth ``label`` (fully labelled)."""
+        if (label == IGNORE_LABEL).any():
+            raise ValueError("the decision replay needs fully labelled frames")
+        if result.keyframe or self._mask is None:
+            self._mask = label.copy()
+            if self.warped is not None:
+                self.warped.start(label, image)
+        else:
+            if self.warped is not None:
+                self._mask, _ = self.warped.advance(image, residual_level=255)
+            if result.fresh is not None:
+                np.copyto(self._mask, label, where=result.fresh)
+                if self.warped is not None:
+                    self.warped.paste(label, result.fresh)
+        self.confusion += confusion_matrix(self._mask, label, NUM_CLASSES, ignore=IGNORE_LABEL)
+
+    @property
+    def miou(self) -> float:
+        return float(mean_iou(self.confusion))
 
 
 def best_choice_ceiling(sequences: Sequence[SyntheticSequence], rows: int, cols: int,

@@ -11,6 +11,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import numpy as np
+from numpy.typing import NDArray
+
 from ness_ros.events.representations import region_bounds
 
 if TYPE_CHECKING:
@@ -62,6 +65,14 @@ def region_windows(width: int, height: int, cols: int, rows: int, margin: int, s
     return (crop_w, crop_h), windows
 
 
+def region_pixels(regions: NDArray[np.bool_], width: int, height: int) -> NDArray[np.bool_]:
+    """(H, W) bool: the pixels of the chosen ``regions`` (rows, cols) of the grid over a
+    ``width`` x ``height`` frame (:func:`ness_ros.events.representations.region_bounds`)."""
+    rows, cols = regions.shape
+    row_edges, col_edges = region_bounds(height, width, rows, cols)
+    return np.repeat(np.repeat(regions, np.diff(row_edges), axis=0), np.diff(col_edges), axis=1)
+
+
 def box_window(x0: int, y0: int, x1: int, y1: int, width: int, height: int, margin: int,
                stride: int, size_step: int | None = None) -> tuple[int, int, int, int]:
     """The window ``(wx0, wy0, wx1, wy1)`` of one box plus margin in the padded frame, origin on
@@ -100,3 +111,101 @@ def stack_crops(frame: torch.Tensor | None, events: torch.Tensor,
         if frame_batch is not None and frame is not None:
             frame_batch[i].copy_(frame[:, y0:y1, x0:x1])
     return frame_batch, event_batch
+
+
+def cluster_windows(changed: NDArray[np.bool_], width: int, height: int, margin: int,
+                    stride: int, size_step: int | None = None
+                    ) -> tuple[list[tuple[int, int, int, int]], NDArray[np.intp]]:
+    """Crop windows that cover the ``changed`` regions (rows, cols) of a grid over a ``width``
+    x ``height`` frame, each paying its context margin once per cluster, not once per region.
+
+    Changed regions that touch (4-neighbours) form a cluster; each cluster's bounding box plus
+    ``margin`` is a window (on the stride grid, sides rounded up to ``size_step``, as
+    :func:`box_window` places it). Two windows are merged into the window of their union
+    whenever that costs no more pixels than both, until no pair does. Scattered changes so cost
+    about their area plus one margin each, and changes that span the frame become one box.
+
+    Returns ``(windows, window_of)``: the windows ``(x0, y0, x1, y1)`` in the padded frame, and
+    for each region (rows, cols) the index of the window that holds it (-1 for unchanged
+    regions).
+    """
+    rows, cols = changed.shape
+    ys, xs = (edges.tolist() for edges in region_bounds(height, width, rows, cols))
+    cluster = _clusters(changed)
+    boxes: list[list[int]] = []  # per cluster: row0, col0, row1, col1 (inclusive cells)
+    for r, c in zip(*np.nonzero(cluster >= 0), strict=True):
+        k = cluster[r, c]
+        if k == len(boxes):
+            boxes.append([r, c, r, c])
+        box = boxes[k]
+        box[0], box[1] = min(box[0], r), min(box[1], c)
+        box[2], box[3] = max(box[2], r), max(box[3], c)
+    members = [[k] for k in range(len(boxes))]
+
+    def window(cells: list[int]) -> tuple[int, int, int, int]:
+        return box_window(xs[cells[1]], ys[cells[0]], xs[cells[3] + 1], ys[cells[2] + 1],
+                          width, height, margin, stride, size_step=size_step)
+
+    def area(w: tuple[int, int, int, int]) -> int:
+        return (w[2] - w[0]) * (w[3] - w[1])
+
+    windows = [window(b) for b in boxes]
+    merged = True
+    while merged and len(boxes) > 1:
+        merged = False
+        for i in range(len(boxes)):
+            for j in range(i + 1, len(boxes)):
+                union = [min(boxes[i][0], boxes[j][0]), min(boxes[i][1], boxes[j][1]),
+                         max(boxes[i][2], boxes[j][2]), max(boxes[i][3], boxes[j][3])]
+                both = window(union)
+                if area(both) <= area(windows[i]) + area(windows[j]):
+                    boxes[i], windows[i] = union, both
+                    members[i] += members.pop(j)
+                    del boxes[j], windows[j]
+                    merged = True
+                    break
+            if merged:
+                break
+    window_of = np.full((rows, cols), -1, np.intp)
+    for index, ks in enumerate(members):
+        for k in ks:
+            window_of[cluster == k] = index
+    return windows, window_of
+
+
+def _clusters(changed: NDArray[np.bool_]) -> NDArray[np.intp]:
+    """Label the 4-connected clusters of ``changed`` cells 0, 1, ... in row order of their
+    first cell; -1 elsewhere. (A grid has at most a few hundred cells: a plain flood fill.)"""
+    rows, cols = changed.shape
+    label = np.full((rows, cols), -1, np.intp)
+    count = 0
+    for r0, c0 in zip(*np.nonzero(changed), strict=True):
+        if label[r0, c0] >= 0:
+            continue
+        label[r0, c0] = count
+        stack = [(r0, c0)]
+        while stack:
+            r, c = stack.pop()
+            for rn, cn in ((r - 1, c), (r + 1, c), (r, c - 1), (r, c + 1)):
+                if 0 <= rn < rows and 0 <= cn < cols and changed[rn, cn] and label[rn, cn] < 0:
+                    label[rn, cn] = count
+                    stack.append((rn, cn))
+        count += 1
+    return label
+
+
+def covered_regions(windows: list[tuple[int, int, int, int]], width: int, height: int,
+                    rows: int, cols: int, margin: int) -> NDArray[np.bool_]:
+    """Regions (rows, cols) that lie wholly inside some window's interior: the window less
+    ``margin`` on each side that is not the frame's border (there the frame ends anyway)."""
+    ys, xs = region_bounds(height, width, rows, cols)
+    covered = np.zeros((rows, cols), bool)
+    for x0, y0, x1, y1 in windows:
+        ix0 = x0 + margin if x0 > 0 else 0
+        iy0 = y0 + margin if y0 > 0 else 0
+        ix1 = x1 - margin if x1 < width else width
+        iy1 = y1 - margin if y1 < height else height
+        inside_x = (xs[:-1] >= ix0) & (xs[1:] <= ix1)
+        inside_y = (ys[:-1] >= iy0) & (ys[1:] <= iy1)
+        covered |= inside_y[:, None] & inside_x[None, :]
+    return covered

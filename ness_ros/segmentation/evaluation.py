@@ -18,6 +18,7 @@ from tqdm import tqdm
 from ness_ros.data.sequence import SyntheticSequence
 from ness_ros.labels import IGNORE_LABEL, NUM_CLASSES
 from ness_ros.models.ops import WorkReport, measure_work
+from ness_ros.segmentation.ceiling import DecisionReplay
 from ness_ros.segmentation.event_only import EventSegmenter
 from ness_ros.segmentation.guided import GuidedUpsampling
 from ness_ros.segmentation.hybrid import GatingConfig, HybridSegmenter
@@ -95,24 +96,37 @@ def evaluate_hybrid(model: torch.nn.Module, encoder: InputEncoder,
                     name: str = "", work: WorkReport | None = None,
                     progress: bool = False, device: str = "cpu",
                     guided: GuidedUpsampling | None = None,
-                    masks_out: list[np.ndarray] | None = None) -> EvalReport:
+                    masks_out: list[np.ndarray] | None = None,
+                    ceiling: bool = False) -> EvalReport:
     """Run a fresh HybridSegmenter over every frame of ``sequences`` (each from its start).
 
     ``guided``: the segmenter's guided upsampling (None: the model's bilinear logits).
-    ``masks_out``, when given, receives each sequence's masks as one (N, H, W) uint8 array."""
+    ``masks_out``, when given, receives each sequence's masks as one (N, H, W) uint8 array.
+    ``ceiling``: also replay the segmenter's decisions with ground truth pasted
+    (:class:`~ness_ros.segmentation.ceiling.DecisionReplay`), outside the timed calls; the
+    report's ``extra["ceiling_miou"]``. The report's ``extra`` always holds the mean time per
+    frame of each stage (``<stage>_ms``)."""
     confusion = np.zeros((NUM_CLASSES, NUM_CLASSES), np.int64)
     times, recomputed, pixels, keyframes = [], [], [], 0
+    stage_ms: dict[str, list[float]] = {}
+    replays: list[DecisionReplay] = []
     total = sum(len(s) for s in sequences)
     bar = tqdm(total=total, desc=name or f"theta {gating.theta:g}", disable=not progress,
                leave=False)
     for seq in sequences:
         seg = HybridSegmenter(model, encoder, gating, device=device, guided=guided)
         masks = np.empty_like(seq.labels) if masks_out is not None else None
+        if ceiling:
+            replays.append(DecisionReplay(gating.reuse, gating.flow_preset))
         for i in range(len(seq)):
             stamp = int(seq.stamps_ns[i])
             start = time.perf_counter()
             result = seg.segment(seq.frames[i], stamp, seq.events)
             times.append(time.perf_counter() - start)
+            for stage, ms in result.stage_ms.items():
+                stage_ms.setdefault(stage, []).append(ms)
+            if ceiling:
+                replays[-1].add(seq.frames[i], seq.labels[i], result)
             confusion += confusion_matrix(result.mask, seq.labels[i], NUM_CLASSES,
                                           ignore=IGNORE_LABEL)
             keyframes += int(result.keyframe)
@@ -125,8 +139,12 @@ def evaluate_hybrid(model: torch.nn.Module, encoder: InputEncoder,
         if masks_out is not None:
             masks_out.append(masks)
     bar.close()
-    return _report(name or f"theta={gating.theta:g}", confusion, times, recomputed, keyframes,
-                   pixels, work)
+    report = _report(name or f"theta={gating.theta:g}", confusion, times, recomputed, keyframes,
+                     pixels, work)
+    report.extra.update({f"{stage}_ms": float(np.mean(v)) for stage, v in stage_ms.items()})
+    if replays:
+        report.extra["ceiling_miou"] = float(mean_iou(sum(r.confusion for r in replays)))
+    return report
 
 
 def evaluate_events(model: torch.nn.Module, encoder: InputEncoder,

@@ -52,6 +52,6 @@ class EventSegmenter:
         return SegmentationResult(
             mask=mask, stamp_ns=stamp_ns, keyframe=True, regions_recomputed=1, regions_total=1,
             pixels_computed=events.width * events.height,
-            stage_ms={"represent": (t1 - t0) * 1e3, "gate": 0.0,
+            stage_ms={"represent": (t1 - t0) * 1e3, "motion": 0.0, "gate": 0.0,
                       "inference": (t2 - t1) * 1e3, "paste": 0.0},
             reset=reset)

@@ -1,7 +1,16 @@
 """Region gating: which regions of a frame to segment again, and when to take a keyframe.
 
-The decision alone, with no model: :class:`RegionGate` turns each frame's events into a set of
-changed regions (or a keyframe) by the rules of :class:`GatingConfig`. The
+The decision alone, with no model: :class:`RegionGate` turns each frame's change into a set of
+changed regions (or a keyframe) by the rules of :class:`GatingConfig`. Two rules of reuse:
+
+- ``static`` (the published rule): kept labels stay where they were computed; a region's change
+  is its mean event count per pixel.
+- ``warped``: kept labels move with the motion between frames
+  (:mod:`ness_ros.segmentation.motion`); a region's change is the share of its pixels that the
+  motion does not explain (photometric residual near label edges, content that entered the
+  view, labels the warp left uncertain), given by the segmenter as a per-pixel weight map.
+
+The
 :class:`~ness_ros.segmentation.hybrid.HybridSegmenter` runs its model on what the gate chooses;
 :mod:`ness_ros.segmentation.ceiling` pastes ground-truth labels there instead, to measure what the
 gate's choices cost with a perfect model.
@@ -9,62 +18,14 @@ gate's choices cost with a perfect model.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 from numpy.typing import NDArray
 
 from ness_ros.events.batch import EventBatch
-from ness_ros.events.representations import region_counts
+from ness_ros.events.representations import region_bounds, region_counts
+from ness_ros.segmentation.gating_config import NODE_GATING, REUSE_RULES, GatingConfig
 
-
-@dataclass(frozen=True)
-class GatingConfig:
-    """Parameters of the region gating and the keyframe policy.
-
-    Attributes:
-        theta: change threshold in events per pixel: a region is recomputed when the mean count
-            of events (both polarities) per pixel of the region is at or above it, counted since
-            the region's labels were computed (``accumulate``) or since the previous processed
-            frame. 0 recomputes every region; ``inf`` keeps the keyframe.
-        accumulate: count a region's events from the frame its labels were last computed, so
-            that slow but steady change (a road edge drifting under ego-motion) is caught once it
-            adds up to theta; False counts only the events since the previous processed frame
-            (the published rule), under which such a region keeps stale labels until the next
-            keyframe.
-        rows, cols: the region grid.
-        margin: context margin in pixels around each changed region's crop.
-        keyframe_interval: a full pass every this many frames (0: never by count).
-        keyframe_max_age_s: a full pass when the last keyframe is older (0: never by age).
-        max_changed_fraction: a full pass when more than this fraction of regions changed.
-        batch_crops_only: always run per-region crops, never the merged bounding box (to measure
-            the pure split path).
-    """
-
-    theta: float = 1.0
-    accumulate: bool = True
-    rows: int = 4
-    cols: int = 6
-    margin: int = 16
-    keyframe_interval: int = 0
-    keyframe_max_age_s: float = 0.0
-    max_changed_fraction: float = 1.0
-    batch_crops_only: bool = False
-
-    def validate(self) -> None:
-        """Raise ValueError naming the first invalid field."""
-        if not (self.theta >= 0):  # also rejects NaN
-            raise ValueError(f"theta must be >= 0 events per pixel, got {self.theta}")
-        if self.rows < 1 or self.cols < 1:
-            raise ValueError(f"region grid must be at least 1 x 1, got {self.rows} x {self.cols}")
-        if self.margin < 0:
-            raise ValueError(f"margin must be >= 0 pixels, got {self.margin}")
-        if self.keyframe_interval < 0 or self.keyframe_max_age_s < 0:
-            raise ValueError("keyframe_interval and keyframe_max_age_s must be >= 0")
-        if not 0.0 <= self.max_changed_fraction <= 1.0:
-            raise ValueError(f"max_changed_fraction must be in [0, 1], "
-                             f"got {self.max_changed_fraction}")
-
+__all__ = ["NODE_GATING", "REUSE_RULES", "GatingConfig", "RegionGate"]
 
 class RegionGate:
     """The keyframe policy and the per-region change of :class:`GatingConfig`, frame by frame.
@@ -94,33 +55,78 @@ class RegionGate:
             self._has_labels = False
         self.config = config
 
-    def plan(self, stamp_ns: int, events: EventBatch) -> NDArray[np.bool_] | None:
+    @property
+    def threshold(self) -> float:
+        """The change threshold of the configured rule of reuse."""
+        g = self.config
+        return g.residual_theta if g.reuse == "warped" else g.theta
+
+    def keyframe_due(self, stamp_ns: int) -> bool:
+        """Whether the keyframe policy alone makes the frame at ``stamp_ns`` a keyframe (the
+        segmenter then needs no motion estimate)."""
+        return self._keyframe_due(stamp_ns)
+
+    def plan(self, stamp_ns: int, events: EventBatch,
+             unexplained: NDArray[np.float32] | None = None) -> NDArray[np.bool_] | None:
         """Decide the frame at ``stamp_ns``: a (rows, cols) bool array of the regions to
         recompute, or None for a keyframe.
 
         ``events`` must hold, time-sorted, the events since the previous planned frame (more is
-        fine: only that slice is counted). The decision is recorded: the next call assumes the
-        chosen regions (or the whole frame) were segmented.
+        fine: only that slice is counted). With ``warped`` reuse, ``unexplained`` is the (H, W)
+        weight map of what the motion does not explain (1 for an unexplained pixel), and the
+        events are not counted; it may be None only when a keyframe is due. The decision is
+        recorded: the next call assumes the chosen regions (or the whole frame) were segmented;
+        :meth:`mark_recomputed` adds regions computed beyond those.
         """
         g = self.config
         changed = None
         if not self._keyframe_due(stamp_ns):
-            change = region_counts(events.time_slice(self.last_stamp, stamp_ns), g.rows, g.cols)
+            if g.reuse == "warped":
+                if unexplained is None:
+                    raise ValueError("warped reuse needs the map of unexplained pixels")
+                change = self._region_means(unexplained)
+            else:
+                change = region_counts(events.time_slice(self.last_stamp, stamp_ns),
+                                       g.rows, g.cols)
             if g.accumulate and self._change is not None and self._change.shape == change.shape:
                 change = change + self._change
-            changed = change >= g.theta
+            changed = change >= self.threshold
             if changed.mean() > g.max_changed_fraction:
                 changed = None
             else:
                 self._change = np.where(changed, 0.0, change)
         if changed is None:
-            self._keyframe_stamp, self._since_keyframe = stamp_ns, 0
-            self._change = None
-            self._has_labels = True
+            self._record_keyframe(stamp_ns)
         else:
             self._since_keyframe += 1
         self.last_stamp = stamp_ns
         return changed
+
+    def promote_to_keyframe(self) -> None:
+        """Make the frame just planned a keyframe after all (the segmenter found a full pass
+        cheaper than the planned crops)."""
+        if self.last_stamp is None:
+            raise ValueError("no frame has been planned")
+        self._record_keyframe(self.last_stamp)
+
+    def _record_keyframe(self, stamp_ns: int) -> None:
+        self._keyframe_stamp, self._since_keyframe = stamp_ns, 0
+        self._change = None
+        self._has_labels = True
+
+    def mark_recomputed(self, regions: NDArray[np.bool_]) -> None:
+        """Record that ``regions`` (rows, cols) were computed again besides the planned ones
+        (those inside a crop's interior): their change starts from zero."""
+        if self._change is not None:
+            self._change[regions] = 0.0
+
+    def _region_means(self, values: NDArray[np.float32]) -> NDArray[np.float64]:
+        """Mean of ``values`` (H, W) over each region of the grid, shape (rows, cols)."""
+        g = self.config
+        row_edges, col_edges = region_bounds(*values.shape, g.rows, g.cols)
+        sums = np.add.reduceat(np.add.reduceat(values, row_edges[:-1], axis=0, dtype=np.float64),
+                               col_edges[:-1], axis=1)
+        return sums / np.outer(np.diff(row_edges), np.diff(col_edges))
 
     def _keyframe_due(self, stamp_ns: int) -> bool:
         g = self.config

@@ -1,14 +1,22 @@
-"""HybridSegmenter: keyframes in full, then only the regions whose events passed theta.
+"""HybridSegmenter: keyframes in full, then only the regions that changed.
 
 The method of the hybrid latency-reduction paper (ICONIP 2024): a keyframe is segmented whole;
-for each later frame the image is split into a ``rows`` x ``cols`` grid, the mean event count per
-pixel of each region since the previous processed frame is compared with ``theta``, and regions
-at or above it are segmented again while the others keep their labels from the previous mask.
+for each later frame the image is split into a ``rows`` x ``cols`` grid, and a region is
+segmented again when its change passes a threshold, while the others reuse their labels. How
+labels are reused is :attr:`GatingConfig.reuse`:
 
-Changed regions are never run one by one (the paper's naive split ran 3.2x slower than a full
-pass). They are cut out with a context margin, all crops of one size, and run as ONE batch; when
-the crops would cost more pixels than the bounding box of all changed regions, that box is run
-as a single crop instead (theta = 0 then costs one full-frame pass).
+- ``static`` (the published rule): kept labels stay where they were computed and a region's
+  change is its mean event count per pixel (compared with ``theta``). Changed regions are never
+  run one by one (the paper's naive split ran 3.2x slower than a full pass): they are cut out
+  with a context margin, all crops of one size, and run as ONE batch, or, when the crops would
+  cost more pixels than the bounding box of all changed regions, as that one box.
+- ``warped``: kept labels follow the motion. Each frame, dense optical flow back to the previous
+  processed frame (:mod:`ness_ros.segmentation.motion`) moves the class scores of the previous
+  mask into the current frame; a region's change is the share of its pixels the motion does not
+  explain (compared with ``residual_theta``). Changed regions that touch are cut out together,
+  one window and one margin per cluster (:func:`~ness_ros.segmentation.crops.cluster_windows`),
+  windows of equal size in one batch; each window's whole interior is pasted, so regions it
+  covers are refreshed for free.
 """
 
 from __future__ import annotations
@@ -21,10 +29,19 @@ import torch
 from numpy.typing import NDArray
 
 from ness_ros.events.batch import EventBatch
-from ness_ros.segmentation.crops import box_window, padded_size, region_windows, stack_crops
+from ness_ros.segmentation.crops import (
+    box_window,
+    cluster_windows,
+    covered_regions,
+    padded_size,
+    region_pixels,
+    region_windows,
+    stack_crops,
+)
 from ness_ros.segmentation.gating import GatingConfig, RegionGate
 from ness_ros.segmentation.guided import GuidedUpsampling, guided_labels
 from ness_ros.segmentation.inputs import InputEncoder
+from ness_ros.segmentation.motion import WarpedLabels
 from ness_ros.segmentation.predict import inference_model, predict_labels
 from ness_ros.segmentation.result import SegmentationResult
 
@@ -34,6 +51,9 @@ from ness_ros.segmentation.result import SegmentationResult
 #: that pass on this CPU). In the batch of ``ness bench latency`` runs right after this change the
 #: gated node's p95 went from 53-64 ms to 47-50 ms; later batches varied with the machine's load.
 BOX_SIZE_STEP = 4
+#: Windows of ``warped`` reuse are rounded to this many strides (32 pixels for SegSNN): small
+#: clusters would pay up to 63 pixels a side for 64, and a few dozen shapes recur anyway.
+CLUSTER_SIZE_STEP = 2
 
 
 class HybridSegmenter:
@@ -64,6 +84,8 @@ class HybridSegmenter:
         self.encoder = encoder
         self.stride = int(total_stride or getattr(model, "total_stride", 1))
         self.device = torch.device(device)
+        self.num_classes = int(getattr(model, "num_classes", 0)) or None
+        self._warped: WarpedLabels | None = None
         self.reset()
 
     def warm_up(self, width: int, height: int) -> None:
@@ -80,11 +102,25 @@ class HybridSegmenter:
     def reset(self) -> None:
         """Forget the previous mask: the next frame is a keyframe."""
         self._mask: NDArray[np.uint8] | None = None
+        if self._warped is not None:
+            self._warped.reset()
         self.gate.reset()
 
     def configure(self, gating: GatingConfig) -> None:
-        """Change theta, grid or policy at run time (a new grid forces a keyframe)."""
+        """Change theta, grid or policy at run time (a new grid, or another rule of reuse,
+        forces a keyframe)."""
+        if gating.reuse != self.gating.reuse:
+            self.reset()
         self.gate.configure(gating)
+
+    def _warped_labels(self) -> WarpedLabels:
+        """``warped`` reuse's labels, made on first use."""
+        if self._warped is None:
+            if self.num_classes is None:
+                raise ValueError("warped reuse needs a model with num_classes")
+            self._warped = WarpedLabels(self.num_classes, self.gating.flow_preset)
+        self._warped.set_preset(self.gating.flow_preset)
+        return self._warped
 
     def segment(self, image: NDArray[np.uint8], stamp_ns: int,
                 events: EventBatch) -> SegmentationResult:
@@ -100,36 +136,57 @@ class HybridSegmenter:
         reset = last is None or stamp_ns < last
         if reset or (self._mask is not None and self._mask.shape != (height, width)):
             self.reset()
-        # Padded to the model's stride and channels last, as the model reads them: the full
-        # pass takes them without a copy, and crops are cut from them on its grid.
-        layout = {"pad_to": self.stride, "channels_last": True}
-        frame = torch.from_numpy(self.encoder.frame_tensor(image, **layout))
-        event_tensor = torch.from_numpy(self.encoder.event_tensor(events, stamp_ns, **layout))
+        inputs = _ModelInputs(self.encoder, image, events, stamp_ns, self.stride)
         t1 = time.perf_counter()
 
-        changed = self.gate.plan(stamp_ns, events)
-        regions_total = self.gating.rows * self.gating.cols
+        warped = self.gating.reuse == "warped"
+        unexplained = mask = fresh = None
+        if warped and self._warped_labels().ready and not self.gate.keyframe_due(stamp_ns):
+            mask, unexplained = self._warped_labels().advance(image, self.gating.residual_level)
         t2 = time.perf_counter()
 
+        changed = self.gate.plan(stamp_ns, events, unexplained)
+        windows: list[tuple[int, int, int, int]] = []
+        if warped and changed is not None and changed.any():
+            g = self.gating
+            windows = cluster_windows(changed, width, height, g.margin, self.stride,
+                                      size_step=CLUSTER_SIZE_STEP * self.stride)[0]
+            if _area(windows) > g.max_window_fraction * self.padded_pixels(width, height):
+                self.gate.promote_to_keyframe()  # a full pass refreshes every label
+                changed = None
+        regions_total = self.gating.rows * self.gating.cols
+        t3 = time.perf_counter()
+
         if changed is None:
+            frame, event_tensor = inputs.full()
             labels = self._predict(frame[None], event_tensor[:, None])[0]
             mask = np.ascontiguousarray(labels[:height, :width])
             recomputed, pixels = regions_total, self.padded_pixels(width, height)
-            t3 = t4 = time.perf_counter()
+            if warped:
+                self._warped_labels().start(mask, image)
+            t4 = t5 = time.perf_counter()
         else:
-            mask = self._mask.copy()
+            if not warped:
+                mask = self._mask.copy()
             recomputed, pixels = int(changed.sum()), 0
-            t3 = t4 = time.perf_counter()
+            t4 = t5 = time.perf_counter()
             if recomputed:
-                pixels, t3 = self._recompute(mask, changed, frame, event_tensor)
-                t4 = time.perf_counter()
+                if warped:
+                    recomputed, fresh, t4 = self._recompute_windows(mask, changed, windows,
+                                                                    inputs)
+                    pixels = _area(windows)
+                else:
+                    pixels, t4 = self._recompute(mask, changed, *inputs.full())
+                    fresh = region_pixels(changed, width, height)
+                t5 = time.perf_counter()
         self._mask = mask
         return SegmentationResult(
             mask=mask, stamp_ns=stamp_ns, keyframe=changed is None,
             regions_recomputed=recomputed, regions_total=regions_total, pixels_computed=pixels,
-            stage_ms={"represent": (t1 - t0) * 1e3, "gate": (t2 - t1) * 1e3,
-                      "inference": (t3 - t2) * 1e3, "paste": (t4 - t3) * 1e3},
-            reset=reset)
+            stage_ms={"represent": (t1 - t0 + inputs.ms) * 1e3, "motion": (t2 - t1) * 1e3,
+                      "gate": (t3 - t2) * 1e3, "inference": (t4 - t3 - inputs.ms) * 1e3,
+                      "paste": (t5 - t4) * 1e3},
+            reset=reset, fresh=fresh)
 
     def padded_pixels(self, width: int, height: int) -> int:
         """Input pixels of a full pass: the frame padded to the model's stride, as the model
@@ -179,6 +236,72 @@ class HybridSegmenter:
             mask[y0:y1, x0:x1] = crop[y0 - wy0:y1 - wy0, x0 - wx0:x1 - wx0]
         return sum((x1 - x0) * (y1 - y0) for x0, y0, x1, y1 in crops), done
 
+    def _recompute_windows(self, mask: NDArray[np.uint8], changed: NDArray[np.bool_],
+                           windows: list[tuple[int, int, int, int]], inputs: _ModelInputs
+                           ) -> tuple[int, NDArray[np.bool_], float]:
+        """``warped`` reuse: segment ``windows`` (equal ones in one batch) and paste each
+        window's interior into ``mask`` and the scores.
+
+        Returns the regions refreshed (the changed ones and every other region wholly inside a
+        window's interior, which the gate then counts from zero), the pixels pasted (H, W) and
+        the time inference ended.
+        """
+        height, width = mask.shape
+        g = self.gating
+        by_shape: dict[tuple[int, int], list[tuple[int, int, int, int]]] = {}
+        for w in windows:
+            by_shape.setdefault((w[2] - w[0], w[3] - w[1]), []).append(w)
+        frame, events = inputs.full()
+        computed = []
+        for group in by_shape.values():
+            frames, event_crops = stack_crops(frame, events, group)
+            computed.append((group, self._predict(frames, event_crops)))
+        done = time.perf_counter()
+        fresh = np.zeros(mask.shape, bool)
+        labels = np.empty_like(mask)
+        for group, crops in computed:
+            for (x0, y0, x1, y1), crop in zip(group, crops, strict=True):
+                # The interior: the window less its margin, except at the frame's edges.
+                ix0, iy0 = (x0 + g.margin if x0 > 0 else 0), (y0 + g.margin if y0 > 0 else 0)
+                ix1 = x1 - g.margin if x1 < width else width
+                iy1 = y1 - g.margin if y1 < height else height
+                labels[iy0:iy1, ix0:ix1] = crop[iy0 - y0:iy1 - y0, ix0 - x0:ix1 - x0]
+                fresh[iy0:iy1, ix0:ix1] = True
+        np.copyto(mask, labels, where=fresh)
+        self._warped_labels().paste(labels, fresh)
+        covered = covered_regions(windows, width, height, g.rows, g.cols, g.margin) | changed
+        self.gate.mark_recomputed(covered)
+        return int(covered.sum()), fresh, done
+
+
+def _area(windows: list[tuple[int, int, int, int]]) -> int:
+    return sum((x1 - x0) * (y1 - y0) for x0, y0, x1, y1 in windows)
+
+
+class _ModelInputs:
+    """The model's inputs for one frame, built on first use: a frame whose labels all follow
+    the motion runs no model and needs none (about 2 ms of a 346 x 260 frame)."""
+
+    def __init__(self, encoder: InputEncoder, image: NDArray[np.uint8], events: EventBatch,
+                 stamp_ns: int, stride: int) -> None:
+        self._args = (encoder, image, events, stamp_ns, stride)
+        self._tensors: tuple[torch.Tensor, torch.Tensor] | None = None
+        #: Seconds spent building them (reported as the ``represent`` stage).
+        self.ms = 0.0
+
+    def full(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Frame [C, H', W'] and events [T, 2, H', W'], padded to the stride and channels
+        last, as the model reads them: the full pass takes them without a copy, and crops are
+        cut from them on its grid."""
+        if self._tensors is None:
+            start = time.perf_counter()
+            encoder, image, events, stamp_ns, stride = self._args
+            layout = {"pad_to": stride, "channels_last": True}
+            frame = torch.from_numpy(encoder.frame_tensor(image, **layout))
+            event_tensor = torch.from_numpy(encoder.event_tensor(events, stamp_ns, **layout))
+            self._tensors = frame, event_tensor
+            self.ms = time.perf_counter() - start
+        return self._tensors
 
 def with_theta(gating: GatingConfig, theta: float) -> GatingConfig:
     """A copy of ``gating`` with another theta."""

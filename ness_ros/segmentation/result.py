@@ -21,9 +21,13 @@ class SegmentationResult:
         pixels_computed: input pixels the model ran on, crops and margins included, and the
             zero padding to the model's stride (a full pass of the hybrid model counts the
             padded frame).
-        stage_ms: wall time per stage in milliseconds (``represent``, ``gate``,
+        stage_ms: wall time per stage in milliseconds (``represent``, ``motion``, ``gate``,
             ``inference``, ``paste``), always the same keys.
         reset: True when this frame reset the state (first frame, or time went backwards).
+        fresh: (H, W) bool, the pixels whose labels were computed for this frame when only
+            some were (None for a keyframe, and for a frame that computed nothing:
+            ``regions_recomputed`` says which); offline evaluation replays it to measure what
+            the same decisions would score with a perfect model.
     """
 
     mask: NDArray[np.uint8]
@@ -34,6 +38,7 @@ class SegmentationResult:
     pixels_computed: int
     stage_ms: dict[str, float] = field(default_factory=dict)
     reset: bool = False
+    fresh: NDArray[np.bool_] | None = None
 
     @property
     def recomputed_fraction(self) -> float:
