@@ -89,9 +89,14 @@ def test_ceiling_bounds_label_reuse_against_labels_and_the_full_pass(tmp_path, m
     assert "label reuse ceiling" in out and "full pass of segsnn" in out
     figures = json.loads((tmp_path / "ceiling.json").read_text())
     rows = figures["rows"]
-    assert [(r["pasted"], r["grid"], r["budget"]) for r in rows] == [
-        (pasted, grid, budget) for pasted in ("ground truth", "full pass")
-        for grid in ("2x3", "4x6") for budget in (0.2, 1.0)]
+    assert [(r["pasted"], r["reuse"], r["grid"], r["budget"]) for r in rows] == [
+        (pasted, reuse, grid, budget) for pasted in ("ground truth", "full pass")
+        for reuse in ("static", "warped") for grid in ("2x3", "4x6") for budget in (0.2, 1.0)]
+    # Ground truth carried along the motion stays closer to the ground truth than kept in place.
+    by_case = {(r["pasted"], r["reuse"], r["grid"], r["budget"]): r["miou"] for r in rows}
+    for grid in ("2x3", "4x6"):
+        assert by_case[("ground truth", "warped", grid, 0.2)] > \
+            by_case[("ground truth", "static", grid, 0.2)]
     full_pass = figures["full_pass_miou"]
     for row in rows:
         baseline = 1.0 if row["pasted"] == "ground truth" else full_pass

@@ -17,7 +17,8 @@ def node(tmp_path_factory):
     folder = tmp_path_factory.mktemp("faults")
     rclpy.init()
     driver = NodeDriver("faults_hybrid", {
-        "model": str(tiny_model(folder)), "theta": 1e6, "grid_rows": 2, "grid_cols": 3,
+        "model": str(tiny_model(folder)), "theta": 1e6, "residual_theta": 1e6, "grid_rows": 2,
+        "grid_cols": 3,
         "keyframe_max_age_s": 1.0, "event_wait_s": 0.05, "events_timeout_s": 0.5,
         "diagnostics_period_s": 0.2, "latency_warn_ms": 1e5, "latency_error_ms": 1e5,
         "drop_warn_fraction": 1.0, "drop_error_fraction": 1.0}, folder / "node.log")
@@ -62,7 +63,8 @@ def test_event_publisher_stops_and_comes_back(node):
 
 
 def test_image_pause_longer_than_keyframe_max_age_gives_a_keyframe(node):
-    # theta is huge: only keyframes (every keyframe_max_age_s = 1 s of stamps) recompute.
+    # Both rules' thresholds are huge: only keyframes (every keyframe_max_age_s = 1 s of
+    # stamps) recompute.
     for _ in range(25):
         if node.latency_for(node.serve(1)[0]).keyframe:
             break

@@ -308,3 +308,13 @@ def test_grey_frames_of_rgb_and_mono_agree():
     np.testing.assert_array_equal(grey_frame(image[:, :, 0]), image[:, :, 0])
     with pytest.raises(ValueError, match="frame must be"):
         grey_frame(np.zeros((4, 4, 2), np.uint8))
+
+
+def test_flow_survives_frames_changing_size():
+    # DIS that refined an initial flow at one size crashed on frames of another size: the
+    # estimator starts over whenever the size changes (as a camera's resolution may).
+    motion = FrameMotion()
+    rng = np.random.default_rng(0)
+    for width, height in [(96, 64)] * 3 + [(48, 32)] * 3 + [(96, 64)] * 2:
+        a, b = (rng.integers(0, 256, (height, width), dtype=np.uint8) for _ in range(2))
+        assert motion.flow(a, b).shape == (height, width, 2)

@@ -17,8 +17,8 @@ from ness_ros.data.colour_baseline import ColourBaseline
 from ness_ros.data.sequence import SequenceConfig, generate_sequence
 from ness_ros.models.weights import default_weights_path, load_model
 from ness_ros.segmentation.evaluation import evaluate_events, evaluate_hybrid
-from ness_ros.segmentation.guided import DEFAULT_GUIDED
 from ness_ros.segmentation.gating import NODE_GATING
+from ness_ros.segmentation.guided import DEFAULT_GUIDED
 from ness_ros.segmentation.hybrid import GatingConfig
 from ness_ros.segmentation.inputs import InputEncoder
 from ness_ros.segmentation.metrics import mean_iou

@@ -86,6 +86,10 @@ def register(subparsers: Any) -> None:
                          help="fractions of the regions recomputed per frame")
     ceiling.add_argument("--keyframe-max-age", type=float, default=2.0,
                          help="a full frame of ground truth when the last is this old, s")
+    ceiling.add_argument("--reuse", nargs="+", choices=("static", "warped"),
+                         default=["static", "warped"],
+                         help="kept labels stay in place (static) or follow the motion between "
+                              "frames (warped, DIS optical flow as the node carries them)")
     ceiling.add_argument("--reference", nargs="+", choices=("labels", "model"),
                          default=["labels", "model"],
                          help="what the gate pastes: the ground truth, or the model's full-pass "
@@ -317,15 +321,15 @@ def run_ceiling(args: argparse.Namespace) -> int:
                                guided=upsampling(args))
         references["model"] = (masks, full.miou)
     rows = []
-    cases = [(ref, grid, budget) for ref in references for grid in args.grids
-             for budget in args.budgets]
-    for ref, (n_rows, n_cols), budget in tqdm(cases, desc="ceiling", disable=args.no_progress,
-                                              leave=False):
+    cases = [(ref, reuse, grid, budget) for ref in references for reuse in args.reuse
+             for grid in args.grids for budget in args.budgets]
+    for ref, reuse, (n_rows, n_cols), budget in tqdm(cases, desc="ceiling",
+                                                     disable=args.no_progress, leave=False):
         masks, baseline = references[ref]
         r = best_choice_ceiling(sequences, n_rows, n_cols, budget, references=masks,
-                                keyframe_max_age_s=args.keyframe_max_age)
+                                keyframe_max_age_s=args.keyframe_max_age, reuse=reuse)
         rows.append({"pasted": "ground truth" if ref == "labels" else "full pass",
-                     "grid": f"{n_rows}x{n_cols}", "budget": budget,
+                     "reuse": reuse, "grid": f"{n_rows}x{n_cols}", "budget": budget,
                      "regions_per_frame": max(1, round(budget * n_rows * n_cols)),
                      "computed_fraction": r.computed_fraction, "miou": r.miou,
                      "loss_points": 100 * (r.miou - baseline), "keyframes": r.keyframes})

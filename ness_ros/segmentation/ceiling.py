@@ -133,13 +133,15 @@ class DecisionReplay:
 def best_choice_ceiling(sequences: Sequence[SyntheticSequence], rows: int, cols: int,
                         budget: float, *, keyframe_max_age_s: float = 2.0,
                         references: Sequence[NDArray[np.uint8]] | None = None,
-                        name: str = "") -> CeilingReport:
+                        reuse: str = "static", name: str = "") -> CeilingReport:
     """A clairvoyant gate: each frame, recompute the ``budget`` fraction of the ``rows`` x
     ``cols`` regions (rounded, at least one) whose kept labels differ most from the reference;
     a keyframe when the last one is ``keyframe_max_age_s`` old (0: never).
 
     ``references``: per sequence, (N, H, W) labels pasted where the gate recomputes (default:
-    the ground truth), e.g. a model's full-pass masks."""
+    the ground truth), e.g. a model's full-pass masks. ``reuse``: kept labels stay in place
+    (``static``) or are carried along the motion between frames first (``warped``, as
+    :class:`~ness_ros.segmentation.motion.WarpedLabels` carries them)."""
     if not 0.0 < budget <= 1.0:
         raise ValueError(f"budget must be a fraction of regions in (0, 1], got {budget}")
     if not keyframe_max_age_s >= 0:  # also rejects NaN
@@ -147,9 +149,12 @@ def best_choice_ceiling(sequences: Sequence[SyntheticSequence], rows: int, cols:
     count = rows * cols
     per_frame = max(1, round(budget * count))
     tally = _Tally(name or f"best {per_frame} of {count}", count)
+    if reuse not in ("static", "warped"):
+        raise ValueError(f"reuse must be static or warped, got {reuse!r}")
     for seq, reference in zip(sequences, _references(sequences, references), strict=True):
         regions = region_index(seq.height, seq.width, rows, cols)
         mask: NDArray[np.uint8] | None = None
+        carried = WarpedLabels(NUM_CLASSES) if reuse == "warped" else None
         keyframe_ns = 0
         for i, label in _labelled_frames(seq):
             stamp, best = int(seq.stamps_ns[i]), reference[i]
@@ -157,12 +162,18 @@ def best_choice_ceiling(sequences: Sequence[SyntheticSequence], rows: int, cols:
             if mask is None or (keyframe_max_age_s
                                 and stamp - keyframe_ns >= keyframe_max_age_s * 1e9):
                 mask, keyframe_ns = best.copy(), stamp
+                if carried is not None:
+                    carried.start(mask, seq.frames[i])
             else:
+                if carried is not None:
+                    mask, _ = carried.advance(seq.frames[i], residual_level=255)
                 wrong = np.bincount(regions[mask != best], minlength=count)
                 changed = np.zeros(count, bool)
                 # A stable sort: between equally wrong regions, the first in row order wins.
                 changed[np.argsort(-wrong, kind="stable")[:per_frame]] = True
                 _paste(mask, best, regions, changed)
+                if carried is not None:
+                    carried.paste(best, changed[regions])
             tally.add(mask, label, changed, first=i == 0)
     return tally.report()
 

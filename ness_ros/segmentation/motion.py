@@ -87,14 +87,16 @@ class FrameMotion:
         if preset not in FLOW_PRESETS:
             raise ValueError(f"flow preset must be one of {sorted(FLOW_PRESETS)}, got {preset!r}")
         self.preset = preset
-        self._dis = cv2.DISOpticalFlow_create(FLOW_PRESETS[preset])
+        self.reset()
+
+    def reset(self) -> None:
+        """Start the next estimate from zero motion, with a new DIS instance: one that refined
+        an initial flow at one size crashes (segmentation fault) when it is then given frames
+        of another size without one (OpenCV 5.0)."""
+        self._dis = cv2.DISOpticalFlow_create(FLOW_PRESETS[self.preset])
         self._dis.setFinestScale(max(self._dis.getFinestScale() - 1, 0))
         #: The last estimate at half resolution, the next one's start.
         self._flow: NDArray[np.float32] | None = None
-
-    def reset(self) -> None:
-        """Start the next estimate from zero motion."""
-        self._flow = None
 
     def flow(self, current: NDArray[np.uint8], previous: NDArray[np.uint8]
              ) -> NDArray[np.float32]:
@@ -106,9 +108,9 @@ class FrameMotion:
         half = (-(-width // 2), -(-height // 2))
         small_current, small_previous = (cv2.resize(image, half, interpolation=cv2.INTER_AREA)
                                          for image in (current, previous))
-        start = self._flow if self._flow is not None and \
-            self._flow.shape[:2] == small_current.shape else None
-        self._flow = self._dis.calc(small_current, small_previous, start)
+        if self._flow is not None and self._flow.shape[:2] != small_current.shape:
+            self.reset()
+        self._flow = self._dis.calc(small_current, small_previous, self._flow)
         flow = cv2.resize(self._flow, (width, height), interpolation=cv2.INTER_LINEAR)
         flow[:, :, 0] *= width / half[0]
         flow[:, :, 1] *= height / half[1]

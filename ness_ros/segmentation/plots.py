@@ -106,10 +106,11 @@ def plot_ceiling(rows: Sequence[dict], path: Path, title: str = "",
     (rows from ``ness eval ceiling``), with the line ``allowed_loss_points`` under a full pass."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6.4, 4.4))
-    for key in dict.fromkeys((r["pasted"], r["grid"]) for r in rows):
-        mine = [r for r in rows if (r["pasted"], r["grid"]) == key]
+    for key in dict.fromkeys((r["pasted"], r.get("reuse", "static"), r["grid"]) for r in rows):
+        mine = [r for r in rows if (r["pasted"], r.get("reuse", "static"), r["grid"]) == key]
         ax.plot([r["computed_fraction"] for r in mine], [r["loss_points"] for r in mine],
-                "o-" if key[0] == "ground truth" else "s--", label=f"{key[0]}, grid {key[1]}")
+                "o-" if key[0] == "ground truth" else "s--",
+                label=f"{key[0]}, {key[1]}, grid {key[2]}")
     ax.axhline(-allowed_loss_points, color="tab:gray", ls=":",
                label=f"{allowed_loss_points:g} points lost")
     ax.set_xlabel("fraction of regions computed per frame (keyframes included)")
