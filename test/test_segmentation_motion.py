@@ -318,3 +318,34 @@ def test_flow_survives_frames_changing_size():
     for width, height in [(96, 64)] * 3 + [(48, 32)] * 3 + [(96, 64)] * 2:
         a, b = (rng.integers(0, 256, (height, width), dtype=np.uint8) for _ in range(2))
         assert motion.flow(a, b).shape == (height, width, 2)
+
+
+def test_regions_expected_to_pass_at_their_last_rate():
+    gate = RegionGate(GatingConfig(reuse="warped", residual_theta=0.7, rows=2, cols=2))
+    empty = EventBatch.empty(W, H)
+    gate.plan(0, empty)
+    assert gate.expected_changes() is None  # no rate yet
+    unexplained = np.zeros((H, W), np.float32)
+    unexplained[:, : W // 2] = 0.4  # the left half changes at 0.4 a frame
+    assert not gate.plan(50 * MS, empty, unexplained).any()
+    np.testing.assert_array_equal(gate.expected_changes(), [[True, False], [True, False]])
+    gate.force_keyframe()
+    assert gate.plan(100 * MS, empty) is None
+
+
+def test_a_frame_expected_to_need_a_full_pass_skips_the_motion_estimate(model):
+    gating = GatingConfig(reuse="warped", residual_theta=0.25, rows=3, cols=4,
+                          max_changed_fraction=0.5)
+    seg = HybridSegmenter(model, encoder(), gating)
+    scene = texture(H, W + 40)
+    empty = EventBatch.empty(W, H)
+    seg.segment(rgb(scene[:, :W]), 50 * MS, empty)
+    # A pan with fresh content entering at the right (6 of each right-hand region's 40
+    # columns a frame): those regions will pass the threshold at the next frame, and windows
+    # around them would cost more than a full pass's max_window_fraction.
+    second = seg.segment(rgb(scene[:, 6:W + 6]), 100 * MS, empty)
+    flow = seg._warped.motion._flow
+    assert not second.keyframe and seg._full_pass_expected(W, H)
+    third = seg.segment(rgb(scene[:, 12:W + 12]), 150 * MS, empty)
+    # The full pass came without a flow estimate for it.
+    assert third.keyframe and seg._warped.motion._flow is flow

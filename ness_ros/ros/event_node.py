@@ -93,6 +93,11 @@ class EventSegmentationNode(SegmentationNode):
             return None
         return self.segmenter.segment(events, stamp)
 
+    def extra_diagnostics(self) -> dict[str, object]:
+        # Without frames there is no photometric residual to gate on and no keyframe to carry:
+        # every mask is a full pass of the event-only model.
+        return {"reuse": "none (every mask a full pass)"}
+
 
 def main(args: list[str] | None = None) -> None:
     exit_process(run_node(EventSegmentationNode, args))

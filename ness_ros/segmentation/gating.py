@@ -47,6 +47,8 @@ class RegionGate:
         self._since_keyframe = 0
         #: Events per pixel per region since its labels were computed (``accumulate``).
         self._change: NDArray[np.float64] | None = None
+        #: ``warped``: the last frame's change per region, the rate expected of the next.
+        self._rate: NDArray[np.float64] | None = None
 
     def configure(self, config: GatingConfig) -> None:
         """Change theta, grid or policy (a new grid forces a keyframe)."""
@@ -84,7 +86,7 @@ class RegionGate:
             if g.reuse == "warped":
                 if unexplained is None:
                     raise ValueError("warped reuse needs the map of unexplained pixels")
-                change = self._region_means(unexplained)
+                change = self._rate = self._region_means(unexplained)
             else:
                 change = region_counts(events.time_slice(self.last_stamp, stamp_ns),
                                        g.rows, g.cols)
@@ -102,6 +104,10 @@ class RegionGate:
         self.last_stamp = stamp_ns
         return changed
 
+    def force_keyframe(self) -> None:
+        """Make the next planned frame a keyframe."""
+        self._has_labels = False
+
     def promote_to_keyframe(self) -> None:
         """Make the frame just planned a keyframe after all (the segmenter found a full pass
         cheaper than the planned crops)."""
@@ -113,6 +119,15 @@ class RegionGate:
         self._keyframe_stamp, self._since_keyframe = stamp_ns, 0
         self._change = None
         self._has_labels = True
+
+    def expected_changes(self) -> NDArray[np.bool_] | None:
+        """``warped`` reuse: the regions expected to pass the threshold at the next frame if
+        each changes at the rate it changed at the last one (None when there is no rate yet)."""
+        if self.config.reuse != "warped" or self._rate is None:
+            return None
+        expected = self._rate if self._change is None or self._change.shape != self._rate.shape \
+            else self._change + self._rate
+        return expected >= self.threshold
 
     def mark_recomputed(self, regions: NDArray[np.bool_]) -> None:
         """Record that ``regions`` (rows, cols) were computed again besides the planned ones

@@ -142,7 +142,11 @@ class HybridSegmenter:
         warped = self.gating.reuse == "warped"
         unexplained = mask = fresh = None
         if warped and self._warped_labels().ready and not self.gate.keyframe_due(stamp_ns):
-            mask, unexplained = self._warped_labels().advance(image, self.gating.residual_level)
+            if self._full_pass_expected(width, height):
+                self.gate.force_keyframe()
+            else:
+                mask, unexplained = self._warped_labels().advance(image,
+                                                                  self.gating.residual_level)
         t2 = time.perf_counter()
 
         changed = self.gate.plan(stamp_ns, events, unexplained)
@@ -187,6 +191,21 @@ class HybridSegmenter:
                       "gate": (t3 - t2) * 1e3, "inference": (t4 - t3 - inputs.ms) * 1e3,
                       "paste": (t5 - t4) * 1e3},
             reset=reset, fresh=fresh)
+
+    def _full_pass_expected(self, width: int, height: int) -> bool:
+        """``warped`` reuse: whether the regions expected to pass the threshold at their last
+        rate of change (:meth:`RegionGate.expected_changes`) would need windows costing more
+        than ``max_window_fraction``, so that this frame is a keyframe without estimating
+        motion for it first."""
+        g = self.gating
+        expected = self.gate.expected_changes()
+        if expected is None or not expected.any():
+            return False
+        if expected.mean() > g.max_changed_fraction:
+            return True
+        windows = cluster_windows(expected, width, height, g.margin, self.stride,
+                                  size_step=CLUSTER_SIZE_STEP * self.stride)[0]
+        return _area(windows) > g.max_window_fraction * self.padded_pixels(width, height)
 
     def padded_pixels(self, width: int, height: int) -> int:
         """Input pixels of a full pass: the frame padded to the model's stride, as the model
