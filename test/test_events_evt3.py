@@ -201,3 +201,32 @@ def test_empty_payload():
     batch = decoder.decode(b"")
     assert len(batch) == 0 and (batch.width, batch.height) == (640, 480)
     assert not decoder.has_valid_time
+
+
+def with_triggers(payload, rng, k):
+    """``payload`` (an Evt3Encoder packet, which starts with TIME_HIGH, TIME_LOW) with ``k``
+    external trigger words (channel 0-15, either edge) inserted after its first two words."""
+    words = np.frombuffer(payload, "<u2")
+    trig = 0xA000 | rng.integers(0, 16, k) << 8 | rng.integers(0, 2, k)
+    at = np.sort(rng.integers(2, len(words) + 1, k))
+    return np.insert(words, at, trig).astype("<u2").tobytes()
+
+
+def test_trigger_words_counted_per_packet_events_unchanged():
+    rng = np.random.default_rng(11)
+    batch = sorted_batch(rng, 2000, 50_000)
+    encoder, decoder = Evt3Encoder(), Evt3Decoder(640, 480)
+    out, counts = [], []
+    for (a, b), k in zip([(0, 700), (700, 701), (701, 2000)], [5, 0, 37], strict=True):
+        out.append(decoder.decode(with_triggers(
+            encoder.encode(EventBatch(batch.events[a:b], 640, 480)), rng, k)))
+        counts.append(decoder.triggers)
+    assert counts == [5, 0, 37]
+    assert np.array_equal(EventBatch.concatenate(out).events, batch.events)
+    # Before the first valid time nothing is read, trigger words included (as events).
+    words = [TRIGGER, time_high(1), TRIGGER, time_low(2), TRIGGER, addr_x(3, 1), TRIGGER]
+    decoder = Evt3Decoder(640, 480)
+    assert len(decoder.decode(as_bytes(words))) == 1 and decoder.triggers == 2
+    with pytest.raises(EventError, match="odd number"):
+        decoder.decode(as_bytes([TRIGGER])[:1])
+    assert decoder.triggers == 2  # a refused payload changes nothing

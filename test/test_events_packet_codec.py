@@ -139,7 +139,7 @@ def test_seq_gaps_and_restarts():
 
 def test_unknown_encoding():
     with pytest.raises(EventError, match=r"unknown event encoding 'evt4'; supported: evt3, "
-                                         r"libcaer, mono"):
+                                         r"libcaer, libcaer_cmp, mono"):
         EventPacketDecoder().decode(rclpy_packet("evt4", b""))
     with pytest.raises(EventError, match="unknown event encoding 'x'"):
         make_decoder("x", 1, 1)
@@ -189,3 +189,24 @@ def test_payload_encoders_validate():
     info = PacketInfo(Header(), 4, 4, 2**64, 0, "mono")
     with pytest.raises(EventError, match="'seq' = 18446744073709551616 does not fit uint64"):
         encode_event_packet(info, b"")
+
+
+def test_trigger_events_add_up_over_packets_and_decoder_restarts():
+    rng = np.random.default_rng(2)
+    encoder = EventPacketEncoder("evt3", width=64, height=48)
+    decoder = EventPacketDecoder()
+    counts = []
+    for k, restart in [(3, False), (0, False), (4, False), (2, True)]:
+        if restart:
+            encoder.seq = 0  # a restarted driver: the decoder is made anew, the sum goes on
+        n = 50
+        t = (np.sort(rng.integers(0, 10**6, n)) + 10**9 * (len(counts) + 1)) * 1000
+        batch = EventBatch.from_arrays(t, rng.integers(0, 64, n), rng.integers(0, 48, n),
+                                       rng.integers(0, 2, n), width=64, height=48)
+        info, payload = parse_event_packet(encoder.encode(batch, int(t[0])))
+        words = np.frombuffer(bytes(payload), "<u2")
+        words = np.insert(words, [len(words)] * k, 0xA001)  # rising edges, channel 0
+        decoded, _ = decoder.decode(encode_event_packet(info, words.astype("<u2").tobytes()))
+        assert len(decoded) == n
+        counts.append((decoder.decoder.triggers, decoder.trigger_events))
+    assert counts == [(3, 3), (0, 3), (4, 7), (2, 9)]

@@ -12,6 +12,7 @@ from ness_ros.events.errors import EventError
 from ness_ros.events.evt3 import Evt3Decoder, Evt3Encoder
 from ness_ros.events.image_codec import ENCODINGS as IMAGE_ENCODINGS
 from ness_ros.events.image_codec import decode_image_cdr, encode_image_cdr, to_mono8, to_rgb8
+from ness_ros.events.libcaer_cmp import LibcaerCmpDecoder
 from ness_ros.events.packet_codec import DECODERS as PACKET_DECODERS
 from ness_ros.events.packet_codec import (
     EventPacketDecoder,
@@ -48,6 +49,7 @@ __all__ = [
     "Evt3Decoder",
     "Evt3Encoder",
     "Header",
+    "LibcaerCmpDecoder",
     "LibcaerDecoder",
     "MonoDecoder",
     "PacketDecoder",

@@ -2,8 +2,10 @@
 
 EVT 3.0 is a stream of little-endian 16-bit words, type in bits 12-15 (see EVENT_FORMATS.md):
 0x0 ADDR_Y, 0x2 ADDR_X (emits one event), 0x3 VECT_BASE_X, 0x4 VECT_12, 0x5 VECT_8, 0x6 TIME_LOW,
-0x8 TIME_HIGH. Other word types (triggers 0xA, OTHERS 0xE, CONTINUED 0x7/0xF, undefined ones)
-are skipped (upstream raises on the undefined types 0x1, 0x9, 0xB-0xD).
+0x8 TIME_HIGH. External trigger words (0xA) are counted per packet (:attr:`Evt3Decoder.triggers`,
+those after the first valid time, like events) but not decoded further; other word types (OTHERS
+0xE, CONTINUED 0x7/0xF, undefined ones) are skipped (upstream raises on the undefined types 0x1,
+0x9, 0xB-0xD).
 
 The decoder follows ros-event-camera/event_camera_codecs' ``evt3::Decoder``:
 
@@ -73,8 +75,10 @@ def _decode_kernel(words, state):
     words = words[i:]
     n = words.size
     count = 0
+    triggers = 0
     for j in range(n):
         count += (words[j] >> 12) == 0x2
+        triggers += (words[j] >> 12) == 0xA
     vector_words = 0
     for j in range(n):
         vector_words += ((words[j] >> 12) - 0x3) & 0xFFFF < 0x3
@@ -135,7 +139,7 @@ def _decode_kernel(words, state):
                 base_x = (base_x + nbits) & 0xFFFF
     state[0], state[1], state[2], state[3] = y, high, low, base_x
     state[4], state[5], state[6] = vpol, valid, seen_high
-    return out[:count]
+    return out[:count], triggers
 
 
 class Evt3Decoder:
@@ -151,10 +155,13 @@ class Evt3Decoder:
     def __init__(self, width: int, height: int) -> None:
         self.width, self.height = int(width), int(height)
         self._state = np.zeros(7, dtype=np.int64)
+        #: External trigger words (0xA) in the last decoded payload, after the first valid time.
+        self.triggers = 0
 
     def reset(self) -> None:
         """Forget all stream state (as after a restart of the sensor)."""
         self._state[:] = 0
+        self.triggers = 0
 
     @property
     def has_valid_time(self) -> bool:
@@ -167,15 +174,19 @@ class Evt3Decoder:
 
         ``time_base`` is accepted for the common decoder interface and ignored (as upstream).
 
+        Side effect: :attr:`triggers` is set to the packet's external trigger words.
+
         Raises:
-            EventError: odd byte count (the state is then left untouched).
+            EventError: odd byte count (the state, ``triggers`` included, is then left
+                untouched).
         """
         nbytes = len(payload) if not isinstance(payload, np.ndarray) else payload.nbytes
         if nbytes % 2:
             raise EventError(f"evt3 payload has an odd number of bytes ({nbytes}): not 16-bit "
                              "words")
         words = np.frombuffer(payload, dtype=_WORD)
-        events = _decode_kernel(words, self._state).view(EVENT_DTYPE)
+        events, self.triggers = _decode_kernel(words, self._state)
+        events = events.view(EVENT_DTYPE)
         return EventBatch(events, self.width, self.height)
 
 

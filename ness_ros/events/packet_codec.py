@@ -7,7 +7,9 @@ ros-event-camera/event_camera_codecs); :class:`EventPacketDecoder` does both for
 
 Encodings (all output ``t`` is int64 nanoseconds): ``evt3`` (:mod:`ness_ros.events.evt3`: sensor
 time, ``time_base`` ignored as upstream), ``libcaer`` and ``mono``
-(:mod:`ness_ros.events.packet_formats`: ``time_base`` in ns plus per-event offsets).
+(:mod:`ness_ros.events.packet_formats`: ``time_base`` in ns plus per-event offsets) and
+``libcaer_cmp`` (:mod:`ness_ros.events.libcaer_cmp`, libcaer_driver's compressed format: decoded,
+not encoded). External trigger events (evt3 0xA words) are counted per packet, not returned.
 
 Only little-endian payloads are supported (``is_bigendian`` true raises EventError). Events outside
 the sensor are returned; drop them with :meth:`EventBatch.within_bounds`.
@@ -35,6 +37,7 @@ from ness_ros.events.cdr import (
 )
 from ness_ros.events.errors import EventError
 from ness_ros.events.evt3 import Evt3Decoder, Evt3Encoder
+from ness_ros.events.libcaer_cmp import LibcaerCmpDecoder
 from ness_ros.events.packet_formats import LibcaerDecoder, MonoDecoder, encode_libcaer, encode_mono
 
 Payload = BytesLike | NDArray[np.uint8]
@@ -138,6 +141,8 @@ class PacketDecoder(Protocol):
     """What every per-encoding decoder offers."""
 
     encoding: str
+    #: External trigger events in the last decoded payload (0 for formats without them).
+    triggers: int
 
     def decode(self, payload: Payload, time_base: int = 0) -> EventBatch: ...
 
@@ -145,7 +150,9 @@ class PacketDecoder(Protocol):
 
 
 DECODERS: dict[str, type] = {"evt3": Evt3Decoder, "libcaer": LibcaerDecoder,
-                             "mono": MonoDecoder}
+                             "libcaer_cmp": LibcaerCmpDecoder, "mono": MonoDecoder}
+#: The encodings :class:`EventPacketEncoder` writes.
+ENCODERS = ("evt3", "libcaer", "mono")
 
 
 def make_decoder(encoding: str, width: int, height: int) -> PacketDecoder:
@@ -163,13 +170,16 @@ class EventPacketDecoder:
 
     The per-encoding decoder is created on the first packet and again whenever encoding or sensor
     size change, or ``seq`` goes backwards (a restarted driver). Skipped ``seq`` numbers are
-    counted in :attr:`lost_packets`; decoding simply goes on after them.
+    counted in :attr:`lost_packets`; decoding simply goes on after them. External trigger events
+    of all decoded packets add up in :attr:`trigger_events` (the last packet's: the decoder's
+    ``triggers``).
     """
 
     def __init__(self) -> None:
         self.decoder: PacketDecoder | None = None
         self.lost_packets = 0
         self.packets = 0
+        self.trigger_events = 0
         self._key: tuple[str, int, int] | None = None
         self._last_seq: int | None = None
 
@@ -192,6 +202,7 @@ class EventPacketDecoder:
         batch = self.decoder.decode(payload, info.time_base)
         self._last_seq = info.seq
         self.packets += 1
+        self.trigger_events += self.decoder.triggers
         return batch, info
 
 
@@ -205,9 +216,9 @@ class EventPacketEncoder:
 
     def __init__(self, encoding: str, *, width: int, height: int, frame_id: str = "",
                  origin_ns: int = 0) -> None:
-        if encoding not in DECODERS:
-            raise EventError(f"unknown event encoding {encoding!r}; supported: "
-                             f"{', '.join(sorted(DECODERS))}")
+        if encoding not in ENCODERS:
+            raise EventError(f"unknown event encoding {encoding!r} for encoding; supported: "
+                             f"{', '.join(ENCODERS)}")
         self.encoding, self.width, self.height = encoding, int(width), int(height)
         self.frame_id = frame_id
         self.seq = 0

@@ -46,6 +46,7 @@ class LibcaerDecoder:
     """``libcaer`` polarity events (stateless apart from geometry)."""
 
     encoding = "libcaer"
+    triggers = 0  # the format carries no trigger events
 
     def __init__(self, width: int, height: int) -> None:
         self.width, self.height = int(width), int(height)
@@ -75,6 +76,7 @@ class MonoDecoder:
     """``mono`` events: one uint64 per event (stateless apart from geometry)."""
 
     encoding = "mono"
+    triggers = 0  # the format carries no trigger events
 
     def __init__(self, width: int, height: int) -> None:
         self.width, self.height = int(width), int(height)
