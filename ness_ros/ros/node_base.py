@@ -46,9 +46,13 @@ Huge message (5 M events)          accepts it; the buffer keeps     events_dropp
 EventPacket encoding unknown       rejects the message              rejected_events_encoding
 or big-endian
 EventPacket payload refused (odd   rejects the message, keeps       rejected_events_payload
-evt3 byte count, libcaer t < 0)    the decoder's state
+evt3 byte count, libcaer t < 0,    the decoder's state
+libcaer_cmp undefined word code)
+evt3 external trigger words (0xA)  counts them, decodes on          trigger_events
 evt3 payload cut at a word         accepts the events before it     (none)
 EventPacket seq numbers skipped    decodes on                       events_lost_packets
+No event publisher yet             event_message auto: waits, logs  event_message (auto)
+                                   it; subscribes when one appears
 No event message, frames arrive    segments with the events it      frames_without_events,
                                    has; WARN after events_          event_input_age_s
                                    timeout_s
@@ -69,8 +73,6 @@ from typing import Any, NoReturn
 
 import rclpy
 import torch
-from dvs_msgs.msg import EventArray
-from event_camera_msgs.msg import EventPacket
 from rclpy.node import Node
 from rclpy.qos import HistoryPolicy, QoSProfile
 from rclpy.qos_overriding_options import QoSOverridingOptions
@@ -83,12 +85,12 @@ from ness_ros.malloc_tuning import tune_malloc
 from ness_ros.models.errors import ModelError
 from ness_ros.models.weights import default_weights_path, load_model
 from ness_ros.ros.diagnostics import DiagnosticsPublisher
+from ness_ros.ros.event_input import EVENT_MESSAGES, EventSubscription
 from ness_ros.ros.outputs import SegmentationOutputs
 from ness_ros.ros.params import ParamSpec, declare, on_change
 from ness_ros.ros.qos import SENSOR_QOS
 from ness_ros.ros.spin import EXECUTOR_PARAM, check_executor, spin
 from ness_ros.segmentation.inputs_stream import (
-    EVENT_ENCODINGS,
     EventStream,
     InputError,
     StampGuard,
@@ -113,7 +115,8 @@ COMMON_PARAMS = [
               "one per core); 1 leaves the other cores to event intake and the rest of the graph",
               0, 256),
     EXECUTOR_PARAM,
-    ParamSpec("event_message", "dvs", "event message type: dvs (dvs_msgs/EventArray) or packet "
+    ParamSpec("event_message", "auto", "event message type: auto (the type of the events "
+              "topic's publishers, found in the graph), dvs (dvs_msgs/EventArray) or packet "
               "(event_camera_msgs/EventPacket)"),
     ParamSpec("event_buffer_max_events", 5_000_000, "most events buffered", 1000, 100_000_000),
     ParamSpec("event_buffer_seconds", 2.0, "longest span of events buffered, s", 0.1, 60.0),
@@ -155,8 +158,8 @@ class SegmentationNode(Node):
     def __init__(self, name: str, **kwargs: Any) -> None:
         super().__init__(name, **kwargs)
         self.params = declare(self, COMMON_PARAMS + self.extra_params)
-        if self.params["event_message"] not in EVENT_ENCODINGS:
-            raise ModelError(f"parameter event_message must be one of {EVENT_ENCODINGS}, got "
+        if self.params["event_message"] not in EVENT_MESSAGES:
+            raise ModelError(f"parameter event_message must be one of {EVENT_MESSAGES}, got "
                              f"{self.params['event_message']!r}")
         check_executor(self.params["executor"])
         self.device = self._choose_device(self.params["device"])
@@ -171,12 +174,9 @@ class SegmentationNode(Node):
 
         self.lock = threading.Lock()
         live_ns = int(self.params["live_stamp_tolerance_s"] * 1e9)
-        self.events = EventStream(self.params["event_message"],
-                                  max_events=self.params["event_buffer_max_events"],
-                                  max_seconds=self.params["event_buffer_seconds"],
-                                  max_skew_s=self.params["max_event_skew_s"],
-                                  loop_tolerance_s=LOOP_TOLERANCE_NS / 1e9,
-                                  live_tolerance_s=live_ns / 1e9)
+        # auto: an empty stream until the type is known (_event_stream replaces it then).
+        self.events = self._event_stream("dvs" if self.params["event_message"] == "auto"
+                                         else self.params["event_message"])
         self.frame_guard = StampGuard(live_ns)
         self._last_frame_stamp: int | None = None
         self._last_event_arrival = -math.inf
@@ -196,9 +196,9 @@ class SegmentationNode(Node):
 
         self.outputs = SegmentationOutputs(self, list(self.card.class_names or CLASS_NAMES))
         self.diagnostics = DiagnosticsPublisher(self)
-        event_type = EventArray if self.params["event_message"] == "dvs" else EventPacket
-        self.create_subscription(event_type, "events", self._on_events, EVENTS_QOS, raw=True,
-                                 qos_overriding_options=INPUT_QOS_OVERRIDES)
+        self.event_input = EventSubscription(
+            self, self.params["event_message"], self._on_events, self._on_event_message,
+            EVENTS_QOS, INPUT_QOS_OVERRIDES)
         self.create_timer(self.params["diagnostics_period_s"], self._publish_diagnostics)
         self._running = True
         self.worker = threading.Thread(target=self._work, name=f"{name}_worker", daemon=True)
@@ -238,6 +238,19 @@ class SegmentationNode(Node):
         return None
 
     # -- inputs -----------------------------------------------------------------------------
+    def _event_stream(self, message: str) -> EventStream:
+        return EventStream(message, max_events=self.params["event_buffer_max_events"],
+                           max_seconds=self.params["event_buffer_seconds"],
+                           max_skew_s=self.params["max_event_skew_s"],
+                           loop_tolerance_s=LOOP_TOLERANCE_NS / 1e9,
+                           live_tolerance_s=self.params["live_stamp_tolerance_s"])
+
+    def _on_event_message(self, message: str) -> None:
+        """The events topic's type is known (auto: found in the graph): a stream for it."""
+        if message != self.events.message_type:
+            with self.lock:
+                self.events = self._event_stream(message)
+
     def reject(self, kind: str, exc: Exception | str) -> None:
         """Count a rejected input as ``rejected_<kind>`` and log it at a limited rate (per
         kind); the node goes on."""
@@ -390,6 +403,8 @@ class SegmentationNode(Node):
             "events_lost_packets": self.events.lost_packets,
             "events_late": counts["late"],
             "event_time_resets": counts["resets"],
+            "event_message": self.event_input.message,
+            "trigger_events": _trigger_events(self.events),
         }
         for stage, stats in self.stage_ms.items():
             values[f"stage_{stage}_p50_ms"] = stats.summary()["p50"]
@@ -410,6 +425,12 @@ class SegmentationNode(Node):
         self._running = False
         self.slot.close()
         self.worker.join(timeout=1.0)  # a frame in inference may outlast this: daemon thread
+
+
+def _trigger_events(stream: EventStream) -> int:
+    """External trigger events of all EventPackets so far (evt3 0xA words). EventStream does
+    not expose its packet decoder's sum, so it is read here."""
+    return stream._packets.trigger_events
 
 
 def run_node(node_class: type[SegmentationNode], args: list[str] | None = None) -> int:
