@@ -1,7 +1,7 @@
 """``event_message: auto`` over DDS: a hybrid node in its own process finds the type of its events
 topic in the graph (dvs_msgs/EventArray or event_camera_msgs/EventPacket), says which in its log,
 waits without blocking while no publisher exists, and produces masks; EventPacket trigger words
-(evt3 0xA) add up in /diagnostics ``trigger_events``."""
+(evt3 0xA) add up in /diagnostics ``trigger_events``; a libcaer_cmp packet is decoded."""
 
 from __future__ import annotations
 
@@ -9,7 +9,9 @@ import numpy as np
 import pytest
 import rclpy
 from event_camera_msgs.msg import EventPacket
-from test_faults_support import NodeDriver, random_events, tiny_model
+from test_events_libcaer_cmp import encode as cmp_encode
+from test_events_libcaer_cmp import random_events as cmp_events
+from test_faults_support import H, NodeDriver, W, random_events, tiny_model
 
 from ness_ros.events import encode_event_packet, parse_event_packet
 from ness_ros.ros.event_input import choose
@@ -101,6 +103,18 @@ def test_auto_waits_for_a_publisher_then_takes_event_packet_and_counts_triggers(
         assert driver.wait_count("trigger_events", sent), (driver.values(), driver.log())
         driver.serve(2)
         assert driver.count("trigger_events") == sent
+        # libcaer_driver's compressed encoding on the same topic: decoded, not rejected.
+        values = driver.settle()
+        t_us, x, y, p = cmp_events(np.random.default_rng(1), 500, 1000, W, H)
+        info, _ = parse_event_packet(driver.packets.encode(
+            random_events(driver.rng, driver.stamp + 1, driver.stamp + 2, 1), driver.stamp + 1))
+        info.encoding, info.time_base = "libcaer_cmp", driver.stamp + 1
+        words = np.asarray(cmp_encode(t_us, x, y, p), "<u2")
+        driver.events_pub.publish(encode_event_packet(info, words.tobytes()))
+        driver.packets.seq += 1
+        want = int(values["events_received"]) + len(t_us)
+        assert driver.wait_count("events_received", want), (driver.values(), driver.log())
+        assert driver.count("events_received") == want
         assert driver.count("rejected_events") == 0
     finally:
         stop(driver)
