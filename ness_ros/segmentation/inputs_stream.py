@@ -108,6 +108,11 @@ class EventStream:
     def lost_packets(self) -> int:
         return self._packets.lost_packets
 
+    @property
+    def trigger_events(self) -> int:
+        """External trigger events of every EventPacket so far (evt3 0xA words)."""
+        return self._packets.trigger_events
+
     def push(self, data: bytes | memoryview, now_ns: int | None = None) -> PushResult:
         """Decode one serialized message and buffer its events.
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -92,7 +93,7 @@ def plot_sweep(rows: Sequence[dict], path: Path, title: str = "") -> Path:
         ax.grid(alpha=0.3)
     axes[0].set_ylabel("MIoU change against the full pass (points)")
     axes[1].legend(fontsize=8, loc="lower right")
-    fig.suptitle(title or "change threshold sweep", fontsize=10)
+    fig.suptitle(textwrap.fill(title, 160) if title else "change threshold sweep", fontsize=9)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=120)
