@@ -8,7 +8,9 @@ guided_upsampling (true | false),
 model, device (cpu | cuda), source
 (none | synthetic | bag), bag (path, for source:=bag), event_message (dvs | packet), the input
 topic names image_topic / events_topic / labels_topic, seed and rate of the synthetic source,
-evaluate (true | false) and use_sim_time.
+loop (true | false: the synthetic source plays once and exits), evaluate (true | false),
+report_dir (the evaluator's report.json and overlays.png, under the current directory by
+default; empty: none) and use_sim_time.
 
 The node graph itself comes from :func:`ness_ros.graph.segmentation_graph`, which ``ness demo``
 also runs where the ROS 2 command line is absent, so both start the same nodes with the same
@@ -19,6 +21,8 @@ from __future__ import annotations
 
 import os
 from typing import Any
+
+from ness_ros.graph import DEFAULT_REPORT_DIR
 
 #: Launch arguments: name -> (default, description).
 ARGUMENTS: dict[str, tuple[str, str]] = {
@@ -40,7 +44,12 @@ ARGUMENTS: dict[str, tuple[str, str]] = {
     "labels_topic": ("/camera/labels", "ground-truth label topic (evaluation)"),
     "seed": ("1000", "seed of the synthetic sequence"),
     "rate": ("1.0", "playback rate of the synthetic source or the bag (1.0 = real time)"),
+    "loop": ("true", "the synthetic source plays its sequence again and again (false: once, "
+                     "then it exits)"),
     "evaluate": ("true", "run segmentation_evaluator against the labels"),
+    "report_dir": (DEFAULT_REPORT_DIR, "folder of the evaluator's report.json and overlays.png, "
+                                       "written at shutdown (relative: under the current "
+                                       "directory; empty: none)"),
     "use_sim_time": ("false", "use /clock (bag playback)"),
 }
 
@@ -64,7 +73,8 @@ def nodes_for(values: dict[str, str]) -> list[Any]:
                            if values["guided_upsampling"] else None), model=values["model"],
         device=values["device"], source=values["source"],
         event_message=values["event_message"], seed=int(values["seed"]),
-        rate=float(values["rate"]), evaluate=values["evaluate"].lower() == "true",
+        rate=float(values["rate"]), loop=values["loop"].lower() == "true",
+        evaluate=values["evaluate"].lower() == "true", report_dir=values["report_dir"],
         topics={"image": values["image_topic"], "events": values["events_topic"],
                 "labels": values["labels_topic"]},
         use_sim_time=values["use_sim_time"].lower() == "true")

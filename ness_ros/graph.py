@@ -15,6 +15,10 @@ PACKAGE = "ness_ros"
 MODES = ("hybrid", "events")
 SOURCES = ("none", "synthetic", "bag")
 
+#: Where the evaluator writes report.json and overlays.png unless told otherwise: relative, so
+#: under the directory the graph is started from.
+DEFAULT_REPORT_DIR = "runs/segmentation"
+
 #: Topic names the graph uses unless remapped by the caller.
 DEFAULT_TOPICS = {"image": "/camera/image", "events": "/camera/events",
                   "labels": "/camera/labels"}
@@ -57,7 +61,9 @@ def segmentation_graph(*, mode: str = "hybrid", config: str | Path | None = None
                        model: str = "", device: str = "cpu",
                        source: str = "synthetic", event_message: str = "dvs",
                        seed: int = 1000, rate: float = 1.0, duration_s: float = 0.0,
-                       evaluate: bool = True, topics: dict[str, str] | None = None,
+                       loop: bool = True, evaluate: bool = True,
+                       report_dir: str | Path = DEFAULT_REPORT_DIR,
+                       topics: dict[str, str] | None = None,
                        use_sim_time: bool = False) -> list[NodeSpec]:
     """The nodes of ``segmentation.launch.py`` for the given arguments.
 
@@ -76,7 +82,13 @@ def segmentation_graph(*, mode: str = "hybrid", config: str | Path | None = None
         event_message: ``dvs`` or ``packet``, for the source and the segmentation node alike.
         seed, rate, duration_s: synthetic source: sequence seed, playback rate (1.0 = real
             time), length in seconds (0: the source's default).
+        loop: synthetic source: play the sequence again and again (the nodes treat the stamps
+            going back as a loop); False: it exits after one pass, which ends a run of
+            :func:`ness_ros.graph_runner.run_until_source_ends`.
         evaluate: add the segmentation_evaluator, comparing masks with ground-truth labels.
+        report_dir: the evaluator's folder for report.json and overlays.png, written at
+            shutdown; a relative path is under the evaluator's working directory (the one the
+            graph is started from); empty: no report.
         topics: input topic names, keys ``image``, ``events``, ``labels``.
         use_sim_time: every node uses the /clock topic (bag playback with a clock).
     """
@@ -111,7 +123,7 @@ def segmentation_graph(*, mode: str = "hybrid", config: str | Path | None = None
                       [("image", topics["image"]), ("events", topics["events"])])]
     if source == "synthetic":
         camera: dict[str, Any] = {"seed": seed, "rate": rate, "event_message": event_message,
-                                  "use_sim_time": use_sim_time}
+                                  "loop": bool(loop), "use_sim_time": use_sim_time}
         if duration_s:
             camera["duration_s"] = float(duration_s)
         nodes.append(NodeSpec("synthetic_camera", "synthetic_camera", [], camera,
@@ -119,7 +131,7 @@ def segmentation_graph(*, mode: str = "hybrid", config: str | Path | None = None
                                ("labels", topics["labels"])]))
     if evaluate and source != "none":
         nodes.append(NodeSpec("segmentation_evaluator", "segmentation_evaluator", [],
-                              {"use_sim_time": use_sim_time},
+                              {"use_sim_time": use_sim_time, "report_dir": str(report_dir)},
                               [("mask", f"/{segmenter}/mask"), ("labels", topics["labels"]),
                                ("latency", f"/{segmenter}/latency"),
                                ("image", topics["image"])]))

@@ -2,7 +2,9 @@
 
 Each :class:`~ness_ros.graph.NodeSpec` becomes ``<prefix>/lib/<package>/<executable>
 --ros-args ...``, exactly what ``ros2 run`` and launch_ros execute. Output goes to one log file per
-node. ROS-free (the nodes themselves import rclpy).
+node. The graph keeps to a ROS domain of its own (:func:`ness_ros.domain.isolated_ros_env`:
+ROS_DOMAIN_ID when set, else a free one) and to this host. ROS-free (the nodes themselves import
+rclpy).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from ness_ros.domain import isolated_ros_env
 from ness_ros.graph import NodeSpec
 
 
@@ -29,13 +32,18 @@ def executable_path(spec: NodeSpec) -> Path:
 
 
 class GraphProcesses:
-    """Starts, watches and stops the processes of a graph (a context manager)."""
+    """Starts, watches and stops the processes of a graph (a context manager).
+
+    The processes get ``os.environ``, the variables of :func:`~ness_ros.domain.isolated_ros_env`
+    (its domain in :attr:`domain_id`) and then ``env``.
+    """
 
     def __init__(self, specs: Sequence[NodeSpec], log_dir: Path,
                  env: dict[str, str] | None = None) -> None:
         self.specs = list(specs)
         self.log_dir = Path(log_dir)
-        self.env = {**os.environ, **(env or {})}
+        self.env = {**os.environ, **isolated_ros_env(), **(env or {})}
+        self.domain_id = int(self.env["ROS_DOMAIN_ID"])
         self.processes: dict[str, subprocess.Popen] = {}
 
     def command(self, spec: NodeSpec) -> list[str]:
@@ -98,8 +106,13 @@ def run_until_source_ends(specs: Sequence[NodeSpec], out: Path, budget_s: float,
     """Run ``specs`` until the ``source`` node exits (it ends after its sequence), stop the
     graph, and return the JSON report the evaluator wrote to ``out`` (None on failure, with the
     failing node's log printed). ``budget_s`` bounds the wait; the progress bar counts seconds
-    towards ``expected_s`` (start-up included), or towards the budget when not given."""
+    towards ``expected_s`` (start-up included), or towards the budget when not given. A
+    synthetic ``source`` is made to play once (``loop`` false), else the run would never end."""
     from tqdm import tqdm
+
+    for spec in specs:
+        if spec.name == source and spec.executable == "synthetic_camera":
+            spec.parameters["loop"] = False
 
     report_path = out / report_name
     if report_path.exists():

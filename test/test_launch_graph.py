@@ -10,7 +10,7 @@ import pytest
 
 from conftest import REPO_ROOT
 from ness_ros.cli.demo_verb import demo_graph
-from ness_ros.graph import segmentation_graph
+from ness_ros.graph import DEFAULT_REPORT_DIR, segmentation_graph
 
 
 def launch_module():
@@ -43,10 +43,28 @@ def test_launch_file_and_demo_agree(mode, guided, tmp_path):
         assert a.executable == b.executable and a.remappings == b.remappings
         assert [Path(p).resolve() for p in a.parameter_files] == \
             [Path(p).resolve() for p in b.parameter_files]
-        # The demo adds its report folder and the length of its drive, nothing else.
-        extra = {"report_dir", "duration_s"}
+        # The demo sets its report folder, the length of its drive and one pass, nothing else.
+        extra = {"report_dir", "duration_s", "loop"}
         assert {k: v for k, v in a.parameters.items() if k not in extra} == \
             {k: v for k, v in b.parameters.items() if k not in extra}
+
+
+def test_report_dir_and_loop_are_launch_arguments_the_demo_overrides(tmp_path):
+    """The launch file's defaults come from ness_ros.graph: a looping source and a report under
+    the current directory; the demo plays once and reports to its --out."""
+    launch = launch_module()
+    assert launch.ARGUMENTS["report_dir"][0] == DEFAULT_REPORT_DIR
+    assert launch.ARGUMENTS["loop"][0] == "true"
+    camera, evaluator = launch.nodes_for({})[1:]
+    assert camera.parameters["loop"] is True
+    assert evaluator.parameters["report_dir"] == DEFAULT_REPORT_DIR
+    assert not Path(DEFAULT_REPORT_DIR).is_absolute()
+    camera, evaluator = launch.nodes_for({"loop": "false", "report_dir": "/data/r1"})[1:]
+    assert camera.parameters["loop"] is False and evaluator.parameters["report_dir"] == "/data/r1"
+    assert "report_dir:=''" in launch.nodes_for({"report_dir": ""})[2].ros_args()  # no report
+    camera, evaluator = demo_graph(demo_args(), tmp_path / "out")[1:]
+    assert camera.parameters["loop"] is False
+    assert evaluator.parameters["report_dir"] == str((tmp_path / "out").resolve())
 
 
 def test_graph_arguments_reach_the_nodes():

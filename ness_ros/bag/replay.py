@@ -31,6 +31,7 @@ from ness_ros.bag.live_stats import PublishLog, ReplayTally
 from ness_ros.bag.reader import BagTopics, bag_info, read_messages
 from ness_ros.bag.replay_report import replay_report
 from ness_ros.bag.report import BagReport, events_image
+from ness_ros.domain import isolate_this_process
 from ness_ros.events.cdr import CdrReader
 from ness_ros.events.errors import EventError
 from ness_ros.events.image_codec import decode_image_cdr, to_mono8
@@ -123,6 +124,7 @@ def replay_bag(path: str | Path, topics: BagTopics, options: ReplayOptions) -> B
     spacing = int(info.duration_s * 1e9 / (max(0, options.overlay_count) + 1))
     tally = ReplayTally(log, by_frame=by_frame, picture=picture, overlay_spacing_ns=spacing,
                         overlay_count=options.overlay_count)
+    isolate_this_process()  # the node and this process: one domain of their own, this host
     context = rclpy.Context()
     rclpy.init(context=context)
     graph = GraphProcesses([spec], options.log_dir,

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import struct
 import subprocess
@@ -432,7 +431,9 @@ def table_rows(f: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def run(args: argparse.Namespace) -> int:
-    os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
+    from ness_ros.domain import isolate_this_process
+
+    isolate_this_process()  # this process talks to the node: both on one domain of their own
     import rclpy
 
     from ness_ros.graph import NodeSpec

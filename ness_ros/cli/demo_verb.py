@@ -4,7 +4,8 @@ Starts the nodes of :func:`ness_ros.graph.segmentation_graph` (the graph of
 ``segmentation.launch.py``) as processes, lets the synthetic camera play for ``--duration``
 seconds, stops the graph and prints what the evaluator node measured: MIoU, frames/s, latency and
 the fraction of regions recomputed. The evaluator's report and an overlay strip are written to
-``--out``.
+``--out``. The graph runs on a free ROS_DOMAIN_ID of its own (unless ROS_DOMAIN_ID is set) with
+discovery on this host, so two demos on one machine do not score each other's masks.
 """
 
 from __future__ import annotations
@@ -57,10 +58,9 @@ def demo_graph(args: argparse.Namespace, report_dir: Path):
                                reuse=args.reuse,
                                guided_upsampling=guided, model=args.model, source="synthetic",
                                event_message=args.event_message, seed=args.seed,
-                               rate=args.rate, duration_s=args.duration, evaluate=True)
+                               rate=args.rate, duration_s=args.duration, loop=False,
+                               evaluate=True, report_dir=report_dir.resolve())
     for spec in specs:
-        if spec.executable == "segmentation_evaluator":
-            spec.parameters["report_dir"] = str(report_dir.resolve())
         if spec.executable == "synthetic_camera" and args.size:
             spec.parameters["width"], spec.parameters["height"] = args.size
     return specs
@@ -76,7 +76,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"ness demo: {exc}", file=sys.stderr)
         return 2
     print(f"starting {', '.join(s.name for s in specs)} (logs in {out / 'logs'})")
-    # The camera prepares its sequence (generated once, then cached), plays it and exits.
+    # The camera prepares its sequence (generated once, then cached), plays it once and exits.
+    # The graph keeps to a ROS domain of its own (ROS_DOMAIN_ID if set) and to this host.
     report = run_until_source_ends(specs, out, args.duration / args.rate * 4 + 180,
                                    expected_s=args.duration / args.rate + STARTUP_S, desc="demo")
     if report is None:

@@ -2,14 +2,14 @@
 
 Subscribes ``mask`` and ``labels`` (sensor_msgs/Image mono8), ``latency``
 (ness_msgs/SegmentationLatency) and, for overlays, ``image``. Reports MIoU, pixel accuracy,
-latency and the fraction of regions recomputed on ``/diagnostics`` and in its log; on shutdown it
-writes ``report.json`` and ``overlays.png`` to ``report_dir`` when that is set.
+latency and the fraction of regions recomputed on ``/diagnostics`` and in its log (until the first
+mask matches a label, it says so once: a source may take a minute to prepare); on shutdown it
+writes ``report.json`` and ``overlays.png`` to ``report_dir`` when that is set, and logs where.
 """
 
 from __future__ import annotations
 
 import json
-import sys
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -25,7 +25,14 @@ from ness_ros.events.image_codec import decode_image_cdr
 from ness_ros.ros.diagnostics import DiagnosticsPublisher
 from ness_ros.ros.params import ParamSpec, declare
 from ness_ros.ros.qos import OUTPUT_QOS, SENSOR_QOS
-from ness_ros.ros.spin import EXECUTOR_PARAM, check_executor, spin
+from ness_ros.ros.spin import (
+    EXECUTOR_PARAM,
+    check_executor,
+    exit_process,
+    ignore_stop_signals,
+    init_ros,
+    spin,
+)
 from ness_ros.segmentation.inputs_stream import decode_frame
 from ness_ros.segmentation.monitor import OK, WARN
 from ness_ros.segmentation.online_eval import OnlineEvaluator
@@ -33,8 +40,8 @@ from ness_ros.segmentation.overlay import overlay_row, write_strip
 
 PARAMS = [
     EXECUTOR_PARAM,
-    ParamSpec("report_dir", "", "folder for report.json and overlays.png at shutdown (empty: "
-              "none)"),
+    ParamSpec("report_dir", "", "folder for report.json and overlays.png at shutdown (relative: "
+              "under the working directory; empty: none)"),
     ParamSpec("overlay_every", 40, "keep every n-th evaluated frame for the overlay strip",
               1, 100_000),
     ParamSpec("overlay_count", 6, "frames in the overlay strip", 0, 100),
@@ -58,6 +65,7 @@ class SegmentationEvaluatorNode(Node):
         self.frames: dict[int, Any] = {}
         self.overlays: list[Any] = []
         self.rejected = 0
+        self._said_waiting = False
         self.diagnostics = DiagnosticsPublisher(self)
         self.create_subscription(Image, "mask", self._on_mask, OUTPUT_QOS, raw=True)
         self.create_subscription(Image, "labels", self._on_label, SENSOR_QOS, raw=True)
@@ -130,33 +138,43 @@ class SegmentationEvaluatorNode(Node):
             "end_to_end_latency_p95_ms": s.end_to_end_latency_ms["p95"],
             "recomputed_fraction_mean": s.recomputed_fraction_mean,
             "rejected": self.rejected})
-        self.get_logger().info(message)
+        if s.frames_evaluated or not self._said_waiting:
+            self._said_waiting = True
+            self.get_logger().info(message)
 
     def write_report(self) -> None:
         folder = self.params["report_dir"]
         if not folder:
             return
-        out = Path(folder)
+        out = Path(folder).resolve()
         out.mkdir(parents=True, exist_ok=True)
         summary = asdict(self.evaluator.summary())
         summary["rejected"] = self.rejected
         (out / "report.json").write_text(json.dumps(summary, indent=2) + "\n")
+        written = ["report.json"]
         if self.overlays:
             write_strip(self.overlays, out / "overlays.png")
+            written.append("overlays.png")
+        self.get_logger().info(f"wrote {' and '.join(written)} to {out} "
+                               f"({summary['frames_evaluated']} frames evaluated)")
 
 
 def main(args: list[str] | None = None) -> None:
-    rclpy.init(args=args)
-    node = SegmentationEvaluatorNode()
+    """Exit code 0 on SIGINT/SIGTERM however many come; the report is written first."""
+    init_ros(args)
+    node = None
     try:
+        node = SegmentationEvaluatorNode()
         spin(node, node.params["executor"])
     except (KeyboardInterrupt, rclpy.executors.ExternalShutdownException):
         pass
     finally:
-        node.write_report()
-        node.destroy_node()
+        ignore_stop_signals()
+        if node is not None:
+            node.destroy_node()  # first: its log line would go to /rosout of a dead context
+            node.write_report()
         rclpy.try_shutdown()
-    sys.exit(0)
+    exit_process(0)
 
 
 if __name__ == "__main__":

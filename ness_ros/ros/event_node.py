@@ -15,14 +15,10 @@ from sensor_msgs.msg import Image
 
 from ness_ros.events.cdr import CdrReader, Header
 from ness_ros.events.errors import EventError
-from ness_ros.ros.node_base import (
-    INPUT_QOS_OVERRIDES,
-    SegmentationNode,
-    exit_process,
-    run_node,
-)
+from ness_ros.ros.node_base import INPUT_QOS_OVERRIDES, SegmentationNode, run_node
 from ness_ros.ros.params import ParamSpec
 from ness_ros.ros.qos import SENSOR_QOS
+from ness_ros.ros.spin import exit_process
 from ness_ros.segmentation.event_only import EventSegmenter
 from ness_ros.segmentation.inputs import InputEncoder
 from ness_ros.segmentation.result import SegmentationResult

@@ -17,14 +17,10 @@ from sensor_msgs.msg import Image
 
 from ness_ros.events.batch import EventBatch
 from ness_ros.events.cdr import Header
-from ness_ros.ros.node_base import (
-    INPUT_QOS_OVERRIDES,
-    SegmentationNode,
-    exit_process,
-    run_node,
-)
+from ness_ros.ros.node_base import INPUT_QOS_OVERRIDES, SegmentationNode, run_node
 from ness_ros.ros.params import ParamSpec
 from ness_ros.ros.qos import SENSOR_QOS
+from ness_ros.ros.spin import exit_process
 from ness_ros.segmentation.gating_config import NODE_GATING
 from ness_ros.segmentation.guided import DEFAULT_GUIDED
 from ness_ros.segmentation.hybrid import GatingConfig, HybridSegmenter

@@ -64,12 +64,10 @@ from __future__ import annotations
 
 import gc
 import math
-import os
-import sys
 import threading
 import time
 from collections import Counter
-from typing import Any, NoReturn
+from typing import Any
 
 import rclpy
 import torch
@@ -89,7 +87,13 @@ from ness_ros.ros.event_input import EVENT_MESSAGES, EventSubscription
 from ness_ros.ros.outputs import SegmentationOutputs
 from ness_ros.ros.params import ParamSpec, declare, on_change
 from ness_ros.ros.qos import SENSOR_QOS
-from ness_ros.ros.spin import EXECUTOR_PARAM, check_executor, spin
+from ness_ros.ros.spin import (
+    EXECUTOR_PARAM,
+    check_executor,
+    ignore_stop_signals,
+    init_ros,
+    spin,
+)
 from ness_ros.segmentation.inputs_stream import (
     EventStream,
     InputError,
@@ -435,9 +439,9 @@ def _trigger_events(stream: EventStream) -> int:
 
 def run_node(node_class: type[SegmentationNode], args: list[str] | None = None) -> int:
     """Main of a segmentation node: one clear line and exit code 1 on a start-up failure,
-    clean exit on SIGINT/SIGTERM."""
+    exit code 0 on SIGINT/SIGTERM, however many come (see :mod:`ness_ros.ros.spin`)."""
     tune_malloc()
-    rclpy.init(args=args)
+    init_ros(args)
     node = None
     try:
         node = node_class()
@@ -447,24 +451,17 @@ def run_node(node_class: type[SegmentationNode], args: list[str] | None = None) 
         gc.freeze()
         spin(node, node.params["executor"])
     except (ModelError, ValueError) as exc:  # bad model file or parameter (EventError too)
+        ignore_stop_signals()
         reason = " ".join(str(exc).split())  # one line, whatever the exception's text holds
         print(f"[FATAL] [{node_class.node_name}]: cannot start: {reason}", flush=True)
         return 1
     except (KeyboardInterrupt, rclpy.executors.ExternalShutdownException):
         pass
     finally:
+        ignore_stop_signals()
         if node is not None:
             node.shutdown()
             node.destroy_node()
         rclpy.try_shutdown()
     return 0
 
-
-def exit_process(code: int) -> NoReturn:
-    """End the process with ``code`` after :func:`run_node`, skipping the interpreter's
-    finalisation: with torch and DDS loaded it takes 1-2 s, which would spoil a clean stop within
-    2 s of SIGINT/SIGTERM. Safe here: the node is destroyed and the ROS context (its logging
-    included) shut down; standard streams are flushed first."""
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(code)

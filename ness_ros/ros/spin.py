@@ -5,12 +5,31 @@ events arriving at 100 messages/s, profiling the hybrid node (py-spy) found its 
 holding the GIL for about half of the wall time, competing with the segmentation worker for
 the interpreter and for the cores. rclpy's ``EventsExecutor`` dispatches callbacks from C++
 (see the README's latency table for what it changed).
+
+How a node process stops: a terminal's Ctrl-C sends SIGINT to every process of its group and
+``ros2 launch`` sends each node one more, so a node gets a second signal while it cleans up.
+:func:`init_ros` leaves rclpy's signal handlers out (they shut the context down from a thread of
+their own, at a moment the main thread does not choose) and installs handlers that act on the
+first SIGINT or SIGTERM only: while :func:`spin` runs, it ends the spin loop (within 0.1 s);
+elsewhere (loading a model, generating or playing a sequence) it raises ``KeyboardInterrupt`` in
+the main thread. Later signals, and any once the clean-up began (:func:`ignore_stop_signals`),
+do nothing: no ``KeyboardInterrupt`` breaks ``destroy_node()`` or ``shutdown()``. :func:`spin`
+shuts its executor down, so that no executor thread of C++ is destroyed while it runs
+(``terminate called without an active exception``); :func:`exit_process` ends the process.
 """
 
 from __future__ import annotations
 
+import os
+import signal
+import sys
+from types import FrameType
+from typing import NoReturn
+
 import rclpy
+from rclpy.executors import Executor, SingleThreadedExecutor
 from rclpy.node import Node
+from rclpy.signals import SignalHandlerOptions
 
 from ness_ros.ros.params import ParamSpec
 
@@ -23,6 +42,46 @@ EXECUTOR_PARAM = ParamSpec(
     "with a warning) or single_threaded (rclpy's SingleThreadedExecutor)")
 
 
+#: Set by the first stop signal, or when the clean-up begins: signals from then on do nothing.
+_stopping = False
+#: While :func:`spin` runs, a stop signal only ends its loop: an exception raised inside a
+#: callback would be caught and logged by the executor, not end the node.
+_spinning = False
+
+
+def _on_stop_signal(signum: int, frame: FrameType | None) -> None:
+    global _stopping
+    if _stopping:
+        return
+    _stopping = True
+    if not _spinning:
+        raise KeyboardInterrupt
+
+
+def init_ros(args: list[str] | None = None) -> None:
+    """``rclpy.init(args)`` with the stop signals of this module instead of rclpy's."""
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, _on_stop_signal)
+    rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
+
+
+def ignore_stop_signals() -> None:
+    """From now on SIGINT and SIGTERM do nothing (the clean-up has begun)."""
+    global _stopping
+    _stopping = True
+
+
+def exit_process(code: int) -> NoReturn:
+    """End the process with ``code`` once its node is destroyed and the ROS context shut down,
+    skipping the interpreter's finalisation: with torch and DDS loaded it takes 1-2 s, which
+    would spoil a clean stop within 2 s of SIGINT/SIGTERM, and it would destroy what C++ threads
+    of the middleware are still running. Standard streams are flushed first."""
+    ignore_stop_signals()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 def check_executor(kind: str) -> None:
     """Raise ValueError for an unknown ``executor`` value."""
     if kind not in EXECUTORS:
@@ -30,13 +89,16 @@ def check_executor(kind: str) -> None:
 
 
 def spin(node: Node, kind: str) -> None:
-    """Run ``node``'s callbacks with the executor ``kind`` until the context shuts down.
+    """Run ``node``'s callbacks with the executor ``kind`` until the context shuts down or a
+    stop signal comes.
 
     The events executor is spun with a timeout: with rclpy 9.1, its ``spin()`` and a
     ``spin_once()`` without a timeout never ran our subscriptions' callbacks and kept a core
-    busy.
+    busy. Either executor returns to Python at least every 0.1 s, where a stop signal's
+    ``KeyboardInterrupt`` is raised.
     """
     check_executor(kind)
+    executor: Executor
     if kind == "events":
         try:
             from rclpy.experimental import EventsExecutor
@@ -45,13 +107,18 @@ def spin(node: Node, kind: str) -> None:
                                       "rclpy.experimental.EventsExecutor (ROS 2 Kilted and later "
                                       "have it); using single_threaded")
             kind = "single_threaded"
-    if kind == "single_threaded":
-        rclpy.spin(node)
-        return
-    executor = EventsExecutor(context=node.context)
+    if kind == "events":
+        executor = EventsExecutor(context=node.context)
+    else:
+        executor = SingleThreadedExecutor(context=node.context)
     executor.add_node(node)
+    global _spinning
+    _spinning = True
     try:
-        while node.context.ok():
+        while node.context.ok() and not _stopping:
             executor.spin_once(timeout_sec=0.1)
     finally:
+        _spinning = False
+        ignore_stop_signals()
         executor.remove_node(node)
+        executor.shutdown()  # joins the executor's threads before it is destroyed

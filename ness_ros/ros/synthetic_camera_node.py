@@ -4,8 +4,9 @@ Publishes ``image`` (sensor_msgs/Image rgb8, 20 Hz), ``events`` (dvs_msgs/EventA
 event_camera_msgs/EventPacket with ``event_message: packet``) every ``event_period_s``, and the
 ground truth on ``labels`` (mono8, same stamp as its frame). Stamps are the node clock at start
 plus sequence time; with ``rate`` 1.0 messages go out in real time. The sequence comes from the
-on-disk cache (generated on first use). Exits after the sequence unless ``loop`` is true (then it
-plays again with stamps going on).
+on-disk cache (generated on first use, about a minute at 346 x 260: logged once). Plays it again
+and again with stamps going on (``loop``, the default; the nodes reset their state on the jump
+back of the scene) or once, then exits.
 
 A period with more than ``max_events_per_message`` events goes out as several messages, each
 stamped with its newest event and the last with the period's end, as drivers that publish by
@@ -18,7 +19,6 @@ just before a frame reached a subscriber after the frame in 79 of 100 frames, ab
 
 from __future__ import annotations
 
-import sys
 import time
 from typing import Any
 
@@ -28,7 +28,7 @@ from event_camera_msgs.msg import EventPacket
 from rclpy.node import Node
 from sensor_msgs.msg import Image
 
-from ness_ros.data.cache import cached_sequence
+from ness_ros.data.cache import cached_sequence, is_cached
 from ness_ros.data.sequence import SequenceConfig
 from ness_ros.events.batch import EventBatch
 from ness_ros.events.cdr import Header
@@ -37,6 +37,7 @@ from ness_ros.events.image_codec import encode_image_cdr
 from ness_ros.events.packet_codec import EventPacketEncoder
 from ness_ros.ros.params import ParamSpec, declare
 from ness_ros.ros.qos import SENSOR_QOS
+from ness_ros.ros.spin import exit_process, ignore_stop_signals, init_ros
 
 PARAMS = [
     ParamSpec("seed", 1000, "seed of the sequence", 0, 2**31 - 1),
@@ -51,7 +52,7 @@ PARAMS = [
     ParamSpec("max_events_per_message", 8192, "a period holding more events is published "
               "in several messages of at most this many (see the module notes)", 1, 10_000_000),
     ParamSpec("frame_id", "camera", "frame_id of every message"),
-    ParamSpec("loop", False, "play the sequence again when it ends"),
+    ParamSpec("loop", True, "play the sequence again when it ends (false: exit)"),
     ParamSpec("wait_for_subscribers_s", 60.0, "before playing, wait up to this long until "
               "image, events and labels each have a subscriber, s", 0.0, 3600.0),
     ParamSpec("start_delay_s", 0.5, "then wait this long more (late joiners), s", 0.0, 60.0),
@@ -70,7 +71,10 @@ class SyntheticCameraNode(Node):
         self.events_pub = self.create_publisher(event_type, "events", SENSOR_QOS)
         config = SequenceConfig(width=p["width"], height=p["height"],
                                 duration_s=p["duration_s"])
-        self.get_logger().info(f"preparing sequence seed {p['seed']} ({p['duration_s']} s)")
+        if not is_cached(p["seed"], config):
+            self.get_logger().info(
+                f"generating the sequence of seed {p['seed']} ({p['width']} x {p['height']}, "
+                f"{p['duration_s']} s) before playing: up to a minute or two, once (cached)")
         self.sequence = cached_sequence(p["seed"], config, progress=False)
         self.packets = (EventPacketEncoder(p["packet_encoding"], width=p["width"],
                                            height=p["height"], frame_id=p["frame_id"])
@@ -148,19 +152,23 @@ class SyntheticCameraNode(Node):
 
 
 def main(args: list[str] | None = None) -> None:
-    rclpy.init(args=args)
+    """Exit code 0 at the end of the sequence (no ``loop``) or on SIGINT/SIGTERM however many
+    come (see :mod:`ness_ros.ros.spin`)."""
+    init_ros(args)
     node = None
     try:
         node = SyntheticCameraNode()
         node.play()
-        node.get_logger().info("sequence finished")
+        if rclpy.ok():
+            node.get_logger().info("sequence finished")
     except (KeyboardInterrupt, rclpy.executors.ExternalShutdownException):
         pass
     finally:
+        ignore_stop_signals()
         if node is not None:
             node.destroy_node()
         rclpy.try_shutdown()
-    sys.exit(0)
+    exit_process(0)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,67 @@
+"""A ROS domain of one's own: which ROS_DOMAIN_ID a graph started by ness_ros (or a test run)
+uses, and discovery kept on this host. ROS-free; read before rclpy is imported.
+
+Two graphs on one domain see each other's topics: two ``ness demo`` runs on a host would score
+each other's masks. A domain is taken when a DDS participant on this host listens on one of its
+unicast discovery ports (the RTPS well-known ports: 7400 + 250 * domain + 10 + 2 * participant;
+Fast DDS and Cyclone DDS bind them exclusively), which a bind attempt finds out.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Mapping
+
+#: Domains handed out: 0 is everyone's default; above 101 the ports reach Linux's ephemeral
+#: range (32768 and up), where other programs' sockets may take them.
+DOMAINS = range(1, 102)
+#: Participants probed per domain (a graph has a handful; the first ones hold the low ids).
+PROBED_PARTICIPANTS = 20
+
+
+def domain_in_use(domain: int) -> bool:
+    """True when a DDS participant on this host holds one of ``domain``'s discovery ports."""
+    base = 7400 + 250 * domain + 10
+    for participant in range(PROBED_PARTICIPANTS):
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            try:
+                sock.bind(("0.0.0.0", base + 2 * participant))
+            except OSError:
+                return True
+    return False
+
+
+def free_domain_id(start: int | None = None) -> int:
+    """A ROS_DOMAIN_ID no participant on this host uses, searched from ``start`` (default:
+    derived from the process id, so that two programs starting at once begin apart).
+
+    Raises:
+        RuntimeError: every domain of :data:`DOMAINS` is taken.
+    """
+    first = (os.getpid() if start is None else start) % len(DOMAINS)
+    for step in range(len(DOMAINS)):
+        domain = DOMAINS[(first + step) % len(DOMAINS)]
+        if not domain_in_use(domain):
+            return domain
+    raise RuntimeError(f"every ROS_DOMAIN_ID from {DOMAINS[0]} to {DOMAINS[-1]} is in use on "
+                       "this host; set ROS_DOMAIN_ID")
+
+
+def isolated_ros_env(environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The variables that keep a graph to itself: ROS_DOMAIN_ID as set in ``environ`` (default
+    ``os.environ``), else a free one, and discovery on this host unless
+    ROS_AUTOMATIC_DISCOVERY_RANGE is set."""
+    environ = os.environ if environ is None else environ
+    domain = environ.get("ROS_DOMAIN_ID") or str(free_domain_id())
+    return {"ROS_DOMAIN_ID": domain,
+            "ROS_AUTOMATIC_DISCOVERY_RANGE": environ.get("ROS_AUTOMATIC_DISCOVERY_RANGE",
+                                                         "LOCALHOST")}
+
+
+def isolate_this_process() -> dict[str, str]:
+    """Put :func:`isolated_ros_env` into ``os.environ`` (before rclpy is imported, for this
+    process and the ones it starts) and return it."""
+    env = isolated_ros_env()
+    os.environ.update(env)
+    return env
