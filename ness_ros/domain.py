@@ -33,13 +33,14 @@ def domain_in_use(domain: int) -> bool:
 
 
 def free_domain_id(start: int | None = None) -> int:
-    """A ROS_DOMAIN_ID no participant on this host uses, searched from ``start`` (default:
-    derived from the process id, so that two programs starting at once begin apart).
+    """A ROS_DOMAIN_ID no participant on this host uses: the first free one of :data:`DOMAINS`
+    from the domain ``start`` on, wrapping around (default start: derived from the process id,
+    so that two programs starting at once search from different places).
 
     Raises:
         RuntimeError: every domain of :data:`DOMAINS` is taken.
     """
-    first = (os.getpid() if start is None else start) % len(DOMAINS)
+    first = (os.getpid() if start is None else start - DOMAINS[0]) % len(DOMAINS)
     for step in range(len(DOMAINS)):
         domain = DOMAINS[(first + step) % len(DOMAINS)]
         if not domain_in_use(domain):

@@ -118,6 +118,8 @@ def run_until_source_ends(specs: Sequence[NodeSpec], out: Path, budget_s: float,
     if report_path.exists():
         report_path.unlink()
     with GraphProcesses(specs, out / "logs", env={"PYTHONUNBUFFERED": "1"}) as graph:
+        print(f"{desc}: ROS_DOMAIN_ID {graph.domain_id}, discovery "
+              f"{graph.env['ROS_AUTOMATIC_DISCOVERY_RANGE']}", flush=True)
         started, code = time.monotonic(), None
         with tqdm(total=int(expected_s or budget_s), desc=desc, unit="s", leave=False) as bar:
             while code is None and time.monotonic() - started < budget_s:
