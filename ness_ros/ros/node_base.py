@@ -408,7 +408,7 @@ class SegmentationNode(Node):
             "events_late": counts["late"],
             "event_time_resets": counts["resets"],
             "event_message": self.event_input.message,
-            "trigger_events": _trigger_events(self.events),
+            "trigger_events": self.events.trigger_events,
         }
         for stage, stats in self.stage_ms.items():
             values[f"stage_{stage}_p50_ms"] = stats.summary()["p50"]
@@ -429,12 +429,6 @@ class SegmentationNode(Node):
         self._running = False
         self.slot.close()
         self.worker.join(timeout=1.0)  # a frame in inference may outlast this: daemon thread
-
-
-def _trigger_events(stream: EventStream) -> int:
-    """External trigger events of all EventPackets so far (evt3 0xA words). EventStream does
-    not expose its packet decoder's sum, so it is read here."""
-    return stream._packets.trigger_events
 
 
 def run_node(node_class: type[SegmentationNode], args: list[str] | None = None) -> int:
