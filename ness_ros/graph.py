@@ -82,8 +82,8 @@ def segmentation_graph(*, mode: str = "hybrid", config: str | Path | None = None
         event_message: ``dvs`` or ``packet``, for the source and the segmentation node alike.
         seed, rate, duration_s: synthetic source: sequence seed, playback rate (1.0 = real
             time), length in seconds (0: the source's default).
-        loop: synthetic source: play the sequence again and again (the nodes treat the stamps
-            going back as a loop); False: it exits after one pass, which ends a run of
+        loop: synthetic source: play the sequence again and again, stamps going on; False: it
+            exits after one pass, which ends a run of
             :func:`ness_ros.graph_runner.run_until_source_ends`.
         evaluate: add the segmentation_evaluator, comparing masks with ground-truth labels.
         report_dir: the evaluator's folder for report.json and overlays.png, written at

@@ -71,6 +71,7 @@ from typing import Any
 
 import rclpy
 import torch
+from rclpy.impl.implementation_singleton import rclpy_implementation
 from rclpy.node import Node
 from rclpy.qos import HistoryPolicy, QoSProfile
 from rclpy.qos_overriding_options import QoSOverridingOptions
@@ -358,8 +359,13 @@ class SegmentationNode(Node):
                 continue
             if result is None or not self._running:
                 continue
-            msg = self.outputs.publish(result, header, arrival_ns,
-                                       self.params["live_stamp_tolerance_s"], self.wait_ms)
+            try:
+                msg = self.outputs.publish(result, header, arrival_ns,
+                                           self.params["live_stamp_tolerance_s"], self.wait_ms)
+            except rclpy_implementation.RCLError:
+                if self._running:
+                    raise
+                return  # the node was destroyed while this frame was segmented (shutdown)
             self.published += 1
             self.output_rate.add(time.monotonic())
             self.processing_ms.add(msg.processing_ms)

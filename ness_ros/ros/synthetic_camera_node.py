@@ -5,8 +5,8 @@ event_camera_msgs/EventPacket with ``event_message: packet``) every ``event_peri
 ground truth on ``labels`` (mono8, same stamp as its frame). Stamps are the node clock at start
 plus sequence time; with ``rate`` 1.0 messages go out in real time. The sequence comes from the
 on-disk cache (generated on first use, about a minute at 346 x 260: logged once). Plays it again
-and again with stamps going on (``loop``, the default; the nodes reset their state on the jump
-back of the scene) or once, then exits.
+and again with stamps going on (``loop``, the default: the scene cuts back to its start, as in an
+edited video) or once, then exits.
 
 A period with more than ``max_events_per_message`` events goes out as several messages, each
 stamped with its newest event and the last with the period's end, as drivers that publish by
