@@ -6,7 +6,7 @@ event_segmentation, segmentation_evaluator) run as the launch file would start t
 on its own, each graph in a ROS domain of its own; once the evaluator scores masks, every node
 gets SIGINT twice (20 ms or 200 ms apart: before and during its clean-up), or SIGTERM. Each must
 exit with code 0, with nothing in its output of a traceback or an abort, and the evaluator must
-still write its report.
+still write its report. The same holds for a camera signalled while it generates its sequence.
 """
 
 from __future__ import annotations
@@ -19,11 +19,12 @@ from pathlib import Path
 
 import pytest
 
+from helpers.ros_graph import start_node, stop_node
 from helpers.tiny_models import tiny_model_file
 from ness_ros.data.cache import cached_sequence
 from ness_ros.data.sequence import SequenceConfig
 from ness_ros.domain import free_domain_id
-from ness_ros.graph import segmentation_graph
+from ness_ros.graph import NodeSpec, segmentation_graph
 from ness_ros.graph_runner import GraphProcesses
 
 SEED, W, H, SECONDS = 11, 96, 64, 3.0
@@ -116,3 +117,33 @@ def test_every_node_exits_0_without_a_traceback(signals, setup, tmp_path):
         log = graphs[mode].log_text("segmentation_evaluator")
         where = re.escape(str(report.parent))
         assert re.search(rf"wrote report.json( and overlays.png)? to {where} ", log), log
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_a_camera_stopped_while_it_generates_its_sequence_exits_0_at_once(signum, tmp_path,
+                                                                         monkeypatch):
+    """Outside the spin (here: the minute of generating a sequence) the first signal interrupts
+    the work; a second one (SIGINT: from the terminal, then from launch) changes nothing."""
+    monkeypatch.setenv("NESS_CACHE_DIR", str(tmp_path / "cache"))  # empty: it must generate
+    log = tmp_path / "camera.log"
+    proc = start_node(NodeSpec("synthetic_camera", "synthetic_camera", [], {"seed": 5}), log)
+    try:
+        deadline = time.monotonic() + 60
+        while "generating the sequence" not in log.read_text() and time.monotonic() < deadline:
+            assert proc.poll() is None, log.read_text()
+            time.sleep(0.1)
+        time.sleep(0.5)  # well inside the generation (tens of seconds at 346 x 260)
+        assert "sequence ready" not in log.read_text()
+        start = time.monotonic()
+        proc.send_signal(signum)
+        if signum == signal.SIGINT:
+            time.sleep(0.05)
+            proc.send_signal(signal.SIGINT)
+        code = proc.wait(timeout=10)
+        elapsed = time.monotonic() - start
+    finally:
+        stop_node(proc, timeout=1.0)
+    text = log.read_text()
+    assert code == 0, text
+    assert elapsed < 2.0, elapsed
+    assert not [marker for marker in BAD_OUTPUT if marker in text], text
