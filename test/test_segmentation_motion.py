@@ -331,6 +331,9 @@ def test_regions_expected_to_pass_at_their_last_rate():
     np.testing.assert_array_equal(gate.expected_changes(), [[True, False], [True, False]])
     gate.force_keyframe()
     assert gate.plan(100 * MS, empty) is None
+    # Right after a keyframe nothing is expected until a carried frame measures the rate
+    # again: a kept rate would predict keyframes for ever.
+    assert gate.expected_changes() is None
 
 
 def test_a_frame_expected_to_need_a_full_pass_skips_the_motion_estimate(model):

@@ -122,12 +122,13 @@ class RegionGate:
 
     def expected_changes(self) -> NDArray[np.bool_] | None:
         """``warped`` reuse: the regions expected to pass the threshold at the next frame if
-        each changes at the rate it changed at the last one (None when there is no rate yet)."""
-        if self.config.reuse != "warped" or self._rate is None:
+        each changes at the rate it changed at the last one. None right after a keyframe: the
+        rate is measured again on the first frame carried from it (a rate kept across keyframes
+        could predict keyframe after keyframe without ever being measured again)."""
+        if self.config.reuse != "warped" or self._rate is None or self._change is None \
+                or self._change.shape != self._rate.shape:
             return None
-        expected = self._rate if self._change is None or self._change.shape != self._rate.shape \
-            else self._change + self._rate
-        return expected >= self.threshold
+        return self._change + self._rate >= self.threshold
 
     def mark_recomputed(self, regions: NDArray[np.bool_]) -> None:
         """Record that ``regions`` (rows, cols) were computed again besides the planned ones
