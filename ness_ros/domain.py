@@ -3,8 +3,9 @@ uses, and discovery kept on this host. ROS-free; read before rclpy is imported.
 
 Two graphs on one domain see each other's topics: two ``ness demo`` runs on a host would score
 each other's masks. A domain is taken when a DDS participant on this host listens on one of its
-unicast discovery ports (the RTPS well-known ports: 7400 + 250 * domain + 10 + 2 * participant;
-Fast DDS and Cyclone DDS bind them exclusively), which a bind attempt finds out.
+unicast discovery ports (the RTPS well-known ports: 7400 + 250 * domain + 10 + 2 * participant,
+which Fast DDS binds exclusively, moving on to the next when one is taken), which a bind attempt
+finds out.
 """
 
 from __future__ import annotations
@@ -20,22 +21,37 @@ DOMAINS = range(1, 102)
 PROBED_PARTICIPANTS = 20
 
 
+#: Sockets holding the domains this process reserved (see :func:`free_domain_id`).
+_RESERVED: list[socket.socket] = []
+
+
+def _port(domain: int, participant: int) -> int:
+    """The RTPS metatraffic unicast port of ``participant`` in ``domain``."""
+    return 7400 + 250 * domain + 10 + 2 * participant
+
+
 def domain_in_use(domain: int) -> bool:
-    """True when a DDS participant on this host holds one of ``domain``'s discovery ports."""
-    base = 7400 + 250 * domain + 10
+    """True when a DDS participant on this host (or a reservation) holds one of ``domain``'s
+    discovery ports."""
     for participant in range(PROBED_PARTICIPANTS):
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
             try:
-                sock.bind(("0.0.0.0", base + 2 * participant))
+                sock.bind(("0.0.0.0", _port(domain, participant)))
             except OSError:
                 return True
     return False
 
 
-def free_domain_id(start: int | None = None) -> int:
+def free_domain_id(start: int | None = None, *, reserve: bool = True) -> int:
     """A ROS_DOMAIN_ID no participant on this host uses: the first free one of :data:`DOMAINS`
     from the domain ``start`` on, wrapping around (default start: derived from the process id,
     so that two programs starting at once search from different places).
+
+    With ``reserve``, this process holds the domain's port of the last probed participant until
+    it exits (DDS participants of the graph take the lower ones, and skip a taken port): a graph
+    takes seconds to start its participants, and a second program choosing in the meantime
+    would otherwise pick the same domain. Binding that port is the atomic step: of two programs
+    that both found the domain free, one gets it and the other searches on.
 
     Raises:
         RuntimeError: every domain of :data:`DOMAINS` is taken.
@@ -43,8 +59,18 @@ def free_domain_id(start: int | None = None) -> int:
     first = (os.getpid() if start is None else start - DOMAINS[0]) % len(DOMAINS)
     for step in range(len(DOMAINS)):
         domain = DOMAINS[(first + step) % len(DOMAINS)]
-        if not domain_in_use(domain):
+        if domain_in_use(domain):
+            continue
+        if not reserve:
             return domain
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            sock.bind(("0.0.0.0", _port(domain, PROBED_PARTICIPANTS - 1)))
+        except OSError:
+            sock.close()
+            continue
+        _RESERVED.append(sock)
+        return domain
     raise RuntimeError(f"every ROS_DOMAIN_ID from {DOMAINS[0]} to {DOMAINS[-1]} is in use on "
                        "this host; set ROS_DOMAIN_ID")
 

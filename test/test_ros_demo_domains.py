@@ -17,14 +17,22 @@ FRAMES = 60  # 3 s at 20 Hz
 
 
 def test_a_domain_whose_discovery_port_is_taken_is_skipped():
-    start = free_domain_id(start=77)
+    start = free_domain_id(start=77, reserve=False)
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         sock.bind(("0.0.0.0", 7400 + 250 * start + 10 + 2 * 3))  # as a 4th participant would
         assert domain_in_use(start)
-        chosen = free_domain_id(start=start)
+        chosen = free_domain_id(start=start, reserve=False)
         assert chosen != start and chosen in DOMAINS
     assert not domain_in_use(start)
-    assert free_domain_id(start=DOMAINS[-1] + 1) == free_domain_id(start=DOMAINS[0])  # wraps
+    assert free_domain_id(start=DOMAINS[-1] + 1, reserve=False) == \
+        free_domain_id(start=DOMAINS[0], reserve=False)  # wraps around
+
+
+def test_a_reserved_domain_is_not_handed_out_again():
+    """Two programs choosing before either graph has started: the second gets another."""
+    first = free_domain_id(start=55)
+    assert domain_in_use(first)  # held by this process until it exits
+    assert free_domain_id(start=first) != first
 
 
 def test_a_domain_set_by_the_user_is_kept_and_discovery_stays_on_this_host():
