@@ -94,11 +94,10 @@ def spin(node: Node, kind: str) -> None:
 
     The events executor is spun with a timeout: with rclpy 9.1, its ``spin()`` and a
     ``spin_once()`` without a timeout never ran our subscriptions' callbacks and kept a core
-    busy. Either executor returns to Python at least every 0.1 s, where a stop signal's
-    ``KeyboardInterrupt`` is raised.
+    busy. Either executor returns to Python at least every 0.1 s, where the handler of a stop
+    signal runs and the loop sees it.
     """
     check_executor(kind)
-    executor: Executor
     if kind == "events":
         try:
             from rclpy.experimental import EventsExecutor
@@ -107,18 +106,21 @@ def spin(node: Node, kind: str) -> None:
                                       "rclpy.experimental.EventsExecutor (ROS 2 Kilted and later "
                                       "have it); using single_threaded")
             kind = "single_threaded"
-    if kind == "events":
-        executor = EventsExecutor(context=node.context)
-    else:
-        executor = SingleThreadedExecutor(context=node.context)
-    executor.add_node(node)
     global _spinning
-    _spinning = True
+    _spinning = True  # from here a stop signal only ends the loop, so the finally always runs
+    executor: Executor | None = None
     try:
+        if kind == "events":
+            executor = EventsExecutor(context=node.context)
+        else:
+            executor = SingleThreadedExecutor(context=node.context)
+        executor.add_node(node)
         while node.context.ok() and not _stopping:
             executor.spin_once(timeout_sec=0.1)
     finally:
         _spinning = False
         ignore_stop_signals()
-        executor.remove_node(node)
-        executor.shutdown()  # joins the executor's threads before it is destroyed
+        if executor is not None:
+            if node in executor.get_nodes():
+                executor.remove_node(node)
+            executor.shutdown()  # joins the executor's threads before it is destroyed
