@@ -53,6 +53,9 @@ def test_sweep_runs_full_split_and_every_theta_on_the_same_frames(tmp_path, monk
     # threshold computes nothing after the keyframes (one every 2 s): its labels all follow the
     # motion, more than a full pass's worth of MACs cheaper.
     assert warped["motion_ms"] > 0 and never["motion_ms"] > 0
+    # Warped rows are also timed frame by frame beside a full pass: computing nothing after the
+    # keyframe, the huge threshold's row runs faster than it.
+    assert never["paired_speedup"] > 1.0 and warped["paired_speedup"] > 0
     assert never["macs_ratio"] > 5 and never["keyframes"] == 1
     # Carried ground truth is not exact, but much better than ground truth kept in place.
     assert rows[5]["ceiling_miou"] < never["ceiling_miou"] < 1.0

@@ -70,6 +70,9 @@ def register(subparsers: Any) -> None:
                        help="region grid of warped reuse (default: the node's)")
     sweep.add_argument("--warped-margin", type=int, default=NODE_GATING.margin,
                        help="context margin of warped reuse's windows (default: the node's)")
+    sweep.add_argument("--no-paired", dest="paired", action="store_false",
+                       help="do not time a full pass beside each warped row, frame by frame "
+                            "(the paired_speedup column; it doubles those rows' time)")
     sweep.add_argument("--change-since", choices=("region", "frame"), default="region",
                        help="count a region's events since its labels were computed (region, "
                             "the default) or since the previous frame (frame, the published rule)")
@@ -218,6 +221,8 @@ def run_sweep(args: argparse.Namespace) -> int:
         return evaluate_hybrid(model, encoder, sequences, g, name=name, work=work,
                                progress=progress, guided=guided, **options)
 
+    paired = {"paired_with": every_frame} if args.paired else {}
+
     full = evaluate("full", every_frame)
     reports = [("full", "full", full)]
     # theta = 0 through the gated path (no keyframe policy): per-region crops in one batch, and
@@ -234,7 +239,8 @@ def run_sweep(args: argparse.Namespace) -> int:
     for t in args.residual_thetas:
         # The decisions of warped reuse depend on the masks it carries: replayed in the run.
         name = f"warped {t:g}"
-        report = evaluate(name, dataclasses.replace(warped, residual_theta=t), ceiling=True)
+        report = evaluate(name, dataclasses.replace(warped, residual_theta=t), ceiling=True,
+                          **paired)
         reports.append(("warped", name, report))
         ceiling[name] = report.extra["ceiling_miou"]
     # The full pass once more at the end: speed-ups are taken against the mean of both runs, and
@@ -250,6 +256,7 @@ def run_sweep(args: argparse.Namespace) -> int:
                      "miou": r.miou, "delta_miou_points": 100 * (r.miou - full.miou),
                      "ceiling_miou": ceiling["full" if is_full else name],
                      "frames_per_s": r.frames_per_s, "speedup": r.frames_per_s / baseline_fps,
+                     "paired_speedup": r.extra.get("paired_speedup", float("nan")),
                      "macs_per_frame": r.macs_per_frame,
                      "macs_ratio": work.macs / r.macs_per_frame,
                      "synops_per_frame": r.synops_per_frame,
@@ -271,7 +278,9 @@ def run_sweep(args: argparse.Namespace) -> int:
           "of a region's pixels the motion left unexplained; ceiling_miou: the MIoU of each "
           "row's decisions with ground truth pasted where the model ran (a perfect model; see "
           "`ness eval ceiling`); macs_ratio: full-pass MACs over the row's; motion_ms: mean time "
-          "per frame of the motion estimate, flow and carried labels (in frames_per_s)")
+          "per frame of the motion estimate, flow and carried labels (in frames_per_s); "
+          "paired_speedup: a full pass timed on the same frames, alternating with the row's "
+          "segmenter frame by frame, over the row's time (the same load on both)")
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "sweep.md").write_text(_markdown(title, table))
     png = plot_sweep([r for r in rows if r["reuse"] != "full" and not r["theta"].startswith("0 (")],

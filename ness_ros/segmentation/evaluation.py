@@ -97,7 +97,8 @@ def evaluate_hybrid(model: torch.nn.Module, encoder: InputEncoder,
                     progress: bool = False, device: str = "cpu",
                     guided: GuidedUpsampling | None = None,
                     masks_out: list[np.ndarray] | None = None,
-                    ceiling: bool = False) -> EvalReport:
+                    ceiling: bool = False,
+                    paired_with: GatingConfig | None = None) -> EvalReport:
     """Run a fresh HybridSegmenter over every frame of ``sequences`` (each from its start).
 
     ``guided``: the segmenter's guided upsampling (None: the model's bilinear logits).
@@ -105,11 +106,16 @@ def evaluate_hybrid(model: torch.nn.Module, encoder: InputEncoder,
     ``ceiling``: also replay the segmenter's decisions with ground truth pasted
     (:class:`~ness_ros.segmentation.ceiling.DecisionReplay`), outside the timed calls; the
     report's ``extra["ceiling_miou"]``. The report's ``extra`` always holds the mean time per
-    frame of each stage (``<stage>_ms``)."""
+    frame of each stage (``<stage>_ms``).
+    ``paired_with``: a second segmenter with this gating (the full pass, say) segments every
+    frame too, right before or after this one in turn, so that both are timed under the same
+    load of the machine; ``extra["paired_speedup"]`` is its time over this one's. (On this
+    shared 2-core machine, frames/s of runs a minute apart drifted by 30 %.)"""
     confusion = np.zeros((NUM_CLASSES, NUM_CLASSES), np.int64)
     times, recomputed, pixels, keyframes = [], [], [], 0
     stage_ms: dict[str, list[float]] = {}
     replays: list[DecisionReplay] = []
+    paired_times: list[float] = []
     total = sum(len(s) for s in sequences)
     bar = tqdm(total=total, desc=name or f"theta {gating.theta:g}", disable=not progress,
                leave=False)
@@ -118,11 +124,17 @@ def evaluate_hybrid(model: torch.nn.Module, encoder: InputEncoder,
         masks = np.empty_like(seq.labels) if masks_out is not None else None
         if ceiling:
             replays.append(DecisionReplay(gating.reuse, gating.flow_preset))
+        twin = None if paired_with is None else HybridSegmenter(model, encoder, paired_with,
+                                                                device=device, guided=guided)
         for i in range(len(seq)):
             stamp = int(seq.stamps_ns[i])
+            if twin is not None and i % 2 == 0:
+                paired_times.append(_timed(twin, seq, i))
             start = time.perf_counter()
             result = seg.segment(seq.frames[i], stamp, seq.events)
             times.append(time.perf_counter() - start)
+            if twin is not None and i % 2 == 1:
+                paired_times.append(_timed(twin, seq, i))
             for stage, ms in result.stage_ms.items():
                 stage_ms.setdefault(stage, []).append(ms)
             if ceiling:
@@ -144,7 +156,15 @@ def evaluate_hybrid(model: torch.nn.Module, encoder: InputEncoder,
     report.extra.update({f"{stage}_ms": float(np.mean(v)) for stage, v in stage_ms.items()})
     if replays:
         report.extra["ceiling_miou"] = float(mean_iou(sum(r.confusion for r in replays)))
+    if paired_times:
+        report.extra["paired_speedup"] = float(np.sum(paired_times) / np.sum(times))
     return report
+
+
+def _timed(segmenter: HybridSegmenter, seq: SyntheticSequence, i: int) -> float:
+    start = time.perf_counter()
+    segmenter.segment(seq.frames[i], int(seq.stamps_ns[i]), seq.events)
+    return time.perf_counter() - start
 
 
 def evaluate_events(model: torch.nn.Module, encoder: InputEncoder,
