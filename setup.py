@@ -25,6 +25,7 @@ CONSOLE_SCRIPTS = [
     "event_segmentation = ness_ros.ros.event_node:main",
     "synthetic_camera = ness_ros.ros.synthetic_camera_node:main",
     "segmentation_evaluator = ness_ros.ros.evaluator_node:main",
+    "bag_player = ness_ros.ros.bag_player_node:main",
 ]
 
 setup(

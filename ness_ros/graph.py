@@ -7,6 +7,9 @@ same executables with the same parameters and remappings as processes. ROS-free.
 
 from __future__ import annotations
 
+import importlib.util
+import re
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,14 +22,27 @@ SOURCES = ("none", "synthetic", "bag")
 #: under the directory the graph is started from.
 DEFAULT_REPORT_DIR = "runs/segmentation"
 
-#: Topic names the graph uses unless remapped by the caller.
+#: The camera topics of a graph with no namespace, as bags record them.
 DEFAULT_TOPICS = {"image": "/camera/image", "events": "/camera/events",
                   "labels": "/camera/labels"}
+#: The graph's input topics unless the caller names others: relative, so that a namespace (the
+#: ``namespace`` argument, or an outer PushRosNamespace in a launch file) moves them with the
+#: nodes; with no namespace they are :data:`DEFAULT_TOPICS`.
+GRAPH_TOPICS = {key: name.lstrip("/") for key, name in DEFAULT_TOPICS.items()}
+
+#: A ROS namespace: name tokens (a letter or underscore, then letters, digits, underscores)
+#: joined by "/", optionally absolute.
+_NAMESPACE = re.compile(r"/?[A-Za-z_][A-Za-z0-9_]*(/[A-Za-z_][A-Za-z0-9_]*)*")
 
 
 @dataclass
 class NodeSpec:
-    """One node: which executable, its name, parameter files, parameters and remappings."""
+    """One node: which executable, its name, parameter files, parameters, remappings and
+    namespace (empty: the one it is started in; a launch file's PushRosNamespace applies).
+
+    ``command``, when set, is a whole command line that is not one of the package's nodes
+    (``ros2 bag play``); it is run as it is, and the other fields but ``name`` do not apply.
+    """
 
     executable: str
     name: str
@@ -34,10 +50,14 @@ class NodeSpec:
     parameters: dict[str, Any] = field(default_factory=dict)
     remappings: list[tuple[str, str]] = field(default_factory=list)
     package: str = PACKAGE
+    namespace: str = ""
+    command: list[str] = field(default_factory=list)
 
     def ros_args(self) -> list[str]:
         """The ``--ros-args`` command line that ``ros2 run`` would pass."""
         args = ["--ros-args", "-r", f"__node:={self.name}"]
+        if self.namespace:  # rcl takes only a fully qualified namespace here
+            args += ["-r", f"__ns:=/{self.namespace.lstrip('/')}"]
         for path in self.parameter_files:
             args += ["--params-file", path]
         for key, value in self.parameters.items():
@@ -59,11 +79,12 @@ def segmentation_graph(*, mode: str = "hybrid", config: str | Path | None = None
                        theta: float | None = None, reuse: str | None = None,
                        guided_upsampling: bool | None = None,
                        model: str = "", device: str = "cpu",
-                       source: str = "synthetic", event_message: str = "dvs",
+                       source: str = "synthetic", bag: str | Path = "",
+                       event_message: str = "dvs",
                        seed: int = 1000, rate: float = 1.0, duration_s: float = 0.0,
                        loop: bool = True, evaluate: bool = True,
                        report_dir: str | Path = DEFAULT_REPORT_DIR,
-                       topics: dict[str, str] | None = None,
+                       topics: dict[str, str] | None = None, namespace: str = "",
                        use_sim_time: bool = False) -> list[NodeSpec]:
     """The nodes of ``segmentation.launch.py`` for the given arguments.
 
@@ -77,11 +98,14 @@ def segmentation_graph(*, mode: str = "hybrid", config: str | Path | None = None
         guided_upsampling: overrides the config's ``guided_upsampling`` (hybrid mode; the
             event-only model has no frame to guide it).
         model, device: segmentation node parameters (empty model: packaged default).
-        source: ``synthetic`` (the synthetic_camera node), ``bag`` (the caller plays a bag),
-            or ``none`` (an external driver publishes the topics).
+        source: ``synthetic`` (the synthetic_camera node), ``bag`` (``bag`` played in real
+            time, see :func:`bag_player`), or ``none`` (an external driver publishes the
+            topics).
+        bag: the rosbag2 folder that ``source`` ``bag`` plays; checked here, before any
+            process starts.
         event_message: ``dvs`` or ``packet``, for the source and the segmentation node alike.
         seed, rate, duration_s: synthetic source: sequence seed, playback rate (1.0 = real
-            time), length in seconds (0: the source's default).
+            time; the bag's too), length in seconds (0: the source's default).
         loop: synthetic source: play the sequence again and again, stamps going on; False: it
             exits after one pass, which ends a run of
             :func:`ness_ros.graph_runner.run_until_source_ends`.
@@ -89,14 +113,28 @@ def segmentation_graph(*, mode: str = "hybrid", config: str | Path | None = None
         report_dir: the evaluator's folder for report.json and overlays.png, written at
             shutdown; a relative path is under the evaluator's working directory (the one the
             graph is started from); empty: no report.
-        topics: input topic names, keys ``image``, ``events``, ``labels``.
+        topics: input topic names, keys ``image``, ``events``, ``labels`` (default
+            :data:`GRAPH_TOPICS`, relative; an absolute name stays where it is under a
+            namespace).
+        namespace: every node of the graph in this namespace (``robot1``: its masks on
+            ``/robot1/hybrid_segmentation/mask``); in a launch file a relative one is under an
+            outer PushRosNamespace. The nodes are wired to each other by relative names and the
+            packaged parameter file is keyed ``/**/<node>``, so both hold in any namespace.
         use_sim_time: every node uses the /clock topic (bag playback with a clock).
+
+    Raises:
+        ValueError: a bad argument, named with its value, or a bag that is missing, empty or
+            unreadable.
     """
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
     if source not in SOURCES:
         raise ValueError(f"source must be one of {SOURCES}, got {source!r}")
-    topics = {**DEFAULT_TOPICS, **(topics or {})}
+    if namespace.rstrip("/") and not _NAMESPACE.fullmatch(namespace.rstrip("/")):
+        raise ValueError(f"namespace must be name tokens (a letter or _, then letters, digits "
+                         f"or _) joined by '/', got {namespace!r}")
+    namespace = namespace.rstrip("/")
+    topics = {**GRAPH_TOPICS, **(topics or {})}
     segmenter = "hybrid_segmentation" if mode == "hybrid" else "event_segmentation"
     params: dict[str, Any] = {"device": device, "event_message": event_message,
                               "use_sim_time": use_sim_time}
@@ -119,6 +157,8 @@ def segmentation_graph(*, mode: str = "hybrid", config: str | Path | None = None
             params["guided_upsampling"] = bool(guided_upsampling)
     if mode == "events":
         params["trigger"] = "frame" if source == "synthetic" else "period"
+    player = bag_player(bag, rate=rate, clock=use_sim_time, namespace=namespace) \
+        if source == "bag" else None
     nodes = [NodeSpec(segmenter, segmenter, [str(config)] if config else [], params,
                       [("image", topics["image"]), ("events", topics["events"])])]
     if source == "synthetic":
@@ -132,7 +172,55 @@ def segmentation_graph(*, mode: str = "hybrid", config: str | Path | None = None
     if evaluate and source != "none":
         nodes.append(NodeSpec("segmentation_evaluator", "segmentation_evaluator", [],
                               {"use_sim_time": use_sim_time, "report_dir": str(report_dir)},
-                              [("mask", f"/{segmenter}/mask"), ("labels", topics["labels"]),
-                               ("latency", f"/{segmenter}/latency"),
+                              [("mask", f"{segmenter}/mask"), ("labels", topics["labels"]),
+                               ("latency", f"{segmenter}/latency"),
                                ("image", topics["image"])]))
-    return nodes
+    for node in nodes:
+        node.namespace = namespace
+    return nodes + ([player] if player else [])
+
+
+def ros2_bag_available() -> bool:
+    """True where ``ros2 bag`` can run: the ``ros2`` command on PATH and its bag verb
+    (ros2bag) importable. The PyPI wheels have neither."""
+    return shutil.which("ros2") is not None and importlib.util.find_spec("ros2bag") is not None
+
+
+def bag_player(bag: str | Path, *, rate: float = 1.0, clock: bool = False,
+               namespace: str = "") -> NodeSpec:
+    """What plays ``bag`` in real time (times ``rate``), its messages with their stamps:
+    ``ros2 bag play`` where :func:`ros2_bag_available`, else ness_ros's own ``bag_player``
+    node (:mod:`ness_ros.ros.bag_player_node`). ``clock``: publish /clock from the bag's times.
+    Under ``namespace`` the bag's topics (``/camera/image``) are played in it
+    (``/robot1/camera/image``), where the graph's relative input names resolve.
+
+    Raises:
+        ValueError: one line: no bag given, no such path, not a rosbag2 folder, unreadable, or
+            no messages in it.
+    """
+    if not str(bag).strip():
+        raise ValueError("source bag needs the path of a rosbag2 folder (bag:=<path>); "
+                         "none was given")
+    path = Path(bag).expanduser().resolve()
+    if not path.exists():
+        raise ValueError(f"bag {path} does not exist")
+    from ness_ros.bag.errors import BagError
+    from ness_ros.bag.reader import bag_info
+
+    try:
+        info = bag_info(path)
+    except BagError as exc:
+        raise ValueError(str(exc).splitlines()[0]) from exc
+    if not info.message_count:
+        raise ValueError(f"bag {path} holds no messages")
+    if ros2_bag_available():
+        command = ["ros2", "bag", "play", str(path), "--rate", repr(float(rate))]
+        if clock:
+            command.append("--clock")
+        if namespace:  # ros2 bag play publishes the recorded names; remapped into the namespace
+            prefix = "/" + namespace.strip("/")
+            command += ["--remap", *(f"{topic}:={prefix}{topic}" for topic in info.topics)]
+        return NodeSpec("ros2", "bag_player", namespace=namespace, command=command)
+    return NodeSpec("bag_player", "bag_player", [],
+                    {"bag": str(path), "rate": float(rate), "clock": bool(clock)},
+                    namespace=namespace)

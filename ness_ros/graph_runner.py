@@ -47,6 +47,8 @@ class GraphProcesses:
         self.processes: dict[str, subprocess.Popen] = {}
 
     def command(self, spec: NodeSpec) -> list[str]:
+        if spec.command:  # not a node of the package (ros2 bag play): run as it is
+            return list(spec.command)
         return [str(executable_path(spec)), *spec.ros_args()]
 
     def start(self) -> None:

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import shutil
 from pathlib import Path
 
 import pytest
 
-from conftest import REPO_ROOT
+from conftest import REPO_ROOT, SHARED_DATA
+from ness_ros.bag import IMAGE_TYPE, BagWriter
 from ness_ros.cli.demo_verb import demo_graph
-from ness_ros.graph import DEFAULT_REPORT_DIR, segmentation_graph
+from ness_ros.graph import DEFAULT_REPORT_DIR, ros2_bag_available, segmentation_graph
 
 
 def launch_module():
@@ -93,6 +95,39 @@ def test_graph_arguments_reach_the_nodes():
         segmentation_graph(mode="events", guided_upsampling=True)
 
 
+def test_a_namespace_moves_the_whole_graph():
+    """Every node gets the namespace; the nodes are wired to each other by relative names, so
+    the evaluator listens to its own graph's masks in whatever namespace it runs."""
+    launch = launch_module()
+    for nodes in (launch.nodes_for({"namespace": "robot1"}),
+                  segmentation_graph(namespace="robot1/")):
+        assert [s.namespace for s in nodes] == ["robot1"] * 3
+        seg, camera, evaluator = nodes
+        assert seg.ros_args()[3:5] == ["-r", "__ns:=/robot1"]
+        assert dict(evaluator.remappings) == {
+            "mask": "hybrid_segmentation/mask", "latency": "hybrid_segmentation/latency",
+            "labels": "camera/labels", "image": "camera/image"}
+        assert dict(seg.remappings) == {"image": "camera/image", "events": "camera/events"}
+        assert not any(target.startswith("/") for s in nodes for _, target in s.remappings)
+    assert "__ns:=/a/b" in segmentation_graph(namespace="/a/b")[0].ros_args()
+    assert not any(a.startswith("__ns") for a in segmentation_graph()[0].ros_args())
+    events = segmentation_graph(mode="events", namespace="r2")[-1]
+    assert ("mask", "event_segmentation/mask") in events.remappings
+    for bad in ("1robot", "robot-1", "a//b", "robot 1"):
+        with pytest.raises(ValueError, match="namespace"):
+            segmentation_graph(namespace=bad)
+
+
+def test_parameter_file_applies_in_any_namespace():
+    """rcl matches ``/**/<node>`` in every namespace; a bare node name matches only at the
+    root, where a namespaced node would silently take none of the file."""
+    import yaml
+
+    data = yaml.safe_load((REPO_ROOT / "config" / "segmentation.yaml").read_text())
+    assert set(data) == {"/**/hybrid_segmentation", "/**/event_segmentation"}
+    assert all(set(section) == {"ros__parameters"} for section in data.values())
+
+
 def test_launch_description_builds_with_launch_ros():
     """Only where launch_ros exists (a ROS 2 install); the PyPI wheels have no launch."""
     pytest.importorskip("launch_ros")
@@ -110,8 +145,75 @@ def test_parameter_file_holds_the_nodes_gating_defaults():
     from ness_ros.segmentation.gating import NODE_GATING
 
     params = yaml.safe_load((REPO_ROOT / "config" / "segmentation.yaml").read_text())[
-        "hybrid_segmentation"]["ros__parameters"]
+        "/**/hybrid_segmentation"]["ros__parameters"]
     declared = {spec.name: spec.default for spec in HybridSegmentationNode.extra_params}
     for name, field in GATING_PARAMS.items():
         assert params[name] == getattr(NODE_GATING, field) == declared[name], name
     assert NODE_GATING.reuse == "warped"
+
+
+REAL_BAG = SHARED_DATA / "evt3_event_camera_py"  # a real rosbag2 folder, only read here
+
+
+def no_ros2_cli(monkeypatch, tmp_path) -> None:
+    """PATH without a ``ros2`` command, as in a shell whose ROS was not sourced."""
+    empty = tmp_path / "bin"
+    empty.mkdir()
+    monkeypatch.setenv("PATH", str(empty))
+
+
+def test_bag_source_without_the_ros_cli_plays_through_the_own_player(monkeypatch, tmp_path):
+    no_ros2_cli(monkeypatch, tmp_path)
+    assert not ros2_bag_available()
+    launch = launch_module()
+    nodes = launch.nodes_for({"source": "bag", "bag": str(REAL_BAG), "rate": "0.5",
+                              "namespace": "robot1", "use_sim_time": "true"})
+    assert [s.name for s in nodes] == ["hybrid_segmentation", "segmentation_evaluator",
+                                       "bag_player"]
+    player = nodes[-1]
+    assert player.executable == "bag_player" and not player.command
+    assert player.parameters == {"bag": str(REAL_BAG.resolve()), "rate": 0.5, "clock": True}
+    assert player.namespace == "robot1" and "__ns:=/robot1" in player.ros_args()
+    assert "bag_player = ness_ros.ros.bag_player_node:main" in \
+        (REPO_ROOT / "setup.py").read_text()
+
+
+def test_bag_source_with_ros2_bag_uses_it_remapped_into_the_namespace(monkeypatch, tmp_path):
+    """Where ``ros2`` and its bag verb exist (a fake pair here), ``ros2 bag play`` plays the
+    bag, its recorded topic names remapped into the graph's namespace."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "ros2").write_text("#!/bin/sh\nexit 0\n")
+    (bin_dir / "ros2").chmod(0o755)
+    (tmp_path / "ros2bag").mkdir()
+    (tmp_path / "ros2bag" / "__init__.py").write_text("")
+    monkeypatch.setenv("PATH", str(bin_dir))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert ros2_bag_available()
+    player = segmentation_graph(source="bag", bag=REAL_BAG, namespace="robot1")[-1]
+    assert player.command[:6] == ["ros2", "bag", "play", str(REAL_BAG.resolve()), "--rate",
+                                  "1.0"]
+    assert player.command[6:] == ["--remap", "/event_camera/events:=/robot1/event_camera/events"]
+    plain = segmentation_graph(source="bag", bag=REAL_BAG, use_sim_time=True)[-1]
+    assert plain.command[6:] == ["--clock"]
+
+
+def test_a_missing_empty_or_unreadable_bag_is_one_clear_error(tmp_path):
+    launch = launch_module()
+    with pytest.raises(ValueError, match=r"^source bag needs the path of a rosbag2 folder"):
+        launch.nodes_for({"source": "bag", "bag": ""})
+    with pytest.raises(ValueError, match=r"^bag .*nowhere does not exist$"):
+        segmentation_graph(source="bag", bag=tmp_path / "nowhere")
+    with pytest.raises(ValueError, match="is not a rosbag2 folder"):
+        segmentation_graph(source="bag", bag=tmp_path)
+    empty = tmp_path / "empty"
+    with BagWriter(empty) as writer:
+        writer.add_topic("/camera/image", IMAGE_TYPE)
+    with pytest.raises(ValueError, match="holds no messages"):
+        segmentation_graph(source="bag", bag=empty)
+    broken = tmp_path / "broken"
+    shutil.copytree(REAL_BAG, broken)
+    (broken / "metadata.yaml").write_text("rosbag2_bagfile_information: [\n")
+    with pytest.raises(ValueError, match="cannot read the bag") as error:
+        segmentation_graph(source="bag", bag=broken)
+    assert "\n" not in str(error.value)

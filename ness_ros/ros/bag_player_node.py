@@ -1,0 +1,145 @@
+"""bag_player: plays a rosbag2 folder's topics in real time with their stamps, for where
+``ros2 bag play`` is absent (the PyPI wheels have no ROS 2 command line).
+
+    bag_player --ros-args -p bag:=runs/bags/drive -p rate:=1.0 [-r __ns:=/robot1]
+    python -m ness_ros.ros.bag_player_node --ros-args -p bag:=runs/bags/drive
+
+Messages come from :func:`ness_ros.bag.reader.read_messages` (rosbags: mcap or sqlite3) and go
+out as the recorded CDR bytes, header stamps untouched, at ``rate`` times the pace of their
+receive times. Topics are published by relative names (``/camera/image`` as ``camera/image``),
+so the node's namespace applies to them as it does to the graph's input names. Playing starts
+once every topic has a subscriber, or after ``wait_for_subscribers_s`` with a warning naming the
+topics nobody took: a graph needs seconds to load its models, and a short bag would be over
+before it listens. The bag is played once; the node then exits 0. ``clock``: rosgraph_msgs/Clock
+on /clock with each message's receive time, for nodes with use_sim_time. A missing or unreadable
+bag: one error line, exit 1. No executor runs: the node only publishes.
+"""
+
+from __future__ import annotations
+
+import importlib
+import time
+from typing import Any
+
+import rclpy
+from builtin_interfaces.msg import Time
+from rclpy.logging import get_logger
+from rclpy.node import Node
+from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
+from rosgraph_msgs.msg import Clock
+
+from ness_ros.bag.errors import BagError
+from ness_ros.bag.reader import bag_info, read_messages
+from ness_ros.ros.params import ParamSpec, declare
+from ness_ros.ros.spin import exit_process, ignore_stop_signals, init_ros
+
+PARAMS = [
+    ParamSpec("bag", "", "rosbag2 folder to play (mcap or sqlite3)"),
+    ParamSpec("rate", 1.0, "playback rate (1.0 = the recorded pace)", 0.01, 100.0),
+    ParamSpec("clock", False, "publish /clock with the messages' receive times (use_sim_time)"),
+    ParamSpec("wait_for_subscribers_s", 60.0, "start once every topic has a subscriber, or after "
+              "this long, s (0: at once)", 0.0, 3600.0),
+]
+
+#: Reliable, as ros2 bag play offers by default: matches best-effort and reliable subscribers.
+PLAY_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=10,
+                      reliability=ReliabilityPolicy.RELIABLE)
+
+
+def message_type(msgtype: str) -> Any:
+    """The rclpy message class of a bag's type name (``sensor_msgs/msg/Image``).
+
+    Raises:
+        BagError: the type's interface package is not installed.
+    """
+    package, _, name = msgtype.rpartition("/")
+    try:
+        return getattr(importlib.import_module(package.replace("/", ".")), name)
+    except (ImportError, AttributeError, ValueError) as exc:
+        raise BagError(f"message type {msgtype} is not installed") from exc
+
+
+class BagPlayerNode(Node):
+    node_name = "bag_player"
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(self.node_name, **kwargs)
+        self.params = declare(self, PARAMS)
+        if not self.params["bag"]:
+            raise BagError("parameter bag is empty: name a rosbag2 folder (-p bag:=<path>)")
+        self.info = bag_info(self.params["bag"])
+        self.publishers_by_topic = {}
+        for topic, (msgtype, count) in self.info.topics.items():
+            try:
+                kind = message_type(msgtype)
+            except BagError as exc:  # as ros2 bag play does: the other topics still play
+                self.get_logger().warning(f"not playing {topic} ({count} messages): {exc}")
+                continue
+            self.publishers_by_topic[topic] = self.create_publisher(kind, topic.lstrip("/"),
+                                                                    PLAY_QOS)
+        if not self.publishers_by_topic:
+            raise BagError(f"{self.params['bag']}: no topic of an installed message type")
+        self.clock = (self.create_publisher(Clock, "/clock", PLAY_QOS)
+                      if self.params["clock"] else None)
+
+    def wait_for_subscribers(self) -> None:
+        """Until every played topic has a subscriber, or ``wait_for_subscribers_s`` passed."""
+        deadline = time.monotonic() + self.params["wait_for_subscribers_s"]
+        while time.monotonic() < deadline:
+            if all(p.get_subscription_count() for p in self.publishers_by_topic.values()):
+                time.sleep(0.5)  # both ends of every match settle
+                return
+            time.sleep(0.1)
+        lonely = [p.topic_name for p in self.publishers_by_topic.values()
+                  if not p.get_subscription_count()]
+        if lonely:
+            self.get_logger().warning(f"playing with no subscriber on {', '.join(lonely)}")
+
+    def play(self) -> int:
+        """Publish every message at the recorded pace; returns how many went out."""
+        rate, sent, first = self.params["rate"], 0, None
+        self.get_logger().info(f"playing {self.info.path} ({self.info.message_count} messages, "
+                               f"{self.info.duration_s:.1f} s) at rate {rate:g}")
+        for topic, bag_ns, data in read_messages(self.info.path, self.publishers_by_topic):
+            if first is None:
+                first = (time.monotonic(), bag_ns)
+            delay = first[0] + (bag_ns - first[1]) / 1e9 / rate - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            if self.clock is not None:
+                self.clock.publish(Clock(clock=Time(sec=bag_ns // 10**9,
+                                                    nanosec=bag_ns % 10**9)))
+            self.publishers_by_topic[topic].publish(bytes(data))
+            sent += 1
+        return sent
+
+
+def main(args: list[str] | None = None) -> None:
+    """Exit 0 once the bag is played or on SIGINT/SIGTERM; 1 with one error line for a bag that
+    cannot be played."""
+    init_ros(args)
+    node, code = None, 0
+    try:
+        node = BagPlayerNode()
+        node.wait_for_subscribers()
+        started = time.monotonic()
+        sent = node.play()
+        node.get_logger().info(f"played {sent} messages in {time.monotonic() - started:.1f} s")
+    except BagError as exc:
+        code = 1
+        if node is None:
+            get_logger(BagPlayerNode.node_name).error(str(exc))
+        else:
+            node.get_logger().error(str(exc))
+    except KeyboardInterrupt:
+        pass
+    finally:
+        ignore_stop_signals()
+        if node is not None:
+            node.destroy_node()
+        rclpy.try_shutdown()
+    exit_process(code)
+
+
+if __name__ == "__main__":
+    main()
