@@ -67,7 +67,7 @@ class NodeDriver:
 
     Args:
         name: node name (its topics are ``/<name>/mask`` ...); inputs are remapped to
-            ``/<name>/in/image`` and ``/<name>/in/events``.
+            ``/<name>/in/image``, ``/<name>/in/events`` and ``/<name>/in/camera_info``.
         params: node parameters.
         log: the node's log file.
         event_message: ``dvs`` or ``packet`` (evt3 packets).
@@ -79,7 +79,8 @@ class NodeDriver:
                  event_message: str = "dvs", live: bool = False,
                  reliable_events: bool = False) -> None:
         self.name, self.log_path = name, log
-        self.topics = {"image": f"/{name}/in/image", "events": f"/{name}/in/events"}
+        self.topics = {"image": f"/{name}/in/image", "events": f"/{name}/in/events",
+                       "camera_info": f"/{name}/in/camera_info"}
         spec = NodeSpec("hybrid_segmentation", name, [], {"event_message": event_message,
                                                           **params}, list(self.topics.items()))
         self.proc: subprocess.Popen = start_node(spec, log)

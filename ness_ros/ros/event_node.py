@@ -1,7 +1,8 @@
 """event_segmentation: events only (EvSegSNN) over a sliding window.
 
-Subscribes ``events`` (and ``image`` when ``trigger: frame``, whose stamps alone are used);
-publishes ``~/mask``, ``~/mask_color``, ``~/label_info``, ``~/latency`` and ``/diagnostics``.
+Subscribes ``events`` (and ``image`` when ``trigger: frame``, whose stamps alone are used) and,
+optionally, ``camera_info`` (the event camera's); publishes ``~/mask``, ``~/mask_color``,
+``~/camera_info`` (with camera_info in), ``~/label_info``, ``~/latency`` and ``/diagnostics``.
 With ``trigger: period`` a mask is computed every ``period_s`` for the window ending at the
 newest event. The algorithm is :class:`ness_ros.segmentation.event_only.EventSegmenter`.
 """

@@ -1,8 +1,9 @@
 """hybrid_segmentation: RGB or mono frames plus events, recomputing only changed regions.
 
-Subscribes ``image`` (sensor_msgs/Image) and ``events`` (dvs_msgs/EventArray, or
-event_camera_msgs/EventPacket with ``event_message: packet``); publishes ``~/mask``,
-``~/mask_color``, ``~/label_info``, ``~/latency`` and ``/diagnostics``. The algorithm is
+Subscribes ``image`` (sensor_msgs/Image), ``events`` (dvs_msgs/EventArray, or
+event_camera_msgs/EventPacket with ``event_message: packet``) and, optionally, ``camera_info``;
+publishes ``~/mask``, ``~/mask_color``, ``~/camera_info`` (with camera_info in),
+``~/label_info``, ``~/latency`` and ``/diagnostics``. The algorithm is
 :class:`ness_ros.segmentation.hybrid.HybridSegmenter`.
 """
 
@@ -132,6 +133,9 @@ class HybridSegmentationNode(SegmentationNode):
             self.counts["image_size_changes"] += 1
         self._size = size
         self.enqueue((rgb, header, arrival))
+
+    def image_size(self) -> tuple[int, int] | None:
+        return None if self._size is None else (self._size[1], self._size[0])
 
     def process(self, rgb: Any, header: Header) -> SegmentationResult | None:
         stamp = header.stamp_ns

@@ -53,6 +53,9 @@ evt3 payload cut at a word         accepts the events before it     (none)
 EventPacket seq numbers skipped    decodes on                       events_lost_packets
 No event publisher yet             event_message auto: waits, logs  event_message (auto)
                                    it; subscribes when one appears
+CameraInfo size != the images'     does not use it (the latest one  rejected_camera_info_size
+                                   that matched goes on)
+No camera_info publisher           publishes no ~/camera_info       camera_info_received
 No event message, frames arrive    segments with the events it      frames_without_events,
                                    has; WARN after events_          event_input_age_s
                                    timeout_s
@@ -83,6 +86,7 @@ from ness_ros.labels import CLASS_NAMES
 from ness_ros.malloc_tuning import tune_malloc
 from ness_ros.models.errors import ModelError
 from ness_ros.models.weights import default_weights_path, load_model
+from ness_ros.ros.camera_info import CameraInfoInput
 from ness_ros.ros.diagnostics import DiagnosticsPublisher
 from ness_ros.ros.event_input import EVENT_MESSAGES, EventSubscription
 from ness_ros.ros.outputs import SegmentationOutputs
@@ -100,6 +104,7 @@ from ness_ros.segmentation.inputs_stream import (
     InputError,
     StampGuard,
 )
+from ness_ros.segmentation.intrinsics import ImageMapping
 from ness_ros.segmentation.monitor import (
     HealthThresholds,
     LatestSlot,
@@ -201,6 +206,8 @@ class SegmentationNode(Node):
 
         self.outputs = SegmentationOutputs(self, list(self.card.class_names or CLASS_NAMES))
         self.diagnostics = DiagnosticsPublisher(self)
+        self.camera_info = CameraInfoInput(self, self.image_size, self.reject,
+                                           INPUT_QOS_OVERRIDES)
         self.event_input = EventSubscription(
             self, self.params["event_message"], self._on_events, self._on_event_message,
             EVENTS_QOS, INPUT_QOS_OVERRIDES)
@@ -265,6 +272,11 @@ class SegmentationNode(Node):
             self._logged[kind] = now
             self.get_logger().warning(f"rejected {kind.replace('_', ' ')} "
                                       f"({self.rejected[kind]} so far): {exc}")
+
+    def image_size(self) -> tuple[int, int] | None:
+        """(width, height) of the images the masks are made from, None while unknown: the
+        event sensor's here (the hybrid node's frames have the same size)."""
+        return self.events.sensor_size
 
     def now_ns(self) -> int:
         return self.get_clock().now().nanoseconds
@@ -359,9 +371,11 @@ class SegmentationNode(Node):
                 continue
             if result is None or not self._running:
                 continue
+            info = self.camera_info.for_mask(self.output_mapping(result), header)
             try:
                 msg = self.outputs.publish(result, header, arrival_ns,
-                                           self.params["live_stamp_tolerance_s"], self.wait_ms)
+                                           self.params["live_stamp_tolerance_s"], self.wait_ms,
+                                           info)
             except rclpy_implementation.RCLError:
                 if self._running:
                     raise
@@ -378,6 +392,12 @@ class SegmentationNode(Node):
 
     def process(self, payload: Any, header: Header) -> SegmentationResult | None:
         raise NotImplementedError
+
+    def output_mapping(self, result: SegmentationResult) -> ImageMapping:
+        """How the mask was made from the input image (for its ~/camera_info): the mask is at
+        the input's resolution today; a working resolution or region of interest maps here."""
+        height, width = result.mask.shape[:2]
+        return ImageMapping((width, height))
 
     # -- diagnostics ------------------------------------------------------------------------
     def _publish_diagnostics(self) -> None:
@@ -415,6 +435,8 @@ class SegmentationNode(Node):
             "event_time_resets": counts["resets"],
             "event_message": self.event_input.message,
             "trigger_events": self.events.trigger_events,
+            "camera_info_received": self.camera_info.received,
+            "camera_info_published": self.camera_info.published,
         }
         for stage, stats in self.stage_ms.items():
             values[f"stage_{stage}_p50_ms"] = stats.summary()["p50"]

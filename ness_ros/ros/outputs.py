@@ -1,4 +1,5 @@
-"""Publishing a segmentation result: mask, colour mask, latency, and the latched LabelInfo."""
+"""Publishing a segmentation result: mask, colour mask, camera info, latency, and the latched
+LabelInfo."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import time
 from builtin_interfaces.msg import Time
 from ness_msgs.msg import SegmentationLatency
 from rclpy.node import Node
-from sensor_msgs.msg import Image
+from sensor_msgs.msg import CameraInfo, Image
 from vision_msgs.msg import LabelInfo, VisionClass
 
 from ness_ros.events.cdr import Header
@@ -25,6 +26,7 @@ class SegmentationOutputs:
         self.node = node
         self.mask = node.create_publisher(Image, "~/mask", OUTPUT_QOS)
         self.mask_color = node.create_publisher(Image, "~/mask_color", OUTPUT_QOS)
+        self.camera_info = node.create_publisher(CameraInfo, "~/camera_info", OUTPUT_QOS)
         self.latency = node.create_publisher(SegmentationLatency, "~/latency", OUTPUT_QOS)
         self.label_info = node.create_publisher(LabelInfo, "~/label_info", LATCHED_QOS)
         info = LabelInfo()
@@ -34,10 +36,11 @@ class SegmentationOutputs:
         self.label_info.publish(info)
 
     def publish(self, result: SegmentationResult, header: Header, arrival_ns: int,
-                live_tolerance_s: float, waits_ms: dict[str, float] | None = None
-                ) -> SegmentationLatency:
+                live_tolerance_s: float, waits_ms: dict[str, float] | None = None,
+                camera_info: CameraInfo | None = None) -> SegmentationLatency:
         """Publish mask and colour mask (serialized here, by the project's codec) stamped with
-        the input's header, then the latency message. The colour mask is rendered only while
+        the input's header, ``camera_info`` (the mask's, same header) when there is one, then
+        the latency message. The colour mask is rendered only while
         ``~/mask_color`` has a subscriber. ``arrival_ns`` is the monotonic time
         (time.monotonic_ns) at which the input arrived; ``waits_ms`` the worker's waits before
         segmenting (``queue``, ``events_wait``). Returns the latency message."""
@@ -45,6 +48,8 @@ class SegmentationOutputs:
         self.mask.publish(encode_image_cdr(result.mask, "mono8", header))
         if self.mask_color.get_subscription_count():  # rendered only for someone (lazy)
             self.mask_color.publish(encode_image_cdr(colourize(result.mask), "rgb8", header))
+        if camera_info is not None:
+            self.camera_info.publish(camera_info)
         done = time.monotonic_ns()
         now_ns = self.node.get_clock().now().nanoseconds
         end_to_end_ms = (now_ns - header.stamp_ns) / 1e6
