@@ -84,7 +84,11 @@ class BagPlayerNode(Node):
 
     def wait_for_subscribers(self) -> None:
         """Until every played topic has a subscriber, or ``wait_for_subscribers_s`` passed."""
-        deadline = time.monotonic() + self.params["wait_for_subscribers_s"]
+        wait_s = self.params["wait_for_subscribers_s"]
+        if wait_s:
+            topics = ", ".join(p.topic_name for p in self.publishers_by_topic.values())
+            self.get_logger().info(f"waiting up to {wait_s:g} s for subscribers on {topics}")
+        deadline = time.monotonic() + wait_s
         while time.monotonic() < deadline:
             if all(p.get_subscription_count() for p in self.publishers_by_topic.values()):
                 time.sleep(0.5)  # both ends of every match settle
