@@ -9,6 +9,7 @@ import os
 import time
 
 import numpy as np
+import pytest
 import rclpy
 import yaml
 from dvs_msgs.msg import EventArray
@@ -32,10 +33,13 @@ CONFIG = REPO_ROOT / "config" / "segmentation.yaml"
 FRAMES = 60  # 3 s at 20 Hz
 
 
-def test_packaged_parameter_file_applies_under_a_namespace(tmp_path):
-    """config/segmentation.yaml with a 3 x 2 grid, the node in /robot1: its ~/latency counts 6
-    regions per frame (a file keyed for /hybrid_segmentation only would leave the declared 8 x
-    12). Inputs by relative names land in the namespace too."""
+@pytest.mark.parametrize("namespace", ["robot1", "fleet/robot2", ""])
+def test_packaged_parameter_file_applies_in_any_namespace(namespace, tmp_path):
+    """config/segmentation.yaml with a 3 x 2 grid, the node in /robot1, /fleet/robot2 or at the
+    root: its ~/latency counts 6 regions per frame (a file keyed for /hybrid_segmentation only
+    leaves the declared 8 x 12 under a namespace). Inputs by relative names land in the
+    namespace too."""
+    prefix = f"/{namespace}" if namespace else ""
     data = yaml.safe_load(CONFIG.read_text())
     params = data["/**/hybrid_segmentation"]["ros__parameters"]
     params.update(grid_rows=3, grid_cols=2, event_message="dvs", event_wait_s=0.0,
@@ -43,16 +47,16 @@ def test_packaged_parameter_file_applies_under_a_namespace(tmp_path):
     config = tmp_path / "segmentation.yaml"
     config.write_text(yaml.safe_dump(data))
     spec = NodeSpec("hybrid_segmentation", "hybrid_segmentation", [str(config)], {},
-                    [("image", "t/image"), ("events", "t/events")], namespace="robot1")
+                    [("image", "t/image"), ("events", "t/events")], namespace=namespace)
     log = tmp_path / "hybrid.log"
     proc = start_node(spec, log)
     rclpy.init()
     latency: list[SegmentationLatency] = []
     try:
         node = rclpy.create_node("namespace_param_test")
-        images = node.create_publisher(Image, "/robot1/t/image", SENSOR_QOS)
-        events = node.create_publisher(EventArray, "/robot1/t/events", SENSOR_QOS)
-        node.create_subscription(SegmentationLatency, "/robot1/hybrid_segmentation/latency",
+        images = node.create_publisher(Image, f"{prefix}/t/image", SENSOR_QOS)
+        events = node.create_publisher(EventArray, f"{prefix}/t/events", SENSOR_QOS)
+        node.create_subscription(SegmentationLatency, f"{prefix}/hybrid_segmentation/latency",
                                  latency.append, OUTPUT_QOS)
         rng = np.random.default_rng(0)
         stamp = 1_000_000_000_000
