@@ -1,19 +1,28 @@
 """camera_info in, ~/camera_info out: the hybrid node in its own process, over DDS.
 
-Two nodes: one is sent the camera's CameraInfo with every frame (as a driver publishes it), the
-other never is. With it, every mask comes with a ~/camera_info of the mask's header and the
+Two hybrid nodes: one is sent the camera's CameraInfo with every frame (as a driver publishes
+it), the other never is. With it, every mask comes with a ~/camera_info of the mask's header and the
 camera's intrinsics (the mask is at the image's resolution); a CameraInfo of another size is
-counted and not used. Without it, masks arrive and no ~/camera_info is published.
+counted and not used. Without it, masks arrive and no ~/camera_info is published. An
+event_segmentation node does the same with the event camera's info.
 """
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pytest
 import rclpy
-from sensor_msgs.msg import CameraInfo
-from test_faults_support import H, NodeDriver, W, tiny_model
+from diagnostic_msgs.msg import DiagnosticArray
+from dvs_msgs.msg import EventArray
+from sensor_msgs.msg import CameraInfo, Image
+from test_faults_support import H, NodeDriver, W, random_events, tiny_model
 
+from helpers.ros_graph import spin_until, start_node, stop_node
+from helpers.tiny_models import tiny_model_file
+from ness_ros.events import Header, decode_image_cdr, encode_event_array
+from ness_ros.graph import NodeSpec
 from ness_ros.ros.qos import OUTPUT_QOS, SENSOR_QOS
 
 PARAMS = {"theta": 1.0, "grid_rows": 2, "grid_cols": 3, "event_wait_s": 0.05,
@@ -55,10 +64,16 @@ class InfoDriver(NodeDriver):
 
 
 @pytest.fixture(scope="module")
-def drivers(tmp_path_factory):
+def ros():
+    rclpy.init()
+    yield
+    rclpy.shutdown()
+
+
+@pytest.fixture(scope="module")
+def drivers(ros, tmp_path_factory):
     folder = tmp_path_factory.mktemp("camera_info")
     model = tiny_model(folder)
-    rclpy.init()
     made = {}
     try:
         for name in ("camera_info_in", "camera_info_none"):
@@ -70,7 +85,6 @@ def drivers(tmp_path_factory):
         yield made
     finally:
         codes = {name: (d.stop()[0], d.log()) for name, d in made.items()}
-        rclpy.shutdown()
     for name, (code, log) in codes.items():
         assert code == 0, f"{name}:\n{log}"
 
@@ -140,3 +154,64 @@ def test_without_camera_info_masks_arrive_and_no_camera_info_is_published(driver
     assert int(values["camera_info_received"]) == 0
     assert int(values["camera_info_published"]) == 0
     assert int(values.get("rejected_total", 0)) == 0
+
+
+def test_event_node_counts_an_info_before_its_first_events_and_follows_a_good_one(ros,
+                                                                                   tmp_path):
+    """event_segmentation (trigger: period) whose camera_info came before any event: the info
+    is checked at the first mask (4 x the sensor: counted, not used, masks go on); the good one
+    sent next comes with every mask."""
+    name = "camera_info_events"
+    topics = {"events": f"/{name}/in/events", "camera_info": f"/{name}/in/camera_info"}
+    spec = NodeSpec("event_segmentation", name, [], {
+        "model": str(tiny_model_file(tmp_path, "evsegsnn", width=W, height=H)),
+        "event_message": "dvs", "trigger": "period", "period_s": 0.1, "event_wait_s": 0.0,
+        "diagnostics_period_s": 0.2}, list(topics.items()))
+    log = tmp_path / "node.log"
+    proc = start_node(spec, log)
+    node = rclpy.create_node(f"{name}_test")
+    masks: list[int] = []
+    infos: dict[int, CameraInfo] = {}
+    values: dict[str, str] = {}
+    try:
+        events_pub = node.create_publisher(EventArray, topics["events"], SENSOR_QOS)
+        info_pub = node.create_publisher(CameraInfo, topics["camera_info"], SENSOR_QOS)
+        node.create_subscription(Image, f"/{name}/mask",
+                                 lambda d: masks.append(decode_image_cdr(d)[2].stamp_ns),
+                                 OUTPUT_QOS, raw=True)
+        node.create_subscription(CameraInfo, f"/{name}/camera_info", lambda m: infos.setdefault(
+            m.header.stamp.sec * 10**9 + m.header.stamp.nanosec, m), OUTPUT_QOS)
+        node.create_subscription(DiagnosticArray, "/diagnostics", lambda msg: values.update(
+            {kv.key: kv.value for s in msg.status if s.name == f"/{name}" for kv in s.values}),
+            OUTPUT_QOS)
+        rng = np.random.default_rng(3)
+
+        def until(condition, *, info: CameraInfo | None = None, events: bool = True) -> bool:
+            """Send ``info`` and 20 ms of live events at a time until ``condition`` holds."""
+            deadline = time.monotonic() + 30.0
+            while time.monotonic() < deadline:
+                if info is not None:
+                    info_pub.publish(info)
+                if events:
+                    now = time.time_ns()
+                    batch = random_events(rng, now - 20_000_000, now, 500)
+                    events_pub.publish(encode_event_array(batch, Header.from_ns(now, "cam")))
+                if spin_until(node, condition, 0.02, proc, log):
+                    return True
+            return False
+
+        wrong, good = camera_info(W * 4, H * 4), camera_info()
+        # No events yet: the sensor size is unknown, the info is kept until the first mask.
+        assert until(lambda: values.get("camera_info_received", "0") != "0", info=wrong,
+                     events=False), log.read_text()[-3000:]
+        assert until(lambda: len(masks) >= 3), log.read_text()[-3000:]
+        assert until(lambda: int(values.get("rejected_camera_info_size", 0)) >= 1), values
+        assert infos == {}
+        assert until(lambda: len(infos) >= 3, info=good), log.read_text()[-3000:]
+        for stamp, info in infos.items():
+            assert stamp in masks and info.header.frame_id == "cam"
+            assert_same_intrinsics(info, good)
+    finally:
+        node.destroy_node()
+        code = stop_node(proc)
+    assert code == 0, log.read_text()[-3000:]
