@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib.util
 import re
 import shutil
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -157,8 +158,14 @@ def segmentation_graph(*, mode: str = "hybrid", config: str | Path | None = None
             params["guided_upsampling"] = bool(guided_upsampling)
     if mode == "events":
         params["trigger"] = "frame" if source == "synthetic" else "period"
-    player = bag_player(bag, rate=rate, clock=use_sim_time, namespace=namespace) \
-        if source == "bag" else None
+    player = None
+    if source == "bag":
+        # What the graph subscribes: the hybrid node frames and events, the event-only node
+        # (trigger period) events; the evaluator labels and frames.
+        needs = ("image", "events") if mode == "hybrid" else ("events",)
+        listened = {*needs, *(("image", "labels") if evaluate else ())}
+        player = bag_player(bag, topics=topics, needs=needs, listened=sorted(listened),
+                            rate=rate, clock=use_sim_time, namespace=namespace)
     nodes = [NodeSpec(segmenter, segmenter, [str(config)] if config else [], params,
                       [("image", topics["image"]), ("events", topics["events"])])]
     if source == "synthetic":
@@ -186,17 +193,23 @@ def ros2_bag_available() -> bool:
     return shutil.which("ros2") is not None and importlib.util.find_spec("ros2bag") is not None
 
 
-def bag_player(bag: str | Path, *, rate: float = 1.0, clock: bool = False,
-               namespace: str = "") -> NodeSpec:
+def bag_player(bag: str | Path, *, topics: dict[str, str] | None = None,
+               needs: Sequence[str] = ("image", "events"),
+               listened: Sequence[str] = ("image", "events", "labels"), rate: float = 1.0,
+               clock: bool = False, namespace: str = "") -> NodeSpec:
     """What plays ``bag`` in real time (times ``rate``), its messages with their stamps:
     ``ros2 bag play`` where :func:`ros2_bag_available`, else ness_ros's own ``bag_player``
     node (:mod:`ness_ros.ros.bag_player_node`). ``clock``: publish /clock from the bag's times.
-    Under ``namespace`` the bag's topics (``/camera/image``) are played in it
-    (``/robot1/camera/image``), where the graph's relative input names resolve.
+
+    The bag's camera topics (found by :func:`ness_ros.bag.reader.resolve_topics` under the
+    graph's ``topics`` names, default :data:`GRAPH_TOPICS`; a lone event topic of another name
+    is taken) are played on the graph's input topics, in ``namespace``; its other topics under
+    their recorded names, in ``namespace``. The own player waits for subscribers on the
+    ``listened`` camera topics only (the graph subscribes no others).
 
     Raises:
-        ValueError: one line: no bag given, no such path, not a rosbag2 folder, unreadable, or
-            no messages in it.
+        ValueError: one line: no bag given, no such path, not a rosbag2 folder, unreadable, no
+            messages in it, or a topic the graph ``needs`` missing or of another type.
     """
     if not str(bag).strip():
         raise ValueError("source bag needs the path of a rosbag2 folder (bag:=<path>); "
@@ -205,22 +218,48 @@ def bag_player(bag: str | Path, *, rate: float = 1.0, clock: bool = False,
     if not path.exists():
         raise ValueError(f"bag {path} does not exist")
     from ness_ros.bag.errors import BagError
-    from ness_ros.bag.reader import bag_info
+    from ness_ros.bag.reader import bag_info, resolve_topics
 
+    topics = {**GRAPH_TOPICS, **(topics or {})}
     try:
         info = bag_info(path)
+        found = resolve_topics(info, **{key: "/" + name.lstrip("/")
+                                        for key, name in topics.items()})
     except BagError as exc:
         raise ValueError(str(exc).splitlines()[0]) from exc
     if not info.message_count:
         raise ValueError(f"bag {path} holds no messages")
+    camera = {key: getattr(found, key) for key in ("image", "events", "labels")
+              if getattr(found, key) is not None}
+    missing = [key for key in needs if key not in camera]
+    if missing:
+        raise ValueError(f"bag {path} has no {' and no '.join(missing)} topic "
+                         f"({', '.join('/' + topics[k].lstrip('/') for k in missing)}); its "
+                         f"topics: {', '.join(sorted(info.topics)) or 'none'}")
+    prefix = "/" + namespace.strip("/") if namespace.strip("/") else ""
+
+    def resolved(name: str) -> str:  # a graph topic name as the graph's nodes resolve it
+        return name if name.startswith("/") else f"{prefix}/{name}"
+
     if ros2_bag_available():
         command = ["ros2", "bag", "play", str(path), "--rate", repr(float(rate))]
         if clock:
             command.append("--clock")
-        if namespace:  # ros2 bag play publishes the recorded names; remapped into the namespace
-            prefix = "/" + namespace.strip("/")
-            command += ["--remap", *(f"{topic}:={prefix}{topic}" for topic in info.topics)]
+        # ros2 bag play publishes the recorded names: remapped onto the graph's inputs, the
+        # other topics into the namespace.
+        targets = {recorded: resolved(topics[key]) for key, recorded in camera.items()}
+        targets.update({recorded: prefix + recorded for recorded in info.topics
+                        if recorded not in targets})
+        remaps = [f"{a}:={b}" for a, b in targets.items() if a != b]
+        if remaps:
+            command += ["--remap", *remaps]
         return NodeSpec("ros2", "bag_player", namespace=namespace, command=command)
+    # The own player publishes by relative names (in its namespace); ROS remapping puts the
+    # camera topics on the graph's inputs.
+    wait_for = ",".join(camera[key] for key in listened if key in camera)
     return NodeSpec("bag_player", "bag_player", [],
-                    {"bag": str(path), "rate": float(rate), "clock": bool(clock)},
+                    {"bag": str(path), "rate": float(rate), "clock": bool(clock),
+                     "wait_for": wait_for},
+                    [(recorded.lstrip("/"), topics[key]) for key, recorded in camera.items()
+                     if recorded.lstrip("/") != topics[key]],
                     namespace=namespace)

@@ -163,24 +163,31 @@ def no_ros2_cli(monkeypatch, tmp_path) -> None:
 
 
 def test_bag_source_without_the_ros_cli_plays_through_the_own_player(monkeypatch, tmp_path):
+    """The real bag holds EventPackets on /event_camera/events only: the event-only graph
+    takes that lone event topic, and the player is remapped onto the graph's input."""
     no_ros2_cli(monkeypatch, tmp_path)
     assert not ros2_bag_available()
     launch = launch_module()
-    nodes = launch.nodes_for({"source": "bag", "bag": str(REAL_BAG), "rate": "0.5",
-                              "namespace": "robot1", "use_sim_time": "true"})
-    assert [s.name for s in nodes] == ["hybrid_segmentation", "segmentation_evaluator",
+    nodes = launch.nodes_for({"mode": "events", "source": "bag", "bag": str(REAL_BAG),
+                              "rate": "0.5", "namespace": "robot1", "use_sim_time": "true"})
+    assert [s.name for s in nodes] == ["event_segmentation", "segmentation_evaluator",
                                        "bag_player"]
     player = nodes[-1]
     assert player.executable == "bag_player" and not player.command
-    assert player.parameters == {"bag": str(REAL_BAG.resolve()), "rate": 0.5, "clock": True}
+    assert player.parameters == {"bag": str(REAL_BAG.resolve()), "rate": 0.5, "clock": True,
+                                 "wait_for": "/event_camera/events"}
+    assert player.remappings == [("event_camera/events", "camera/events")]
     assert player.namespace == "robot1" and "__ns:=/robot1" in player.ros_args()
+    absolute = segmentation_graph(mode="events", source="bag", bag=REAL_BAG,
+                                  topics={"events": "/event_camera/events"})[-1]
+    assert absolute.remappings == [("event_camera/events", "/event_camera/events")]
     assert "bag_player = ness_ros.ros.bag_player_node:main" in \
         (REPO_ROOT / "setup.py").read_text()
 
 
-def test_bag_source_with_ros2_bag_uses_it_remapped_into_the_namespace(monkeypatch, tmp_path):
+def test_bag_source_with_ros2_bag_uses_it_remapped_onto_the_graph(monkeypatch, tmp_path):
     """Where ``ros2`` and its bag verb exist (a fake pair here), ``ros2 bag play`` plays the
-    bag, its recorded topic names remapped into the graph's namespace."""
+    bag, its recorded topics remapped onto the graph's inputs in its namespace."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     (bin_dir / "ros2").write_text("#!/bin/sh\nexit 0\n")
@@ -190,11 +197,13 @@ def test_bag_source_with_ros2_bag_uses_it_remapped_into_the_namespace(monkeypatc
     monkeypatch.setenv("PATH", str(bin_dir))
     monkeypatch.syspath_prepend(str(tmp_path))
     assert ros2_bag_available()
-    player = segmentation_graph(source="bag", bag=REAL_BAG, namespace="robot1")[-1]
+    player = segmentation_graph(mode="events", source="bag", bag=REAL_BAG,
+                                namespace="robot1")[-1]
     assert player.command[:6] == ["ros2", "bag", "play", str(REAL_BAG.resolve()), "--rate",
                                   "1.0"]
-    assert player.command[6:] == ["--remap", "/event_camera/events:=/robot1/event_camera/events"]
-    plain = segmentation_graph(source="bag", bag=REAL_BAG, use_sim_time=True)[-1]
+    assert player.command[6:] == ["--remap", "/event_camera/events:=/robot1/camera/events"]
+    plain = segmentation_graph(mode="events", source="bag", bag=REAL_BAG, use_sim_time=True,
+                               topics={"events": "/event_camera/events"})[-1]
     assert plain.command[6:] == ["--clock"]
 
 
@@ -217,3 +226,6 @@ def test_a_missing_empty_or_unreadable_bag_is_one_clear_error(tmp_path):
     with pytest.raises(ValueError, match="cannot read the bag") as error:
         segmentation_graph(source="bag", bag=broken)
     assert "\n" not in str(error.value)
+    with pytest.raises(ValueError, match=r"has no image topic \(/camera/image\); its topics: "
+                                         r"/event_camera/events$"):
+        segmentation_graph(mode="hybrid", source="bag", bag=REAL_BAG)

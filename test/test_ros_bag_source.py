@@ -31,7 +31,9 @@ def test_a_recorded_bag_played_by_the_own_player_gives_masks_with_its_stamps(tmp
     sequence = cached_sequence(7, SequenceConfig(width=W, height=H, duration_s=2.0),
                                cache_dir=tmp_path / "cache", progress=False)
     bag = tmp_path / "drive"
-    record_sequence(sequence, bag, RecordOptions(progress=False))
+    # Events recorded on another name than the graph's input: the player is remapped onto it.
+    record_sequence(sequence, bag, RecordOptions(progress=False, topics={
+        "image": "/camera/image", "events": "/dvs/events", "labels": "/camera/labels"}))
     frames = {decode_image_cdr(data)[2].stamp_ns
               for _, _, data in read_messages(bag, ["/camera/image"])}
     assert len(frames) == bag_info(bag).topics["/camera/image"][1] == 40
@@ -43,6 +45,7 @@ def test_a_recorded_bag_played_by_the_own_player_gives_masks_with_its_stamps(tmp
                                    "segmentation.yaml", model=str(model), source="bag", bag=bag,
                                    rate=0.5, namespace="replay", report_dir=tmp_path / "report")
     assert specs[-1].executable == "bag_player"
+    assert specs[-1].remappings == [("dvs/events", "camera/events")]
     masks: list[int] = []
     rclpy.init()
     graph = GraphProcesses(specs, tmp_path / "logs", env={"PYTHONUNBUFFERED": "1"})

@@ -7,10 +7,11 @@
 Messages come from :func:`ness_ros.bag.reader.read_messages` (rosbags: mcap or sqlite3) and go
 out as the recorded CDR bytes, header stamps untouched, at ``rate`` times the pace of their
 receive times. Topics are published by relative names (``/camera/image`` as ``camera/image``),
-so the node's namespace applies to them as it does to the graph's input names. Playing starts
-once every topic has a subscriber, or after ``wait_for_subscribers_s`` with a warning naming the
-topics nobody took: a graph needs seconds to load its models, and a short bag would be over
-before it listens. The bag is played once; the node then exits 0. ``clock``: rosgraph_msgs/Clock
+so the node's namespace and remappings apply to them as to any node's (the graph remaps the
+bag's camera topics onto its inputs). Playing starts once every topic of ``wait_for`` (default:
+all) has a subscriber, or after ``wait_for_subscribers_s`` with a warning naming the topics
+nobody took: a graph needs seconds to load its models, and a short bag would be over before it
+listens. The bag is played once; the node then exits 0. ``clock``: rosgraph_msgs/Clock
 on /clock with each message's receive time, for nodes with use_sim_time. A missing or unreadable
 bag: one error line, exit 1. No executor runs: the node only publishes.
 """
@@ -37,8 +38,10 @@ PARAMS = [
     ParamSpec("bag", "", "rosbag2 folder to play (mcap or sqlite3)"),
     ParamSpec("rate", 1.0, "playback rate (1.0 = the recorded pace)", 0.01, 100.0),
     ParamSpec("clock", False, "publish /clock with the messages' receive times (use_sim_time)"),
-    ParamSpec("wait_for_subscribers_s", 60.0, "start once every topic has a subscriber, or after "
-              "this long, s (0: at once)", 0.0, 3600.0),
+    ParamSpec("wait_for_subscribers_s", 60.0, "start once every topic of wait_for has a "
+              "subscriber, or after this long, s (0: at once)", 0.0, 3600.0),
+    ParamSpec("wait_for", "", "the bag's topics to wait for subscribers on, comma-separated "
+              "recorded names (empty: every topic played)"),
 ]
 
 #: Reliable, as ros2 bag play offers by default: matches best-effort and reliable subscribers.
@@ -83,19 +86,26 @@ class BagPlayerNode(Node):
                       if self.params["clock"] else None)
 
     def wait_for_subscribers(self) -> None:
-        """Until every played topic has a subscriber, or ``wait_for_subscribers_s`` passed."""
+        """Until every topic of ``wait_for`` has a subscriber, or ``wait_for_subscribers_s``
+        passed."""
+        names = [t.strip() for t in self.params["wait_for"].split(",") if t.strip()]
+        unknown = [t for t in names if t not in self.publishers_by_topic]
+        if unknown:
+            raise BagError(f"wait_for names {', '.join(unknown)}, which the bag does not play "
+                           f"(it plays {', '.join(self.publishers_by_topic)})")
+        watched = [self.publishers_by_topic[t] for t in names] or \
+            list(self.publishers_by_topic.values())
         wait_s = self.params["wait_for_subscribers_s"]
         if wait_s:
-            topics = ", ".join(p.topic_name for p in self.publishers_by_topic.values())
+            topics = ", ".join(p.topic_name for p in watched)
             self.get_logger().info(f"waiting up to {wait_s:g} s for subscribers on {topics}")
         deadline = time.monotonic() + wait_s
         while time.monotonic() < deadline:
-            if all(p.get_subscription_count() for p in self.publishers_by_topic.values()):
+            if all(p.get_subscription_count() for p in watched):
                 time.sleep(0.5)  # both ends of every match settle
                 return
             time.sleep(0.1)
-        lonely = [p.topic_name for p in self.publishers_by_topic.values()
-                  if not p.get_subscription_count()]
+        lonely = [p.topic_name for p in watched if not p.get_subscription_count()]
         if lonely:
             self.get_logger().warning(f"playing with no subscriber on {', '.join(lonely)}")
 
