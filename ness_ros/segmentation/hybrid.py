@@ -22,7 +22,6 @@ labels are reused is :attr:`GatingConfig.reuse`:
 from __future__ import annotations
 
 import time
-from dataclasses import replace
 
 import numpy as np
 import torch
@@ -321,7 +320,3 @@ class _ModelInputs:
             self._tensors = frame, event_tensor
             self.ms = time.perf_counter() - start
         return self._tensors
-
-def with_theta(gating: GatingConfig, theta: float) -> GatingConfig:
-    """A copy of ``gating`` with another theta."""
-    return replace(gating, theta=theta)
