@@ -6,8 +6,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
-import torch
 
+from helpers.tiny_models import TINY_ENCODER, tiny_segsnn
 from ness_ros.events.batch import EventBatch
 from ness_ros.events.representations import region_bounds
 from ness_ros.models.segsnn import SegSNN
@@ -243,13 +243,11 @@ def test_regions_inside_a_window_interior_count_as_covered():
 
 @pytest.fixture(scope="module")
 def model() -> SegSNN:
-    torch.manual_seed(0)
-    return SegSNN(base_width=8, num_steps=2).eval()
+    return tiny_segsnn()
 
 
 def encoder() -> InputEncoder:
-    return InputEncoder(num_steps=2, event_window_ns=50 * MS, event_clip=4.0, event_scale=0.25,
-                        frame_channels=3, frame_mean=(0.45,) * 3, frame_std=(0.25,) * 3)
+    return TINY_ENCODER
 
 
 def rgb(grey: np.ndarray) -> np.ndarray:
