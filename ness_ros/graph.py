@@ -104,7 +104,8 @@ def segmentation_graph(*, mode: str = "hybrid", config: str | Path | None = None
             topics).
         bag: the rosbag2 folder that ``source`` ``bag`` plays; checked here, before any
             process starts.
-        event_message: ``dvs`` or ``packet``, for the source and the segmentation node alike.
+        event_message: ``dvs`` or ``packet``, for the source and the segmentation node alike
+            (source ``bag``: the node takes the bag's type, ``auto``).
         seed, rate, duration_s: synthetic source: sequence seed, playback rate (1.0 = real
             time; the bag's too), length in seconds (0: the source's default).
         loop: synthetic source: play the sequence again and again, stamps going on; False: it
@@ -166,6 +167,9 @@ def segmentation_graph(*, mode: str = "hybrid", config: str | Path | None = None
         listened = {*needs, *(("image", "labels") if evaluate else ())}
         player = bag_player(bag, topics=topics, needs=needs, listened=sorted(listened),
                             rate=rate, clock=use_sim_time, namespace=namespace)
+        # The bag's event type, EventArray or EventPacket, is whatever it recorded: the node
+        # takes it from the player's publisher (the nodes' auto).
+        params["event_message"] = "auto"
     nodes = [NodeSpec(segmenter, segmenter, [str(config)] if config else [], params,
                       [("image", topics["image"]), ("events", topics["events"])])]
     if source == "synthetic":

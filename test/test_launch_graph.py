@@ -178,6 +178,7 @@ def test_bag_source_without_the_ros_cli_plays_through_the_own_player(monkeypatch
                                  "wait_for": "/event_camera/events"}
     assert player.remappings == [("event_camera/events", "camera/events")]
     assert player.namespace == "robot1" and "__ns:=/robot1" in player.ros_args()
+    assert nodes[0].parameters["event_message"] == "auto"  # EventPackets, as the bag has
     absolute = segmentation_graph(mode="events", source="bag", bag=REAL_BAG,
                                   topics={"events": "/event_camera/events"})[-1]
     assert absolute.remappings == [("event_camera/events", "/event_camera/events")]

@@ -124,6 +124,7 @@ def test_two_graphs_in_two_namespaces_on_one_domain_keep_to_their_own(tmp_path):
             return all(len(topics) >= 4 for topics in wiring.values())
 
         assert spin_until(node, evaluators_wired, 120.0), wiring
+        assert node.count_publishers("/hybrid_segmentation/mask") == 0
         cameras = {ns: None for ns in graphs}
         deadline = time.monotonic() + 240.0
         while None in cameras.values() and time.monotonic() < deadline:
@@ -146,5 +147,6 @@ def test_two_graphs_in_two_namespaces_on_one_domain_keep_to_their_own(tmp_path):
         assert not [t for t in wiring[ns] if t.startswith(f"/{other}/")], wiring
         report = json.loads((tmp_path / ns / "report.json").read_text())
         assert 10 <= report["frames_evaluated"] <= FRAMES, report
-        assert report["masks_received"] <= min(FRAMES, len(masks[ns]) + 2), (report, masks)
+        assert report["masks_received"] <= FRAMES, report
+        assert len(masks[ns]) >= 10, masks  # on /<ns>/hybrid_segmentation/mask
         assert report["masks_unmatched"] <= 2, report
