@@ -6,8 +6,8 @@ Arguments (``ros2 launch ness_ros segmentation.launch.py --show-args``): mode (h
 config (parameter file of the segmentation node), reuse (warped | static), theta,
 guided_upsampling (true | false),
 model, device (cpu | cuda), source
-(none | synthetic | bag), bag (path, for source:=bag), event_message (dvs | packet), the input
-topic names image_topic / events_topic / labels_topic (relative by default), namespace
+(none | synthetic | bag), bag (path, for source:=bag), event_message (auto | dvs | packet), the
+input topic names image_topic / events_topic / labels_topic (relative by default), namespace
 (every node in it; under an outer PushRosNamespace), seed and rate of the synthetic source,
 loop (true | false: the synthetic source plays once and exits), evaluate (true | false),
 report_dir (the evaluator's report.json and overlays.png, under the current directory by
@@ -45,7 +45,8 @@ ARGUMENTS: dict[str, tuple[str, str]] = {
     "source": ("synthetic", "none (external driver), synthetic (synthetic_camera) or bag"),
     "bag": ("", "rosbag2 folder to play when source:=bag (ros2 bag play, or ness_ros's own "
                 "bag_player where the ROS 2 command line is absent)"),
-    "event_message": ("dvs", "dvs (dvs_msgs/EventArray) or packet (EventPacket)"),
+    "event_message": ("auto", "auto (the events topic's type, found in the graph), dvs "
+                              "(dvs_msgs/EventArray) or packet (EventPacket)"),
     "image_topic": (GRAPH_TOPICS["image"], "input image topic (relative: in the namespace)"),
     "events_topic": (GRAPH_TOPICS["events"], "input event topic (relative: in the namespace)"),
     "labels_topic": (GRAPH_TOPICS["labels"], "ground-truth label topic (evaluation)"),

@@ -81,7 +81,7 @@ def segmentation_graph(*, mode: str = "hybrid", config: str | Path | None = None
                        guided_upsampling: bool | None = None,
                        model: str = "", device: str = "cpu",
                        source: str = "synthetic", bag: str | Path = "",
-                       event_message: str = "dvs",
+                       event_message: str = "auto",
                        seed: int = 1000, rate: float = 1.0, duration_s: float = 0.0,
                        loop: bool = True, evaluate: bool = True,
                        report_dir: str | Path = DEFAULT_REPORT_DIR,
@@ -104,8 +104,10 @@ def segmentation_graph(*, mode: str = "hybrid", config: str | Path | None = None
             topics).
         bag: the rosbag2 folder that ``source`` ``bag`` plays; checked here, before any
             process starts.
-        event_message: ``dvs`` or ``packet``, for the source and the segmentation node alike
-            (source ``bag``: the node takes the bag's type, ``auto``).
+        event_message: ``dvs``, ``packet`` or ``auto``, for the source and the segmentation node
+            alike. ``auto``: the node takes the type of whatever publishes its events topic (an
+            external driver's, the bag's; source ``bag`` always does), and the synthetic source
+            publishes EventArrays.
         seed, rate, duration_s: synthetic source: sequence seed, playback rate (1.0 = real
             time; the bag's too), length in seconds (0: the source's default).
         loop: synthetic source: play the sequence again and again, stamps going on; False: it
@@ -138,8 +140,12 @@ def segmentation_graph(*, mode: str = "hybrid", config: str | Path | None = None
     namespace = namespace.rstrip("/")
     topics = {**GRAPH_TOPICS, **(topics or {})}
     segmenter = "hybrid_segmentation" if mode == "hybrid" else "event_segmentation"
-    params: dict[str, Any] = {"device": device, "event_message": event_message,
-                              "use_sim_time": use_sim_time}
+    if event_message not in ("auto", "dvs", "packet"):
+        raise ValueError(f"event_message must be auto, dvs or packet, got {event_message!r}")
+    camera_message = "dvs" if event_message == "auto" else event_message
+    params: dict[str, Any] = {
+        "device": device, "use_sim_time": use_sim_time,
+        "event_message": camera_message if source == "synthetic" else event_message}
     if model:
         params["model"] = model
     if theta is not None and mode == "hybrid":
@@ -173,7 +179,7 @@ def segmentation_graph(*, mode: str = "hybrid", config: str | Path | None = None
     nodes = [NodeSpec(segmenter, segmenter, [str(config)] if config else [], params,
                       [("image", topics["image"]), ("events", topics["events"])])]
     if source == "synthetic":
-        camera: dict[str, Any] = {"seed": seed, "rate": rate, "event_message": event_message,
+        camera: dict[str, Any] = {"seed": seed, "rate": rate, "event_message": camera_message,
                                   "loop": bool(loop), "use_sim_time": use_sim_time}
         if duration_s:
             camera["duration_s"] = float(duration_s)

@@ -89,6 +89,14 @@ def test_graph_arguments_reach_the_nodes():
     assert "reuse:=static" in static.ros_args()
     with pytest.raises(ValueError, match="reuse"):
         segmentation_graph(mode="hybrid", reuse="dynamic")
+    # By default the node finds an external driver's event type; the synthetic source sends
+    # EventArrays and its node is told so.
+    external = segmentation_graph(mode="hybrid", source="none")[0]
+    assert external.parameters["event_message"] == "auto"
+    seg, camera, _ = segmentation_graph(mode="hybrid", source="synthetic")
+    assert seg.parameters["event_message"] == camera.parameters["event_message"] == "dvs"
+    with pytest.raises(ValueError, match="event_message"):
+        segmentation_graph(mode="hybrid", event_message="array")
     with pytest.raises(ValueError, match="mode"):
         segmentation_graph(mode="fast")
     with pytest.raises(ValueError, match="event-only"):
