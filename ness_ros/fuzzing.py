@@ -1,13 +1,15 @@
 """Fuzzing the input decoders with hypothesis, for a given time (``ness fuzz``). ROS-free.
 
 Every input, random bytes or a mutation of a valid message (an EventArray, EventPackets in evt3,
-libcaer and mono, Images in several encodings, a raw evt3 word stream), goes to every target:
+libcaer and mono, Images in several encodings, raw evt3 and libcaer_cmp word streams), goes to
+every target:
 
 - the codecs of :mod:`ness_ros.events`: ``decode_event_array``, ``EventPacketDecoder`` (which
-  dispatches to the evt3, libcaer and mono decoders), the payload decoders ``Evt3Decoder`` (one
-  instance for the whole run: garbage must not break the state it carries), ``LibcaerDecoder``
-  and ``MonoDecoder``, ``decode_image_cdr``, and ``parse_event_packet`` (its fast path must agree
-  with the field-by-field one);
+  dispatches to the evt3, libcaer, libcaer_cmp and mono decoders), the payload decoders
+  ``Evt3Decoder`` and ``LibcaerCmpDecoder`` (one instance each for the whole run: garbage must
+  not break the state they carry), ``LibcaerDecoder`` and ``MonoDecoder``,
+  ``decode_image_cdr``, and ``parse_event_packet`` (its fast path must agree with the
+  field-by-field one);
 - the node's input checks of :mod:`ness_ros.segmentation.inputs_stream`: ``EventStream.push``
   (dvs and packet streams, one each for the whole run, given the clock) and ``decode_frame``.
 
@@ -35,6 +37,7 @@ from ness_ros.events import (
     EventPacketEncoder,
     Evt3Decoder,
     Header,
+    LibcaerCmpDecoder,
     LibcaerDecoder,
     MonoDecoder,
     decode_event_array,
@@ -75,6 +78,8 @@ def seed_messages() -> list[bytes]:
     words = np.array([0x8001, 0x6002, 0x0005, 0x3010, 0x4FFF, 0x50F0, 0x2801, 0xA000, 0x8FFF],
                      "<u2")
     seeds.append(words.tobytes())
+    # libcaer_cmp: time high and low, x, y with polarity, a vector base and its 8-bit mask.
+    seeds.append(np.array([0x0001, 0x1010, 0x2005, 0x3803, 0x4802, 0x50F0], "<u2").tobytes())
     return seeds
 
 
@@ -132,6 +137,7 @@ def _parse_agrees(data: bytes) -> None:
 def make_targets() -> dict[str, Callable[[bytes], None]]:
     """Name -> a call that feeds one input to the target and checks its result's contract."""
     evt3 = Evt3Decoder(64, 48)
+    compressed = LibcaerCmpDecoder(64, 48)
     dvs_stream = EventStream("dvs", max_events=100_000)
     packet_stream = EventStream("packet", max_events=100_000)
     packets = EventPacketDecoder()  # one decoder for the run: a stream of garbage packets
@@ -150,6 +156,7 @@ def make_targets() -> dict[str, Callable[[bytes], None]]:
         "EventPacketDecoder": checked(packets.decode, _check_batch),
         "parse_event_packet": _parse_agrees,
         "Evt3Decoder": checked(evt3.decode, _check_batch),
+        "LibcaerCmpDecoder": checked(lambda d: compressed.decode(d, 10**15), _check_batch),
         "LibcaerDecoder": checked(lambda d: LibcaerDecoder(64, 48).decode(d, 10**15),
                                   _check_batch),
         "MonoDecoder": checked(lambda d: MonoDecoder(64, 48).decode(d, 10**15), _check_batch),

@@ -10,8 +10,8 @@ from ness_ros import fuzzing
 from ness_ros.cli.main import main
 
 TARGETS = {"decode_event_array", "EventPacketDecoder", "parse_event_packet", "Evt3Decoder",
-           "LibcaerDecoder", "MonoDecoder", "decode_image_cdr", "EventStream.push (dvs)",
-           "EventStream.push (packet)", "decode_frame"}
+           "LibcaerCmpDecoder", "LibcaerDecoder", "MonoDecoder", "decode_image_cdr",
+           "EventStream.push (dvs)", "EventStream.push (packet)", "decode_frame"}
 
 
 def test_a_short_run_reports_every_target_and_no_crash(tmp_path, capsys):
