@@ -194,17 +194,24 @@ def _clusters(changed: NDArray[np.bool_]) -> NDArray[np.intp]:
     return label
 
 
+def window_interior(window: tuple[int, int, int, int], width: int, height: int,
+                    margin: int) -> tuple[int, int, int, int]:
+    """The part of ``window`` whose labels have their full context: the window less ``margin``
+    on each side that is not the frame's border (there the frame ends anyway), clipped to the
+    ``width`` x ``height`` frame."""
+    x0, y0, x1, y1 = window
+    return (x0 + margin if x0 > 0 else 0, y0 + margin if y0 > 0 else 0,
+            x1 - margin if x1 < width else width, y1 - margin if y1 < height else height)
+
+
 def covered_regions(windows: list[tuple[int, int, int, int]], width: int, height: int,
                     rows: int, cols: int, margin: int) -> NDArray[np.bool_]:
-    """Regions (rows, cols) that lie wholly inside some window's interior: the window less
-    ``margin`` on each side that is not the frame's border (there the frame ends anyway)."""
+    """Regions (rows, cols) that lie wholly inside some window's interior
+    (:func:`window_interior`)."""
     ys, xs = region_bounds(height, width, rows, cols)
     covered = np.zeros((rows, cols), bool)
-    for x0, y0, x1, y1 in windows:
-        ix0 = x0 + margin if x0 > 0 else 0
-        iy0 = y0 + margin if y0 > 0 else 0
-        ix1 = x1 - margin if x1 < width else width
-        iy1 = y1 - margin if y1 < height else height
+    for window in windows:
+        ix0, iy0, ix1, iy1 = window_interior(window, width, height, margin)
         inside_x = (xs[:-1] >= ix0) & (xs[1:] <= ix1)
         inside_y = (ys[:-1] >= iy0) & (ys[1:] <= iy1)
         covered |= inside_y[:, None] & inside_x[None, :]

@@ -36,6 +36,7 @@ from ness_ros.segmentation.crops import (
     region_pixels,
     region_windows,
     stack_crops,
+    window_interior,
 )
 from ness_ros.segmentation.gating import GatingConfig, RegionGate
 from ness_ros.segmentation.guided import GuidedUpsampling, guided_labels
@@ -278,11 +279,9 @@ class HybridSegmenter:
         fresh = np.zeros(mask.shape, bool)
         labels = np.empty_like(mask)
         for group, crops in computed:
-            for (x0, y0, x1, y1), crop in zip(group, crops, strict=True):
-                # The interior: the window less its margin, except at the frame's edges.
-                ix0, iy0 = (x0 + g.margin if x0 > 0 else 0), (y0 + g.margin if y0 > 0 else 0)
-                ix1 = x1 - g.margin if x1 < width else width
-                iy1 = y1 - g.margin if y1 < height else height
+            for window, crop in zip(group, crops, strict=True):
+                x0, y0 = window[:2]
+                ix0, iy0, ix1, iy1 = window_interior(window, width, height, g.margin)
                 labels[iy0:iy1, ix0:ix1] = crop[iy0 - y0:iy1 - y0, ix0 - x0:ix1 - x0]
                 fresh[iy0:iy1, ix0:ix1] = True
         np.copyto(mask, labels, where=fresh)
