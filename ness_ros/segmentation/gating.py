@@ -63,11 +63,6 @@ class RegionGate:
         g = self.config
         return g.residual_theta if g.reuse == "warped" else g.theta
 
-    def keyframe_due(self, stamp_ns: int) -> bool:
-        """Whether the keyframe policy alone makes the frame at ``stamp_ns`` a keyframe (the
-        segmenter then needs no motion estimate)."""
-        return self._keyframe_due(stamp_ns)
-
     def plan(self, stamp_ns: int, events: EventBatch,
              unexplained: NDArray[np.float32] | None = None) -> NDArray[np.bool_] | None:
         """Decide the frame at ``stamp_ns``: a (rows, cols) bool array of the regions to
@@ -82,7 +77,7 @@ class RegionGate:
         """
         g = self.config
         changed = None
-        if not self._keyframe_due(stamp_ns):
+        if not self.keyframe_due(stamp_ns):
             if g.reuse == "warped":
                 if unexplained is None:
                     raise ValueError("warped reuse needs the map of unexplained pixels")
@@ -144,7 +139,9 @@ class RegionGate:
                                col_edges[:-1], axis=1)
         return sums / np.outer(np.diff(row_edges), np.diff(col_edges))
 
-    def _keyframe_due(self, stamp_ns: int) -> bool:
+    def keyframe_due(self, stamp_ns: int) -> bool:
+        """Whether the keyframe policy alone makes the frame at ``stamp_ns`` a keyframe (the
+        segmenter then needs no motion estimate)."""
         g = self.config
         if not self._has_labels:
             return True
