@@ -5,6 +5,11 @@ Subscribes ``mask`` and ``labels`` (sensor_msgs/Image mono8), ``latency``
 latency and the fraction of regions recomputed on ``/diagnostics`` and in its log (until the first
 mask matches a label, it says so once: a source may take a minute to prepare); on shutdown it
 writes ``report.json`` and ``overlays.png`` to ``report_dir`` when that is set, and logs where.
+
+``labels`` is subscribed only once a segmenter publishes both ``mask`` and ``latency`` (or after
+``wait_for_segmenter_s``): a source that waits for its subscribers, as the synthetic camera does,
+then starts when the whole chain is discovered, and no early mask or latency message is lost to
+a half-discovered graph.
 """
 
 from __future__ import annotations
@@ -46,6 +51,8 @@ PARAMS = [
               1, 100_000),
     ParamSpec("overlay_count", 6, "frames in the overlay strip", 0, 100),
     ParamSpec("summary_period_s", 2.0, "period of /diagnostics and the log line, s", 0.1, 60.0),
+    ParamSpec("wait_for_segmenter_s", 60.0, "subscribe labels once mask and latency have a "
+              "publisher, or after this long, s", 0.0, 3600.0),
 ]
 
 
@@ -67,11 +74,29 @@ class SegmentationEvaluatorNode(Node):
         self.rejected = 0
         self._said_waiting = False
         self.diagnostics = DiagnosticsPublisher(self)
-        self.create_subscription(Image, "mask", self._on_mask, OUTPUT_QOS, raw=True)
-        self.create_subscription(Image, "labels", self._on_label, SENSOR_QOS, raw=True)
+        self.mask_sub = self.create_subscription(Image, "mask", self._on_mask, OUTPUT_QOS,
+                                                 raw=True)
+        self.latency_sub = self.create_subscription(SegmentationLatency, "latency",
+                                                    self._on_latency, OUTPUT_QOS)
         self.create_subscription(Image, "image", self._on_image, SENSOR_QOS, raw=True)
-        self.create_subscription(SegmentationLatency, "latency", self._on_latency, OUTPUT_QOS)
+        self.labels_sub = None
+        self._started = time.monotonic()
+        self._segmenter_timer = self.create_timer(0.05, self._subscribe_labels_when_heard)
         self.create_timer(self.params["summary_period_s"], self._report)
+
+    def _subscribe_labels_when_heard(self) -> None:
+        heard = (self.mask_sub.get_publisher_count() > 0
+                 and self.latency_sub.get_publisher_count() > 0)
+        waited = time.monotonic() - self._started
+        if not heard and waited < self.params["wait_for_segmenter_s"]:
+            return
+        self._segmenter_timer.cancel()
+        if not heard:
+            self.get_logger().warning(
+                f"no segmenter publishes on {self.mask_sub.topic_name} and "
+                f"{self.latency_sub.topic_name} after {waited:.0f} s; subscribing labels anyway")
+        self.labels_sub = self.create_subscription(Image, "labels", self._on_label, SENSOR_QOS,
+                                                   raw=True)
 
     def _decode(self, data: bytes):
         try:

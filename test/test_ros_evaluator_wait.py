@@ -1,0 +1,61 @@
+"""segmentation_evaluator subscribes labels only once a segmenter publishes masks and latency, so
+a source that waits for its subscribers starts when the whole chain is discovered."""
+
+from __future__ import annotations
+
+import time
+
+import rclpy
+from ness_msgs.msg import SegmentationLatency
+from rclpy.executors import SingleThreadedExecutor
+from rclpy.parameter import Parameter
+from sensor_msgs.msg import Image
+
+from ness_ros.ros.evaluator_node import SegmentationEvaluatorNode
+from ness_ros.ros.qos import OUTPUT_QOS
+
+
+def spin_until(executor, condition, timeout_s: float) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline and not condition():
+        executor.spin_once(timeout_sec=0.05)
+    return condition()
+
+
+def test_labels_are_subscribed_once_mask_and_latency_have_publishers():
+    rclpy.init()
+    executor = SingleThreadedExecutor()
+    evaluator = SegmentationEvaluatorNode(namespace="/evaluator_wait")
+    segmenter = rclpy.create_node("fake_segmenter", namespace="/evaluator_wait")
+    executor.add_node(evaluator)
+    executor.add_node(segmenter)
+    try:
+        spin_until(executor, lambda: False, 1.0)
+        assert evaluator.labels_sub is None  # nobody publishes masks yet
+        segmenter.create_publisher(Image, "mask", OUTPUT_QOS)
+        spin_until(executor, lambda: False, 1.0)
+        assert evaluator.labels_sub is None  # masks alone are not enough: latency too
+        segmenter.create_publisher(SegmentationLatency, "latency", OUTPUT_QOS)
+        assert spin_until(executor, lambda: evaluator.labels_sub is not None, 30.0)
+        assert evaluator.labels_sub.topic_name == "/evaluator_wait/labels"
+    finally:
+        executor.shutdown()
+        evaluator.destroy_node()
+        segmenter.destroy_node()
+        rclpy.shutdown()
+
+
+def test_without_a_segmenter_labels_are_subscribed_after_the_wait_with_a_warning():
+    rclpy.init()
+    executor = SingleThreadedExecutor()
+    evaluator = SegmentationEvaluatorNode(
+        namespace="/evaluator_alone",
+        parameter_overrides=[Parameter("wait_for_segmenter_s", value=0.3)])
+    executor.add_node(evaluator)
+    try:
+        assert spin_until(executor, lambda: evaluator.labels_sub is not None, 10.0)
+        assert evaluator.count_publishers("/evaluator_alone/mask") == 0
+    finally:
+        executor.shutdown()
+        evaluator.destroy_node()
+        rclpy.shutdown()
