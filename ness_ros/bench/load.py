@@ -20,12 +20,26 @@ the slopes between all pairs of samples, robust to the short peaks of a frame's 
 and its peak ``VmHWM``. Memory counts as bounded when the second half's trend stays under
 10 MB/min: the event buffer's storage (at most 1.5 x event_buffer_max_events x 21 bytes) is
 allocated lazily, so the first seconds show it filling.
+
+``--event-message packet`` sends ``event_camera_msgs/EventPacket`` instead, as real cameras'
+drivers do: ``--encoding evt3`` (metavision_driver, Prophesee EVT 3.0) or ``libcaer``
+(libcaer_driver, 8 bytes per event), encoded once with the project's encoders
+(:class:`RestampedPackets`) and restamped per message: header stamp, ``seq`` (consecutive over
+the messages sent, so the node's ``events_lost_packets`` counts transport losses only) and
+``time_base``; for evt3, whose event times are the sensor time carried in the payload, also the
+TIME_HIGH/TIME_LOW words (the template has one pair per distinct microsecond, two strided
+writes per message). The node runs with ``event_message`` set to the type sent. The packet
+stream is synthetic: the events of one microsecond share a row, as a sensor's row readout does,
+so evt3 needs one ADDR_Y per microsecond (bytes per event are reported). Also reported for every
+run: the node process's CPU time over the load divided by its wall time (``/proc/PID/stat``
+utime + stime: decoding, buffering and the model together; "node CPU, cores").
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import struct
 import subprocess
@@ -37,6 +51,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from ness_ros.cli.report import add_json_option, format_table, write_json
 
@@ -54,6 +69,10 @@ EVENT_BUFFER_STORAGE_MB = 1.5 * 5_000_000 * (13 + 8) / 2**20
 _STAMP = struct.Struct("<iI")
 _TIMES = np.dtype({"names": ["sec", "nanosec"], "formats": ["<i4", "<u4"], "offsets": [0, 4],
                    "itemsize": 8})
+#: ``--event-message``: the ROS type of each; ``--encoding``: EventPacket encodings sent.
+MESSAGE_TYPES = {"dvs": "dvs_msgs/EventArray", "packet": "event_camera_msgs/EventPacket"}
+PACKET_ENCODINGS = ("evt3", "libcaer")
+_SEQ_TIME_BASE = struct.Struct("<QQ")
 
 
 def register(subparsers: Any) -> None:
@@ -67,7 +86,12 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--frame-rate", type=float, default=20.0,
                         help="frames per second (default 20; 0: events only)")
     parser.add_argument("--message-ms", type=float, default=1.0,
-                        help="time span of one EventArray message, ms (default 1)")
+                        help="time span of one event message, ms (default 1)")
+    parser.add_argument("--event-message", choices=sorted(MESSAGE_TYPES), default="dvs",
+                        help="dvs: dvs_msgs/EventArray (default); packet: "
+                             "event_camera_msgs/EventPacket in --encoding")
+    parser.add_argument("--encoding", choices=PACKET_ENCODINGS, default="evt3",
+                        help="EventPacket encoding with --event-message packet (default evt3)")
     parser.add_argument("--model", default="",
                         help="model file (default: packaged segsnn weights, else a tiny "
                              "untrained SegSNN)")
@@ -92,7 +116,7 @@ class RestampedEvents:
         from ness_ros.events.dvs_codec import events_nbytes
 
         rng = np.random.default_rng(seed)
-        self.period_ns = int(period_ns)
+        self.period_ns, self.n = int(period_ns), int(n)
         self.buffers, self.offsets, self.times = [], [], []
         for _ in range(count):
             offsets = np.sort(rng.integers(0, self.period_ns, n)).astype(np.int64)
@@ -107,7 +131,13 @@ class RestampedEvents:
             self.times.append(np.ndarray((n,), _TIMES, buffer=buf, offset=start + 4,
                                          strides=(16,)))
 
-    def message(self, i: int, start_ns: int) -> bytes:
+    @property
+    def bytes_per_event(self) -> float:
+        """Bytes of a whole message per event."""
+        return statistics.fmean(len(b) for b in self.buffers) / max(1, self.n)
+
+    def message(self, i: int, start_ns: int, seq: int = 0) -> bytes:
+        """Message ``i`` restamped to ``start_ns`` (``seq``: EventArray has none, ignored)."""
         i %= len(self.buffers)
         buf, times = self.buffers[i], self.times[i]
         sec, nanosec = divmod(int(start_ns), 1_000_000_000)
@@ -120,6 +150,107 @@ class RestampedEvents:
             extra, times["nanosec"] = np.divmod(t, 1_000_000_000)
             times["sec"] = sec + extra
         _STAMP.pack_into(buf, 4, sec, nanosec)
+        return buf.tobytes()
+
+
+class RestampedPackets:
+    """``count`` EventPacket messages of ``n`` events over ``period_ns``, encoded once.
+
+    The events lie on whole microseconds, the first at the message's start (so the node, which
+    anchors the stream's sensor time to its first packet's header stamp, puts every event at its
+    message's stamp plus its offset); the events of one microsecond share a row. ``evt3`` is
+    encoded with :class:`~ness_ros.events.evt3.Evt3Encoder`, then every TIME_LOW word gets a
+    TIME_HIGH word before it (a valid EVT 3.0 stream: redundant TIME_HIGH words are allowed), so
+    that any start time can be written into the words in place whatever microsecond carries into
+    TIME_HIGH. ``libcaer`` (:func:`~ness_ros.events.packet_formats.encode_libcaer`) carries
+    offsets from ``time_base``: only ``time_base`` changes.
+
+    :meth:`message` patches header stamp, ``seq``, ``time_base`` (the start, ns) and, for evt3,
+    the time words (the absolute microsecond, modulo 2^24 as the sensor counter).
+    """
+
+    def __init__(self, n: int, period_ns: int, encoding: str, *, width: int, height: int,
+                 count: int = 4, seed: int = 0) -> None:
+        from ness_ros.events import EventBatch, Header
+        from ness_ros.events.evt3 import TIME_HIGH, TIME_LOW, Evt3Encoder
+        from ness_ros.events.packet_codec import PacketInfo, encode_event_packet
+        from ness_ros.events.packet_formats import encode_libcaer
+
+        if encoding not in PACKET_ENCODINGS:
+            raise ValueError(f"encoding must be one of {PACKET_ENCODINGS}, got {encoding!r}")
+        period_us = max(1, int(period_ns) // 1000)
+        rng = np.random.default_rng(seed)
+        self.encoding, self.n, self.period_ns = encoding, int(n), period_us * 1000
+        self.buffers: list[NDArray[np.uint8]] = []
+        self.offsets_us: list[NDArray[np.int64]] = []  # per template, the events' offsets
+        # evt3: per template, the uint16 view of the words and the TIME_HIGH/TIME_LOW slots
+        self.words: list[NDArray[np.uint16]] = []
+        self.high_at: list[NDArray[np.int64]] = []
+        self.low_at: list[NDArray[np.int64]] = []
+        self.time_us: list[NDArray[np.int64]] = []  # offset of each TIME_LOW/TIME_HIGH pair
+        self.payload_bytes = 0
+        for _ in range(count):
+            us = np.sort(rng.integers(0, period_us, n)).astype(np.int64)
+            us[0] = 0
+            row = rng.integers(0, height, period_us)
+            batch = EventBatch.from_arrays(us * 1000, rng.integers(0, width, n), row[us],
+                                           rng.integers(0, 2, n), width=width, height=height)
+            if encoding == "libcaer":
+                payload = encode_libcaer(batch, 0)
+            else:
+                words = np.frombuffer(Evt3Encoder().encode(batch), "<u2")
+                code = words >> 12
+                high = np.maximum.accumulate(np.where(code == TIME_HIGH, np.arange(len(words)),
+                                                      0))
+                full = ((words[high].astype(np.int64) & 0xFFF) << 12) | (words & 0xFFF)
+                low = np.flatnonzero(code == TIME_LOW)
+                self.time_us.append(full[low])
+                keep = code != TIME_HIGH
+                kept_low = np.flatnonzero(code[keep] == TIME_LOW)
+                words = np.insert(words[keep], kept_low, TIME_HIGH << 12)
+                payload = words.tobytes()
+            info = PacketInfo(Header.from_ns(0, "bench_camera"), width, height, 0, 0, encoding)
+            raw = encode_event_packet(info, payload)
+            buf = np.frombuffer(bytearray(raw), dtype=np.uint8)
+            start = len(raw) - len(payload)
+            if encoding == "evt3":
+                view = np.ndarray((len(payload) // 2,), "<u2", buffer=buf, offset=start)
+                self.words.append(view)
+                self.low_at.append(kept_low + np.arange(1, len(kept_low) + 1))
+                self.high_at.append(self.low_at[-1] - 1)
+            self.buffers.append(buf)
+            self.offsets_us.append(us)
+            self.payload_bytes += len(payload)
+        self.payload_bytes /= count
+        # seq and time_base: after the header (stamp, frame id), height and width, 8-aligned.
+        pos = 4 + 12 + len("bench_camera") + 1
+        pos += -pos % 4 + 8
+        self.seq_at = pos + (-(pos - 4) % 8)
+        self._check()
+
+    def _check(self) -> None:
+        from ness_ros.events.packet_codec import parse_event_packet
+
+        info, _ = parse_event_packet(self.message(0, 123_000_000_000, 7))
+        assert (info.seq, info.time_base, info.header.stamp_ns) == (7, 123_000_000_000,
+                                                                    123_000_000_000), info
+
+    @property
+    def bytes_per_event(self) -> float:
+        """Bytes of a whole message per event."""
+        return statistics.fmean(len(b) for b in self.buffers) / max(1, self.n)
+
+    def message(self, i: int, start_ns: int, seq: int = 0) -> bytes:
+        """Message ``i`` restamped to start at ``start_ns`` (whole microseconds), ``seq``."""
+        i %= len(self.buffers)
+        buf = self.buffers[i]
+        _STAMP.pack_into(buf, 4, *divmod(int(start_ns), 1_000_000_000))
+        _SEQ_TIME_BASE.pack_into(buf, self.seq_at, int(seq), int(start_ns))
+        if self.encoding == "evt3":
+            t = self.time_us[i] + int(start_ns) // 1000
+            words = self.words[i]
+            words[self.high_at[i]] = (t >> 12) & 0xFFF | 0x8000
+            words[self.low_at[i]] = t & 0xFFF | 0x6000
         return buf.tobytes()
 
 
@@ -144,24 +275,36 @@ def publish(config: dict[str, Any]) -> dict[str, Any]:
 
     from ness_ros.ros.qos import SENSOR_QOS
 
+    packets = config.get("event_message", "dvs") == "packet"
     period_ns = int(round(config["message_ms"] * 1e6))
+    if packets:  # evt3 and libcaer carry whole microseconds
+        period_ns = max(1000, int(round(period_ns / 1000)) * 1000)
     per_message = max(1, int(round(config["event_rate"] * period_ns / 1e9)))
     frame_ns = int(round(1e9 / config["frame_rate"])) if config["frame_rate"] > 0 else 0
-    events = RestampedEvents(per_message, period_ns, width=WIDTH, height=HEIGHT)
+    events: RestampedEvents | RestampedPackets
+    if packets:
+        events = RestampedPackets(per_message, period_ns, config.get("encoding", "evt3"),
+                                  width=WIDTH, height=HEIGHT)
+    else:
+        events = RestampedEvents(per_message, period_ns, width=WIDTH, height=HEIGHT)
     frames = bench_frames(WIDTH, HEIGHT)
     rclpy.init()
-    from dvs_msgs.msg import EventArray
     from sensor_msgs.msg import Image
 
+    if packets:
+        from event_camera_msgs.msg import EventPacket as EventMessage
+    else:
+        from dvs_msgs.msg import EventArray as EventMessage
+
     node = rclpy.create_node(f"{NODE_NAME}_publisher")
-    event_pub = node.create_publisher(EventArray, TOPICS["events"], SENSOR_QOS)
+    event_pub = node.create_publisher(EventMessage, TOPICS["events"], SENSOR_QOS)
     image_pub = node.create_publisher(Image, TOPICS["image"], SENSOR_QOS)
     deadline = time.monotonic() + 120.0  # the node starts at the same time
     while (event_pub.get_subscription_count() == 0 or image_pub.get_subscription_count() == 0) \
             and time.monotonic() < deadline:
         time.sleep(0.05)
     print("started", flush=True)
-    t0 = time.time_ns()
+    t0 = time.time_ns() // 1000 * 1000  # whole microseconds: evt3 and libcaer times
     mono0 = time.monotonic_ns()
     end = mono0 + int(config["duration"] * 1e9)
     k = j = sent = skipped = frames_sent = frames_skipped = 0
@@ -182,7 +325,7 @@ def publish(config: dict[str, Any]) -> dict[str, Any]:
                 frames_skipped += next_frame - j
                 j = next_frame
         began = time.monotonic_ns()
-        event_pub.publish(events.message(k, t0 + k * period_ns))
+        event_pub.publish(events.message(k, t0 + k * period_ns, sent))
         sent += 1
         k += 1
         while frame_ns and j * frame_ns <= k * period_ns:
@@ -198,7 +341,10 @@ def publish(config: dict[str, Any]) -> dict[str, Any]:
     return {"messages": sent, "messages_skipped": skipped, "events": sent * per_message,
             "events_per_message": per_message, "frames": frames_sent,
             "frames_skipped": frames_skipped, "elapsed_s": elapsed,
-            "publisher_busy_fraction": busy_ns / 1e9 / elapsed if elapsed else 0.0}
+            "publisher_busy_fraction": busy_ns / 1e9 / elapsed if elapsed else 0.0,
+            "bytes_per_event": events.bytes_per_event,
+            "payload_bytes_per_event": (events.payload_bytes / per_message if packets
+                                        else 16.0)}
 
 
 # -- the measuring side -------------------------------------------------------------------------
@@ -213,6 +359,16 @@ def memory_kb(pid: int) -> tuple[int, int] | None:
         return int(fields["VmRSS"].split()[0]), int(fields["VmHWM"].split()[0])
     except (KeyError, ValueError, IndexError):
         return None
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time of process ``pid`` (all its threads) in seconds, None once gone."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = text[text.rindex(")") + 2:].split()  # after "pid (comm) "; field 3 is fields[0]
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def model_file(requested: str, folder: Path) -> tuple[str, str]:
@@ -256,6 +412,7 @@ class Monitor:
         self.latency: list[tuple[float, float, float, bool]] = []
         self.diagnostics: list[tuple[float, dict[str, str], str]] = []
         self.memory: list[tuple[float, int, int]] = []
+        self.cpu: list[tuple[float, float]] = []  # (monotonic time, node CPU seconds)
         self.ready = False
         self.node.create_subscription(SegmentationLatency, f"/{NODE_NAME}/latency",
                                       self._on_latency, OUTPUT_QOS)
@@ -286,6 +443,9 @@ class Monitor:
                 sample = memory_kb(self.pid)
                 if sample is not None:
                     self.memory.append((now, *sample))
+                cpu = cpu_seconds(self.pid)
+                if cpu is not None:
+                    self.cpu.append((now, cpu))
                 self._next_sample = now + SAMPLE_PERIOD_S
             if now >= end:
                 return
@@ -319,6 +479,15 @@ def _trend_mb_per_min(samples: list[tuple[float, int, int]], t0: float, t1: floa
     return float(np.median((rss[j] - rss[i]) / (t[j] - t[i])) * 60)
 
 
+def node_cpu_cores(samples: list[tuple[float, float]], t0: float, t1: float) -> float:
+    """CPU seconds the node used per wall second between the samples nearest ``t0`` and ``t1``
+    (inside the interval)."""
+    inside = [s for s in samples if t0 - SAMPLE_PERIOD_S <= s[0] <= t1 + SAMPLE_PERIOD_S]
+    if len(inside) < 2 or inside[-1][0] <= inside[0][0]:
+        return float("nan")
+    return (inside[-1][1] - inside[0][1]) / (inside[-1][0] - inside[0][0])
+
+
 def summarize(monitor: Monitor, published: dict[str, Any], load_start: float, load_end: float,
               config: dict[str, Any], note: str, exit_code: int | None) -> dict[str, Any]:
     """The figures of one run."""
@@ -333,8 +502,14 @@ def summarize(monitor: Monitor, published: dict[str, Any], load_start: float, lo
     frames_in = sum(monitor.diagnostic(key, 0.0) for key in ("frames_published",
                                                              "frames_dropped", "rejected_image"))
     trend = _trend_mb_per_min(memory, (load_start + load_end) / 2, load_end)
+    packets = config.get("event_message", "dvs") == "packet"
     figures = {
         "model": note,
+        "event_message": config.get("event_message", "dvs"),
+        "message_type": MESSAGE_TYPES[config.get("event_message", "dvs")],
+        "encoding": config.get("encoding", "evt3") if packets else "",
+        "bytes_per_event": published.get("bytes_per_event", float("nan")),
+        "payload_bytes_per_event": published.get("payload_bytes_per_event", float("nan")),
         "duration_s": elapsed,
         "events_per_s_target": config["event_rate"],
         "events_per_s_published": events / elapsed if elapsed else 0.0,
@@ -345,6 +520,10 @@ def summarize(monitor: Monitor, published: dict[str, Any], load_start: float, lo
         "events_received": int(received),
         "events_lost_in_transport": int(events - received - monitor.diagnostic(
             "events_out_of_bounds", 0.0)),
+        "event_packets_lost": int(monitor.diagnostic("events_lost_packets", 0.0)),
+        "events_out_of_bounds": int(monitor.diagnostic("events_out_of_bounds", 0.0)),
+        "events_late": int(monitor.diagnostic("events_late", 0.0)),
+        "rejected_events": int(monitor.diagnostic("rejected_events", 0.0)),
         "events_dropped_buffer": int(monitor.diagnostic("events_dropped_buffer", 0.0)),
         "events_dropped_overflow": int(monitor.diagnostic("events_dropped_overflow", 0.0)),
         "frames_published": published.get("frames", 0),
@@ -372,6 +551,7 @@ def summarize(monitor: Monitor, published: dict[str, Any], load_start: float, lo
         "rss_samples_mb": [(round(t - load_start, 2), round(rss / 1024, 1))
                            for t, rss, _ in memory],
         "publisher_busy_fraction": published.get("publisher_busy_fraction", float("nan")),
+        "node_cpu_cores": node_cpu_cores(monitor.cpu, load_start, load_end),
         "stage_p50_ms": {key[len("stage_"):-len("_p50_ms")]: monitor.diagnostic(key)
                          for key in (monitor.diagnostics[-1][1] if monitor.diagnostics else {})
                          if key.startswith("stage_")},
@@ -383,12 +563,17 @@ def summarize(monitor: Monitor, published: dict[str, Any], load_start: float, lo
 
 #: The printed table: (measure, key of the figures, unit); the JSON has every figure.
 TABLE = [
+    ("event message", "message_type", ""),
+    ("encoding", "encoding", ""),
+    ("bytes per event (whole message)", "bytes_per_event", "bytes"),
     ("events/s target", "events_per_s_target", "events/s"),
     ("events/s published", "events_per_s_published", "events/s"),
     ("events/s received by the node", "events_per_s_received", "events/s"),
     ("event messages published", "event_messages_published", "messages"),
     ("event messages skipped (publisher behind)", "event_messages_skipped", "messages"),
     ("events lost in transport", "events_lost_in_transport", "events"),
+    ("EventPacket seq gaps (node's events_lost_packets)", "event_packets_lost", "messages"),
+    ("event messages rejected by the node", "rejected_events", "messages"),
     ("events dropped by the buffer's count bound", "events_dropped_overflow", "events"),
     ("events dropped by both buffer bounds", "events_dropped_buffer", "events"),
     ("frames published", "frames_published", "frames"),
@@ -411,6 +596,7 @@ TABLE = [
     ("event buffer storage at most (default bound)", "event_buffer_storage_mb", "MB"),
     (f"memory bounded (trend <= {TREND_LIMIT_MB_PER_MIN:g} MB/min)", "memory_bounded", ""),
     ("publisher busy fraction", "publisher_busy_fraction", ""),
+    ("node CPU over the load (decode, buffer, model)", "node_cpu_cores", "cores"),
     ("node exit code", "node_exit_code", ""),
 ]
 
@@ -440,12 +626,15 @@ def run(args: argparse.Namespace) -> int:
     from ness_ros.graph_runner import GraphProcesses
 
     config = {"duration": float(args.duration), "event_rate": float(args.event_rate),
-              "frame_rate": float(args.frame_rate), "message_ms": float(args.message_ms)}
+              "frame_rate": float(args.frame_rate), "message_ms": float(args.message_ms),
+              "event_message": args.event_message,
+              "encoding": args.encoding if args.event_message == "packet" else ""}
     with tempfile.TemporaryDirectory(prefix="ness_bench_load_") as tmp:
         path, note = model_file(args.model, Path(tmp))
         print(f"model: {note}", flush=True)
         spec = NodeSpec("hybrid_segmentation", NODE_NAME, [], {"model": path,
-                        "diagnostics_period_s": 0.5}, list(TOPICS.items()))
+                        "diagnostics_period_s": 0.5, "event_message": args.event_message},
+                        list(TOPICS.items()))
         log_dir = Path(args.log_dir) if args.log_dir else Path(tmp) / "logs"
         graph = GraphProcesses([spec], log_dir)
         rclpy.init()
@@ -486,8 +675,10 @@ def run(args: argparse.Namespace) -> int:
             rclpy.try_shutdown()
         figures = summarize(monitor, published, load_start, load_end, config, note,
                             codes.get(NODE_NAME))
+    kind = (f"EventPackets ({config['encoding']})" if config["event_message"] == "packet"
+            else "EventArrays")
     title = (f"ness bench load: hybrid_segmentation, {config['event_rate']:.3g} events/s in "
-             f"{config['message_ms']:g} ms EventArrays + {config['frame_rate']:g} Hz "
+             f"{config['message_ms']:g} ms {kind} + {config['frame_rate']:g} Hz "
              f"{WIDTH}x{HEIGHT} rgb8 frames for {figures['duration_s']:.1f} s\nmodel: {note}")
     print(format_table(table_rows(figures), ["measure", "value", "unit"], title=title))
     write_json(args.json, {"benchmark": "load", "config": config, "figures": figures})
