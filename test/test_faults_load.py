@@ -57,7 +57,7 @@ def _packet_run(tmp_path, encoding):
     assert figures["latency_p95_ms"] >= figures["latency_p50_ms"]
     assert figures["rss_peak_mb"] >= figures["rss_end_mb"] > 50
     assert "rss_trend_second_half_mb_per_min" in figures
-    assert figures["node_cpu_cores"] > 0
+    assert figures["node_cpu_cores"] > 0 and figures["event_intake_cores"] > 0
     return figures
 
 

@@ -32,7 +32,11 @@ writes per message). The node runs with ``event_message`` set to the type sent. 
 stream is synthetic: the events of one microsecond share a row, as a sensor's row readout does,
 so evt3 needs one ADDR_Y per microsecond (bytes per event are reported). Also reported for every
 run: the node process's CPU time over the load divided by its wall time (``/proc/PID/stat``
-utime + stime: decoding, buffering and the model together; "node CPU, cores").
+utime + stime: decoding, buffering and the model together; "node CPU, cores") and, after the
+run, the cost of the node's event intake alone: the same messages pushed into the node's
+:class:`~ness_ros.segmentation.inputs_stream.EventStream` (decode, checks, ring buffer) in this
+process, its time per message times the messages published per second ("event intake, cores";
+rclpy's take and the callback around it are not included).
 """
 
 from __future__ import annotations
@@ -269,6 +273,37 @@ def bench_frames(width: int, height: int, count: int = 3) -> list[bytearray]:
     return frames
 
 
+def restamped(config: dict[str, Any]) -> tuple[RestampedEvents | RestampedPackets, int, int]:
+    """The publisher's messages for ``config``, their period in ns and events per message."""
+    packets = config.get("event_message", "dvs") == "packet"
+    period_ns = int(round(config["message_ms"] * 1e6))
+    if packets:  # evt3 and libcaer carry whole microseconds
+        period_ns = max(1000, int(round(period_ns / 1000)) * 1000)
+    per_message = max(1, int(round(config["event_rate"] * period_ns / 1e9)))
+    if packets:
+        return (RestampedPackets(per_message, period_ns, config.get("encoding", "evt3"),
+                                 width=WIDTH, height=HEIGHT), period_ns, per_message)
+    return RestampedEvents(per_message, period_ns, width=WIDTH, height=HEIGHT), period_ns, \
+        per_message
+
+
+def intake_seconds(config: dict[str, Any], messages: int = 200) -> float:
+    """Seconds one message of ``config`` takes in the node's EventStream.push (its default
+    bounds), the mean over ``messages`` after as many to warm up and fill the buffer a bit."""
+    from ness_ros.segmentation.inputs_stream import EventStream
+
+    events, period_ns, _ = restamped(config)
+    stream = EventStream(config.get("event_message", "dvs"))
+    t0 = time.time_ns() // 1000 * 1000
+    data = [events.message(k, t0 + k * period_ns, k) for k in range(2 * messages)]
+    for message in data[:messages]:
+        stream.push(message)
+    began = time.perf_counter()
+    for message in data[messages:]:
+        stream.push(message)
+    return (time.perf_counter() - began) / messages
+
+
 def publish(config: dict[str, Any]) -> dict[str, Any]:
     """Publish the load described by ``config``; returns what was published."""
     import rclpy
@@ -276,17 +311,8 @@ def publish(config: dict[str, Any]) -> dict[str, Any]:
     from ness_ros.ros.qos import SENSOR_QOS
 
     packets = config.get("event_message", "dvs") == "packet"
-    period_ns = int(round(config["message_ms"] * 1e6))
-    if packets:  # evt3 and libcaer carry whole microseconds
-        period_ns = max(1000, int(round(period_ns / 1000)) * 1000)
-    per_message = max(1, int(round(config["event_rate"] * period_ns / 1e9)))
+    events, period_ns, per_message = restamped(config)
     frame_ns = int(round(1e9 / config["frame_rate"])) if config["frame_rate"] > 0 else 0
-    events: RestampedEvents | RestampedPackets
-    if packets:
-        events = RestampedPackets(per_message, period_ns, config.get("encoding", "evt3"),
-                                  width=WIDTH, height=HEIGHT)
-    else:
-        events = RestampedEvents(per_message, period_ns, width=WIDTH, height=HEIGHT)
     frames = bench_frames(WIDTH, HEIGHT)
     rclpy.init()
     from sensor_msgs.msg import Image
@@ -489,7 +515,8 @@ def node_cpu_cores(samples: list[tuple[float, float]], t0: float, t1: float) -> 
 
 
 def summarize(monitor: Monitor, published: dict[str, Any], load_start: float, load_end: float,
-              config: dict[str, Any], note: str, exit_code: int | None) -> dict[str, Any]:
+              config: dict[str, Any], note: str, exit_code: int | None,
+              intake_s: float = float("nan")) -> dict[str, Any]:
     """The figures of one run."""
     elapsed = published.get("elapsed_s", load_end - load_start)
     window = min(WINDOW_S, elapsed / 2)
@@ -552,6 +579,9 @@ def summarize(monitor: Monitor, published: dict[str, Any], load_start: float, lo
                            for t, rss, _ in memory],
         "publisher_busy_fraction": published.get("publisher_busy_fraction", float("nan")),
         "node_cpu_cores": node_cpu_cores(monitor.cpu, load_start, load_end),
+        "event_intake_ms_per_message": intake_s * 1e3,
+        "event_intake_cores": intake_s * published.get("messages", 0) / elapsed
+        if elapsed else float("nan"),
         "stage_p50_ms": {key[len("stage_"):-len("_p50_ms")]: monitor.diagnostic(key)
                          for key in (monitor.diagnostics[-1][1] if monitor.diagnostics else {})
                          if key.startswith("stage_")},
@@ -597,6 +627,8 @@ TABLE = [
     (f"memory bounded (trend <= {TREND_LIMIT_MB_PER_MIN:g} MB/min)", "memory_bounded", ""),
     ("publisher busy fraction", "publisher_busy_fraction", ""),
     ("node CPU over the load (decode, buffer, model)", "node_cpu_cores", "cores"),
+    ("event intake (EventStream.push, timed here after the run)", "event_intake_cores",
+     "cores"),
     ("node exit code", "node_exit_code", ""),
 ]
 
@@ -674,7 +706,7 @@ def run(args: argparse.Namespace) -> int:
             codes = graph.stop()
             rclpy.try_shutdown()
         figures = summarize(monitor, published, load_start, load_end, config, note,
-                            codes.get(NODE_NAME))
+                            codes.get(NODE_NAME), intake_seconds(config))
     kind = (f"EventPackets ({config['encoding']})" if config["event_message"] == "packet"
             else "EventArrays")
     title = (f"ness bench load: hybrid_segmentation, {config['event_rate']:.3g} events/s in "
