@@ -6,13 +6,20 @@ each other's masks. A domain is taken when a DDS participant on this host listen
 unicast discovery ports (the RTPS well-known ports: 7400 + 250 * domain + 10 + 2 * participant,
 which Fast DDS binds exclusively, moving on to the next when one is taken), which a bind attempt
 finds out.
+
+Frames of 640 x 480 and more need one more thing with Fast DDS, ROS 2's default middleware: its
+built-in transports lose most best-effort frames of that size on one host (see
+``config/fastdds_large_frames.xml``); a graph started here gets that profile unless
+FASTDDS_DEFAULT_PROFILES_FILE is set or another middleware is chosen.
 """
 
 from __future__ import annotations
 
 import os
 import socket
+import sys
 from collections.abc import Mapping
+from pathlib import Path
 
 #: Domains handed out: 0 is everyone's default; above 101 the ports reach Linux's ephemeral
 #: range (32768 and up), where other programs' sockets may take them.
@@ -75,15 +82,35 @@ def free_domain_id(start: int | None = None, *, reserve: bool = True) -> int:
                        "this host; set ROS_DOMAIN_ID")
 
 
+#: The Fast DDS profile for large frames, in the source tree and where the package installs it.
+FASTDDS_PROFILE = "fastdds_large_frames.xml"
+
+
+def fastdds_profile() -> Path | None:
+    """The packaged Fast DDS profile for large frames (None when it cannot be found)."""
+    for folder in (Path(__file__).resolve().parent.parent / "config",
+                   Path(sys.prefix) / "share" / "ness_ros" / "config"):
+        if (folder / FASTDDS_PROFILE).is_file():
+            return folder / FASTDDS_PROFILE
+    return None
+
+
 def isolated_ros_env(environ: Mapping[str, str] | None = None) -> dict[str, str]:
     """The variables that keep a graph to itself: ROS_DOMAIN_ID as set in ``environ`` (default
     ``os.environ``), else a free one, and discovery on this host unless
-    ROS_AUTOMATIC_DISCOVERY_RANGE is set."""
+    ROS_AUTOMATIC_DISCOVERY_RANGE is set; with Fast DDS (RMW_IMPLEMENTATION unset or
+    rmw_fastrtps_*) and no FASTDDS_DEFAULT_PROFILES_FILE, the packaged large-frames profile."""
     environ = os.environ if environ is None else environ
     domain = environ.get("ROS_DOMAIN_ID") or str(free_domain_id())
-    return {"ROS_DOMAIN_ID": domain,
-            "ROS_AUTOMATIC_DISCOVERY_RANGE": environ.get("ROS_AUTOMATIC_DISCOVERY_RANGE",
-                                                         "LOCALHOST")}
+    env = {"ROS_DOMAIN_ID": domain,
+           "ROS_AUTOMATIC_DISCOVERY_RANGE": environ.get("ROS_AUTOMATIC_DISCOVERY_RANGE",
+                                                        "LOCALHOST")}
+    fast_dds = environ.get("RMW_IMPLEMENTATION", "rmw_fastrtps_cpp").startswith("rmw_fastrtps")
+    profile = fastdds_profile()
+    if fast_dds and profile is not None:
+        env["FASTDDS_DEFAULT_PROFILES_FILE"] = environ.get("FASTDDS_DEFAULT_PROFILES_FILE",
+                                                           str(profile))
+    return env
 
 
 def isolate_this_process() -> dict[str, str]:

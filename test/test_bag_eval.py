@@ -125,3 +125,19 @@ def test_errors_name_the_problem(bag, models, tmp_path):
         bag_info(tmp_path)
     assert main(["bag", "eval", str(bag), "--mode", "events", "--model",
                  str(models["hybrid"]), "--out", str(tmp_path / "x")]) == 1
+
+
+def test_working_resolution_and_roi_offline_as_in_the_nodes(bag, models, tmp_path):
+    """``--working-size`` and ``--roi``: the model runs at the working size, masks come back at
+    the sensor's resolution and are scored inside the roi only (the rest counted, unscored)."""
+    out, out_json = tmp_path / "report", tmp_path / "eval.json"
+    assert main(["bag", "eval", str(bag), "--model", str(models["hybrid"]), "--threads", "1",
+                 "--working-size", "64x48", "--roi", "0", "16", str(W), str(H - 32),
+                 "--out", str(out), "--json", str(out_json), "--no-progress"]) == 0
+    figures = json.loads(out_json.read_text())["figures"]
+    assert figures["masks"] == figures["frames_evaluated"] == 40
+    assert figures["unscored_pixels"] == 40 * W * 32  # synthetic labels cover every pixel
+    assert figures["resolution"] == (f"model at 64 x 48 (sensor {W} x {H}, roi {W} x {H - 32} "
+                                     "at (0, 16)), mask at the sensor resolution")
+    assert main(["bag", "eval", str(bag), "--model", str(models["hybrid"]), "--roi", "0", "0",
+                 str(W + 1), str(H), "--out", str(tmp_path / "x"), "--no-progress"]) == 1

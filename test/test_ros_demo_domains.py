@@ -11,7 +11,13 @@ import subprocess
 import sys
 
 from helpers.tiny_models import tiny_model_file
-from ness_ros.domain import DOMAINS, domain_in_use, free_domain_id, isolated_ros_env
+from ness_ros.domain import (
+    DOMAINS,
+    domain_in_use,
+    fastdds_profile,
+    free_domain_id,
+    isolated_ros_env,
+)
 
 FRAMES = 60  # 3 s at 20 Hz
 
@@ -36,11 +42,22 @@ def test_a_reserved_domain_is_not_handed_out_again():
 
 
 def test_a_domain_set_by_the_user_is_kept_and_discovery_stays_on_this_host():
-    assert isolated_ros_env({"ROS_DOMAIN_ID": "42"}) == {
-        "ROS_DOMAIN_ID": "42", "ROS_AUTOMATIC_DISCOVERY_RANGE": "LOCALHOST"}
+    env = isolated_ros_env({"ROS_DOMAIN_ID": "42"})
+    assert env["ROS_DOMAIN_ID"] == "42" and env["ROS_AUTOMATIC_DISCOVERY_RANGE"] == "LOCALHOST"
     assert isolated_ros_env({"ROS_AUTOMATIC_DISCOVERY_RANGE": "SUBNET"})[
         "ROS_AUTOMATIC_DISCOVERY_RANGE"] == "SUBNET"
     assert int(isolated_ros_env({})["ROS_DOMAIN_ID"]) in DOMAINS
+
+
+def test_fast_dds_gets_the_large_frames_profile_unless_one_is_set_or_another_middleware():
+    profile = fastdds_profile()
+    assert profile is not None and "segment_size" in profile.read_text()
+    assert isolated_ros_env({"ROS_DOMAIN_ID": "42"})["FASTDDS_DEFAULT_PROFILES_FILE"] == \
+        str(profile)
+    assert isolated_ros_env({"ROS_DOMAIN_ID": "42", "FASTDDS_DEFAULT_PROFILES_FILE": "/my.xml"})[
+        "FASTDDS_DEFAULT_PROFILES_FILE"] == "/my.xml"
+    assert "FASTDDS_DEFAULT_PROFILES_FILE" not in isolated_ros_env(
+        {"ROS_DOMAIN_ID": "42", "RMW_IMPLEMENTATION": "rmw_cyclonedds_cpp"})
 
 
 def playing_window(log: str) -> tuple[float, float]:

@@ -39,3 +39,20 @@ def test_latency_and_stage_times_are_summarised():
     assert summary.stage_ms["inference"]["p50"] == pytest.approx(101.0)
     assert summary.stage_ms["inference"]["max"] == 200.0
     assert summary.stage_ms["publish"]["p95"] == 1.0
+
+
+def test_pixels_a_mask_left_unlabelled_are_not_scored_but_counted():
+    """A node with a region of interest publishes 255 outside it: those labelled pixels are
+    left out of the scores and counted, not scored as errors (nor refused)."""
+    evaluator = OnlineEvaluator()
+    label = np.zeros((4, 6), np.uint8)
+    label[:, 3:] = 1
+    label[0, 0] = 255
+    mask = label.copy()
+    mask[0, 0] = 0
+    mask[:2, :] = 255  # outside the roi: 12 pixels, 11 of them labelled
+    evaluator.add_label(5, label)
+    evaluator.add_mask(5, mask, 0.0)
+    summary = evaluator.summary()
+    assert summary.unscored_pixels == 11
+    assert summary.pixel_accuracy == 1.0 and np.asarray(summary.confusion).sum() == 12

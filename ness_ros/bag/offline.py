@@ -35,6 +35,7 @@ from ness_ros.segmentation.inputs import InputEncoder
 from ness_ros.segmentation.inputs_stream import EventStream, decode_frame
 from ness_ros.segmentation.online_eval import OnlineEvaluator
 from ness_ros.segmentation.overlay import overlay_row
+from ness_ros.segmentation.working_resolution import SensorRescaler, WorkingResolution
 
 MODES = ("hybrid", "events")
 
@@ -52,6 +53,8 @@ class EvalOptions:
         event_buffer_seconds, event_buffer_max_events: the event buffer's bounds (as the nodes).
         device: torch device.
         guided: the hybrid segmenter's guided upsampling (None: the model's bilinear logits).
+        working: the resolution the model runs at, as the nodes' ``working_size``, roi and
+            ``mask_resolution`` (masks must stay at the sensor's to be scored against labels).
         progress: show a progress bar.
     """
 
@@ -64,6 +67,7 @@ class EvalOptions:
     event_buffer_max_events: int = 5_000_000
     device: str = "cpu"
     guided: GuidedUpsampling | None = None
+    working: WorkingResolution = field(default_factory=WorkingResolution)
     progress: bool = True
 
 
@@ -83,6 +87,7 @@ class _Run:
         self.stream = EventStream(topics.event_message or "dvs",
                                   max_events=options.event_buffer_max_events,
                                   max_seconds=options.event_buffer_seconds)
+        self.rescalers = SensorRescaler(options.working, card.input_size)
         self.evaluator = OnlineEvaluator()
         self.pending: deque[tuple[int, NDArray[np.uint8] | None]] = deque()
         self.period_ns = int(round(options.period_s * 1e9))
@@ -158,13 +163,16 @@ class _Run:
             elif (events.width, events.height) != (width, height):
                 raise BagError(f"event sensor {events.width} x {events.height} differs from the "
                                f"image {width} x {height}")
-            result = self.segmenter.segment(rgb, stamp, events)
+            rescaler = self._rescaler((width, height))
+            result = self.segmenter.segment(rescaler.frame(rgb), stamp, rescaler.events(events))
             if not result.reset:
                 self.recomputed.append(result.recomputed_fraction)
         else:
             if events is None:
                 return
-            result = self.segmenter.segment(events, stamp)
+            rescaler = self._rescaler((events.width, events.height))
+            result = self.segmenter.segment(rescaler.events(events), stamp)
+        result.mask = rescaler.mask(result.mask)
         self.segment_ms.append((time.perf_counter() - start) * 1e3)
         self.keyframes += int(result.keyframe)
         self.last_stamp = stamp
@@ -174,6 +182,13 @@ class _Run:
             picture = rgb if rgb is not None else events_image(
                 events.time_slice(stamp - self.window_ns, stamp))
             self.overlays[stamp] = [picture, result.mask, self.recent_labels.get(stamp)]
+
+
+    def _rescaler(self, sensor_size: tuple[int, int]):
+        try:
+            return self.rescalers.for_sensor(sensor_size)[0]
+        except ValueError as exc:
+            raise BagError(f"working resolution: {exc}") from exc
 
 
 def evaluate_bag(path: str | Path, model: torch.nn.Module, card, topics: BagTopics,
@@ -227,6 +242,8 @@ def _report(path, duration_s: float, topics: BagTopics, options: EvalOptions, ru
         "recomputed_fraction_mean": float(np.mean(run.recomputed)) if run.recomputed
         else float("nan"),
         "rejected_messages": run.rejected,
+        "unscored_pixels": summary.unscored_pixels,
+        "resolution": run.rescalers.describe(),
     }
     has_labels = topics.labels is not None and summary.frames_evaluated > 0
     rows = [overlay_row(f, m, lab) for f, m, lab in run.overlays.values()]

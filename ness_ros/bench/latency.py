@@ -40,6 +40,10 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--theta", type=float, default=None, help="gated mode's threshold "
                         "with static reuse (default: config/segmentation.yaml)")
     parser.add_argument("--model", default="", help="model file (default: packaged weights)")
+    parser.add_argument("--size", type=int, nargs=2, default=(346, 260),
+                        metavar=("WIDTH", "HEIGHT"), help="image size of the synthetic camera")
+    parser.add_argument("--working-size", default=None, help="the hybrid node's working_size: "
+                        "auto, sensor or WIDTHxHEIGHT (default: auto)")
     parser.add_argument("--out", type=Path, default=Path("runs/bench_latency"))
     add_upsampling_option(parser)
     add_json_option(parser)
@@ -69,6 +73,10 @@ def run(args: argparse.Namespace) -> int:
                                        model=args.model, source="synthetic", seed=args.seed,
                                        duration_s=args.duration)
             for spec in specs:
+                if spec.executable == "synthetic_camera":
+                    spec.parameters["width"], spec.parameters["height"] = args.size
+                if spec.executable == "hybrid_segmentation" and args.working_size:
+                    spec.parameters["working_size"] = args.working_size
                 if spec.executable == "hybrid_segmentation" and mode == "full frame":
                     spec.parameters["keyframe_interval"] = 1
                 if spec.executable == "segmentation_evaluator":
@@ -86,8 +94,9 @@ def run(args: argparse.Namespace) -> int:
     ratios = {"masks_per_s": gated["masks_per_s"] / full["masks_per_s"],
               "processing_p50_ms": gated["processing_p50_ms"] / full["processing_p50_ms"],
               "processing_p95_ms": gated["processing_p95_ms"] / full["processing_p95_ms"]}
-    title = (f"hybrid node at 20 Hz, {args.duration:g} s of seed {args.seed}, 346 x 260, nodes "
-             f"in separate processes, {args.upsampling} upsampling")
+    title = (f"hybrid node at 20 Hz, {args.duration:g} s of seed {args.seed}, "
+             f"{args.size[0]} x {args.size[1]} (working size {args.working_size or 'auto'}), "
+             f"nodes in separate processes, {args.upsampling} upsampling")
     if args.repeats > 1:
         print(format_table(rows, title=title + ", every run"))
         title = f"median of {args.repeats} runs of each mode"

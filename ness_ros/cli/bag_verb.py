@@ -71,6 +71,11 @@ def _evaluating(parser: argparse.ArgumentParser, out: str) -> None:
     add_upsampling_option(parser)
     parser.add_argument("--period", type=float, default=0.05,
                         help="events mode, bag without frames: a mask every this many s")
+    parser.add_argument("--working-size", default="auto", help="resolution the model runs at, "
+                        "as the nodes' working_size: auto, sensor or WIDTHxHEIGHT")
+    parser.add_argument("--roi", type=int, nargs=4, default=None,
+                        metavar=("X", "Y", "WIDTH", "HEIGHT"),
+                        help="region of interest in sensor pixels (masks: 255 outside it)")
     parser.add_argument("--out", type=Path, default=Path(out), help="report folder")
     _topics(parser)
     parser.add_argument("--no-progress", action="store_true")
@@ -227,12 +232,22 @@ def run_eval(args: argparse.Namespace) -> int:
         topics = resolve_topics(bag_info(args.bag), **_topic_names(args))
         options = EvalOptions(mode=args.mode, gating=_gating(args), period_s=args.period,
                               event_lag_s=args.event_lag, device=args.device,
-                              guided=guided, progress=not args.no_progress)
+                              guided=guided, working=_working(args),
+                              progress=not args.no_progress)
         report = evaluate_bag(args.bag, model, card, topics, options)
     except (BagError, ModelError, ValueError) as exc:
         print(f"ness bag eval: {exc}")
         return 1
     return _show(report, args)
+
+
+def _working(args: argparse.Namespace):
+    """The working resolution of ``--working-size`` and ``--roi`` (masks at the sensor's
+    resolution, where the labels are)."""
+    from ness_ros.segmentation.working_resolution import WorkingResolution
+
+    x, y, width, height = args.roi or (0, 0, 0, 0)
+    return WorkingResolution.from_params(args.working_size, x, y, width, height, "sensor")
 
 
 def _param(text: str) -> tuple[str, Any]:
@@ -260,6 +275,11 @@ def run_replay(args: argparse.Namespace) -> int:
             params.update(grid_rows=args.grid[0], grid_cols=args.grid[1],
                           guided_upsampling=guided is not None)
             _gating(args).validate()
+        _working(args)  # refused here, with the option named, rather than by the node
+        params.update(working_size=args.working_size)
+        if args.roi:
+            params.update(zip(("roi_x_offset", "roi_y_offset", "roi_width", "roi_height"),
+                              args.roi, strict=True))
         params.update(_param(p) for p in args.param)
         topics = resolve_topics(bag_info(args.bag), **_topic_names(args))
         env = {"OMP_NUM_THREADS": str(args.threads)} if args.threads else {}

@@ -40,6 +40,8 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--model", default="", help="model file (default: packaged weights)")
     parser.add_argument("--size", type=int, nargs=2, default=None, metavar=("WIDTH", "HEIGHT"),
                         help="image size of the synthetic camera (default 346 260)")
+    parser.add_argument("--working-size", default=None, help="the segmentation node's "
+                        "working_size: auto, sensor or WIDTHxHEIGHT (default: auto)")
     parser.add_argument("--out", type=Path, default=Path("runs/demo"),
                         help="folder for logs, report.json and overlays.png")
     add_json_option(parser)
@@ -63,7 +65,13 @@ def demo_graph(args: argparse.Namespace, report_dir: Path):
     for spec in specs:
         if spec.executable == "synthetic_camera" and args.size:
             spec.parameters["width"], spec.parameters["height"] = args.size
+        if spec.executable in SEGMENTERS and getattr(args, "working_size", None):
+            spec.parameters["working_size"] = args.working_size
     return specs
+
+
+#: The segmentation nodes' executables (the other nodes of a graph: source, evaluator).
+SEGMENTERS = ("hybrid_segmentation", "event_segmentation")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -158,7 +158,13 @@ class HybridSegmentationNode(SegmentationNode):
                                                 f"differs from the image {rgb.shape[1]} x "
                                                 f"{rgb.shape[0]}")
         self._last_stamp = stamp
-        return self.segmenter.segment(rgb, stamp, events)
+        start = time.perf_counter()
+        rescaler = self.rescaler((rgb.shape[1], rgb.shape[0]))
+        frame, events = rescaler.frame(rgb), rescaler.events(events)
+        rescale_ms = (time.perf_counter() - start) * 1e3
+        result = self.segmenter.segment(frame, stamp, events)
+        result.stage_ms["represent"] += rescale_ms  # resizing is part of the input's making
+        return self.to_output(result, rescaler)
 
     def extra_diagnostics(self) -> dict[str, object]:
         g = self.segmenter.gating

@@ -59,6 +59,7 @@ No camera_info publisher           publishes no ~/camera_info       camera_info_
 No event message, frames arrive    segments with the events it      frames_without_events,
                                    has; WARN after events_          event_input_age_s
                                    timeout_s
+roi does not fit in the sensor     skips the frame, warns           rejected_image_roi
 Exception while segmenting         skips the frame                  rejected_processing
 =================================  ===============================  ==============================
 """
@@ -113,6 +114,11 @@ from ness_ros.segmentation.monitor import (
     health,
 )
 from ness_ros.segmentation.result import SegmentationResult
+from ness_ros.segmentation.working_resolution import (
+    Rescaler,
+    SensorRescaler,
+    WorkingResolution,
+)
 
 #: A frame stamp this far before the previous one is a bag loop (state reset); less, out of order.
 LOOP_TOLERANCE_NS = 500_000_000
@@ -128,6 +134,18 @@ COMMON_PARAMS = [
     ParamSpec("event_message", "auto", "event message type: auto (the type of the events "
               "topic's publishers, found in the graph), dvs (dvs_msgs/EventArray) or packet "
               "(event_camera_msgs/EventPacket)"),
+    ParamSpec("working_size", "auto", "resolution the model runs at: auto (the sensor, or its "
+              "roi, scaled to fit the model's training size, aspect kept, never up), sensor, or "
+              "WIDTHxHEIGHT; events are binned and frames area-averaged to it"),
+    ParamSpec("roi_x_offset", 0, "region of interest: left column, sensor pixels", 0, 100_000),
+    ParamSpec("roi_y_offset", 0, "region of interest: top row, sensor pixels", 0, 100_000),
+    ParamSpec("roi_width", 0, "region of interest: width, sensor pixels (0: the whole sensor)",
+              0, 100_000),
+    ParamSpec("roi_height", 0, "region of interest: height, sensor pixels (0: the whole "
+              "sensor)", 0, 100_000),
+    ParamSpec("mask_resolution", "sensor", "resolution of ~/mask: sensor (nearest labels of "
+              "the working mask; outside the roi unlabelled, 255) or working (with a "
+              "~/camera_info to match)"),
     ParamSpec("event_buffer_max_events", 5_000_000, "most events buffered", 1000, 100_000_000),
     ParamSpec("event_buffer_seconds", 2.0, "longest span of events buffered, s", 0.1, 60.0),
     ParamSpec("event_wait_s", 0.02, "how long the worker waits for events to reach a frame's "
@@ -178,9 +196,14 @@ class SegmentationNode(Node):
 
             torch.set_num_threads(self.params["torch_threads"])
             cv2.setNumThreads(self.params["torch_threads"])
+        working = WorkingResolution.from_params(
+            self.params["working_size"], self.params["roi_x_offset"],
+            self.params["roi_y_offset"], self.params["roi_width"], self.params["roi_height"],
+            self.params["mask_resolution"])
         path = self.params["model"] or str(default_weights_path(self.default_model))
         self.model, self.card = load_model(path, device=self.device)
         self.get_logger().info(f"model {path} ({self.card.architecture}) on {self.device}")
+        self.rescalers = SensorRescaler(working, self.card.input_size)  # worker thread
 
         self.lock = threading.Lock()
         live_ns = int(self.params["live_stamp_tolerance_s"] * 1e9)
@@ -393,9 +416,34 @@ class SegmentationNode(Node):
     def process(self, payload: Any, header: Header) -> SegmentationResult | None:
         raise NotImplementedError
 
+    def rescaler(self, sensor_size: tuple[int, int]) -> Rescaler:
+        """The working resolution applied to a sensor of ``sensor_size`` (width, height), made
+        again when the size changes (logged). Worker thread.
+
+        Raises:
+            InputError: the roi does not fit in the sensor (kind ``roi``: counted per frame).
+        """
+        try:
+            rescaler, made = self.rescalers.for_sensor(sensor_size)
+        except ValueError as exc:
+            raise InputError("roi", str(exc)) from exc
+        if made:
+            self.get_logger().info(rescaler.describe())
+        return rescaler
+
+    def to_output(self, result: SegmentationResult, rescaler: Rescaler) -> SegmentationResult:
+        """The working-resolution ``result`` with its mask at the published resolution."""
+        if rescaler.mask_at == "sensor" and not rescaler.is_identity:
+            start = time.perf_counter()
+            result.mask = rescaler.mask(result.mask)
+            result.stage_ms["paste"] = (result.stage_ms.get("paste", 0.0)
+                                        + (time.perf_counter() - start) * 1e3)
+        return result
+
     def output_mapping(self, result: SegmentationResult) -> ImageMapping:
-        """How the mask was made from the input image (for its ~/camera_info): the mask is at
-        the input's resolution today; a working resolution or region of interest maps here."""
+        """How the mask was made from the input image (for its ~/camera_info)."""
+        if self.rescalers.current is not None:
+            return self.rescalers.current.output_mapping
         height, width = result.mask.shape[:2]
         return ImageMapping((width, height))
 
@@ -437,6 +485,7 @@ class SegmentationNode(Node):
             "trigger_events": self.events.trigger_events,
             "camera_info_received": self.camera_info.received,
             "camera_info_published": self.camera_info.published,
+            "resolution": self.rescalers.describe(),
         }
         for stage, stats in self.stage_ms.items():
             values[f"stage_{stage}_p50_ms"] = stats.summary()["p50"]

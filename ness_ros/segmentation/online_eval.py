@@ -39,6 +39,9 @@ class EvaluationSummary:
     #: The node's own waits and stage times per mask (queue, events_wait, represent, gate,
     #: inference, paste, publish): p50, p95 and max of each, from its latency messages.
     stage_ms: dict[str, dict[str, float]] = field(default_factory=dict)
+    #: Labelled pixels a mask left unlabelled (255: outside the node's region of interest),
+    #: not scored.
+    unscored_pixels: int = 0
 
 
 class StampMatcher:
@@ -81,6 +84,7 @@ class OnlineEvaluator:
         self.frames = 0
         self.masks = 0
         self.size_mismatches = 0
+        self.unscored_pixels = 0
         self.processing = Percentiles(window=100_000)
         self.end_to_end = Percentiles(window=100_000)
         self.recomputed: list[float] = []
@@ -119,6 +123,12 @@ class OnlineEvaluator:
         if mask.shape != label.shape:
             self.size_mismatches += 1
             return None
+        unlabelled = mask == IGNORE_LABEL
+        if unlabelled.any():  # outside a region of interest: not scored, counted
+            scored = label.copy()
+            scored[unlabelled] = IGNORE_LABEL
+            self.unscored_pixels += int(np.count_nonzero(label != scored))
+            label = scored
         self.confusion += confusion_matrix(mask, label, self.num_classes, ignore=IGNORE_LABEL)
         self.frames += 1
         return pair
@@ -138,4 +148,5 @@ class OnlineEvaluator:
             else float("nan"),
             keyframes=self.keyframes,
             frames_per_s=(self.masks - 1) / span if span > 0 else float("nan"),
-            stage_ms={stage: p.summary() for stage, p in self.stages.items()})
+            stage_ms={stage: p.summary() for stage, p in self.stages.items()},
+            unscored_pixels=self.unscored_pixels)
