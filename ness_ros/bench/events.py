@@ -22,7 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ness_ros.cli.report import add_json_option, format_table, write_json
+from ness_ros.report_tables import add_json_option, format_table, write_json
 
 DEFAULT_BAG = Path(__file__).resolve().parents[3] / "shared" / "data" / "evt3_event_camera_py"
 ARRAY_EVENTS = 100_000

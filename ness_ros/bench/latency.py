@@ -21,8 +21,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ness_ros.cli.options import add_upsampling_option
-from ness_ros.cli.report import add_json_option, format_table, write_json
+from ness_ros.cli_options import add_upsampling_option
+from ness_ros.report_tables import add_json_option, format_table, write_json
 
 
 def register(subparsers: Any) -> None:

@@ -57,7 +57,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from ness_ros.cli.report import add_json_option, format_table, write_json
+from ness_ros.report_tables import add_json_option, format_table, write_json
 
 NODE_NAME = "ness_bench_load"
 TOPICS = {"image": f"/{NODE_NAME}/in/image", "events": f"/{NODE_NAME}/in/events"}

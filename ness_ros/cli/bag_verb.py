@@ -16,9 +16,9 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from ness_ros.cli.options import add_upsampling_option, upsampling
-from ness_ros.cli.report import add_json_option, format_table, write_json
+from ness_ros.cli_options import add_upsampling_option, upsampling
 from ness_ros.graph import DEFAULT_TOPICS
+from ness_ros.report_tables import add_json_option, format_table, write_json
 from ness_ros.segmentation.gating_config import NODE_GATING
 
 #: Gating options: CLI dest -> hybrid node parameter (defaults: the node's,

@@ -23,8 +23,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ness_ros.cli.options import add_upsampling_option, upsampling
-from ness_ros.cli.report import add_json_option, format_table, write_json
+from ness_ros.cli_options import add_upsampling_option, upsampling
+from ness_ros.report_tables import add_json_option, format_table, write_json
 from ness_ros.segmentation.gating_config import NODE_GATING
 
 #: Held-out seeds: never used for training (training uses 1-99, validation 1001-1099).

@@ -7,7 +7,7 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
-from ness_ros.cli.report import add_json_option, format_table, write_json
+from ness_ros.report_tables import add_json_option, format_table, write_json
 
 
 def register(subparsers: Any) -> None:

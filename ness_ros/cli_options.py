@@ -1,4 +1,5 @@
-"""Command-line options that several verbs share."""
+"""Command-line options that several verbs and benchmarks share (ROS-free; the CLI and
+:mod:`ness_ros.bench` both import it)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Printing measured figures as a readable table, and writing the same figures as JSON."""
+"""Measured figures as a readable table and as JSON, and the ``--json PATH`` option: shared by
+the CLI verbs and the benchmarks (ROS-free, imports nothing of ness_ros)."""
 
 from __future__ import annotations
 
