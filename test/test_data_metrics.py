@@ -1,4 +1,4 @@
-"""Segmentation metrics (ness_ros.segmentation.metrics) against brute-force computations."""
+"""Segmentation metrics (ness_ros.metrics) against brute-force computations."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from ness_ros.segmentation.metrics import (
+from ness_ros.metrics import (
     confusion_matrix,
     mean_iou,
     per_class_iou,

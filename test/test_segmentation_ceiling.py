@@ -9,6 +9,7 @@ import pytest
 
 from ness_ros.data.sequence import SequenceConfig, SyntheticSequence
 from ness_ros.events.batch import EventBatch
+from ness_ros.metrics import confusion_matrix, mean_iou
 from ness_ros.segmentation.ceiling import (
     best_choice_ceiling,
     gate_ceiling,
@@ -16,7 +17,6 @@ from ness_ros.segmentation.ceiling import (
     region_index,
 )
 from ness_ros.segmentation.gating import GatingConfig
-from ness_ros.segmentation.metrics import confusion_matrix, mean_iou
 
 H, W, FRAMES = 32, 48, 6
 PERIOD = 50_000_000

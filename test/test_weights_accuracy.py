@@ -15,13 +15,13 @@ from conftest import REPO_ROOT
 from ness_ros.data.cache import cached_sequence
 from ness_ros.data.colour_baseline import ColourBaseline
 from ness_ros.data.sequence import SequenceConfig, generate_sequence
+from ness_ros.metrics import mean_iou
 from ness_ros.models.weights import default_weights_path, load_model
 from ness_ros.segmentation.evaluation import evaluate_events, evaluate_hybrid
 from ness_ros.segmentation.gating import NODE_GATING
 from ness_ros.segmentation.guided import DEFAULT_GUIDED
 from ness_ros.segmentation.hybrid import GatingConfig
 from ness_ros.segmentation.inputs import InputEncoder
-from ness_ros.segmentation.metrics import mean_iou
 
 HELD_OUT = [7001, 7002]
 #: MIoU the tests demand (fractions), about 5 points under what the packaged weights reach on

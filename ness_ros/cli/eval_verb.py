@@ -143,6 +143,7 @@ def _sequence_facts(sequences) -> dict[str, Any]:
 
 def run_model(args: argparse.Namespace) -> int:
     from ness_ros.labels import CLASS_NAMES
+    from ness_ros.metrics import mean_iou, per_class_iou
     from ness_ros.segmentation.ceiling import head_resolution_confusion
     from ness_ros.segmentation.evaluation import (
         evaluate_events,
@@ -150,7 +151,6 @@ def run_model(args: argparse.Namespace) -> int:
         full_frame_work,
     )
     from ness_ros.segmentation.hybrid import GatingConfig
-    from ness_ros.segmentation.metrics import mean_iou, per_class_iou
     from ness_ros.segmentation.plots import plot_confusion
 
     try:

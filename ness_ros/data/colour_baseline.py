@@ -17,7 +17,7 @@ from tqdm import tqdm
 from ness_ros.data.errors import DataError
 from ness_ros.data.sequence import SequenceConfig, SyntheticSequence, generate_sequence
 from ness_ros.labels import IGNORE_LABEL, NUM_CLASSES
-from ness_ros.segmentation.metrics import confusion_matrix, summarize
+from ness_ros.metrics import confusion_matrix, summarize
 
 
 class ColourBaseline:
@@ -79,7 +79,7 @@ def colour_baseline_scores(train_seeds: Sequence[int], test_seeds: Sequence[int]
                            progress: bool = False) -> dict:
     """Fit on sequences of ``train_seeds``, score on ``test_seeds`` (frames only, no events).
 
-    Returns :func:`~ness_ros.segmentation.metrics.summarize` figures plus the seeds, bins and
+    Returns :func:`~ness_ros.metrics.summarize` figures plus the seeds, bins and
     the sequence options used.
     """
     if set(train_seeds) & set(test_seeds):

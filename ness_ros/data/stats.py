@@ -11,7 +11,7 @@ from ness_ros.data.colour_baseline import ColourBaseline
 from ness_ros.data.errors import DataError
 from ness_ros.data.sequence import SyntheticSequence
 from ness_ros.labels import CLASS_NAMES, IGNORE_LABEL, NUM_CLASSES
-from ness_ros.segmentation.metrics import summarize
+from ness_ros.metrics import summarize
 
 
 def sequence_stats(seq: SyntheticSequence, name: str = "") -> dict:

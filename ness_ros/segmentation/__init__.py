@@ -1,1 +1,2 @@
-"""Segmentation: metrics, model inputs, the event-only and hybrid segmenters. ROS-free."""
+"""Segmentation: model inputs, the event-only and hybrid segmenters, evaluation (metrics:
+:mod:`ness_ros.metrics`). ROS-free."""

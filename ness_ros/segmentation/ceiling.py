@@ -37,8 +37,8 @@ from numpy.typing import NDArray
 from ness_ros.data.sequence import SyntheticSequence
 from ness_ros.events.representations import region_bounds
 from ness_ros.labels import IGNORE_LABEL, NUM_CLASSES
+from ness_ros.metrics import confusion_matrix, mean_iou
 from ness_ros.segmentation.gating import GatingConfig, RegionGate
-from ness_ros.segmentation.metrics import confusion_matrix, mean_iou
 from ness_ros.segmentation.motion import WarpedLabels
 from ness_ros.segmentation.result import SegmentationResult
 

@@ -17,18 +17,18 @@ from tqdm import tqdm
 
 from ness_ros.data.sequence import SyntheticSequence
 from ness_ros.labels import IGNORE_LABEL, NUM_CLASSES
+from ness_ros.metrics import (
+    confusion_matrix,
+    mean_iou,
+    per_class_iou,
+    pixel_accuracy,
+)
 from ness_ros.models.ops import WorkReport, measure_work
 from ness_ros.segmentation.ceiling import DecisionReplay
 from ness_ros.segmentation.event_only import EventSegmenter
 from ness_ros.segmentation.guided import GuidedUpsampling
 from ness_ros.segmentation.hybrid import GatingConfig, HybridSegmenter
 from ness_ros.segmentation.inputs import InputEncoder
-from ness_ros.segmentation.metrics import (
-    confusion_matrix,
-    mean_iou,
-    per_class_iou,
-    pixel_accuracy,
-)
 
 
 @dataclass

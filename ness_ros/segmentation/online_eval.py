@@ -12,7 +12,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ness_ros.labels import IGNORE_LABEL, NUM_CLASSES
-from ness_ros.segmentation.metrics import (
+from ness_ros.metrics import (
     confusion_matrix,
     mean_iou,
     per_class_iou,

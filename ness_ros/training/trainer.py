@@ -21,8 +21,8 @@ import torch
 from tqdm import tqdm
 
 from ness_ros.labels import IGNORE_LABEL, NUM_CLASSES
+from ness_ros.metrics import confusion_matrix, mean_iou, pixel_accuracy
 from ness_ros.models.weights import ModelCard, init_from_model, save_model
-from ness_ros.segmentation.metrics import confusion_matrix, mean_iou, pixel_accuracy
 from ness_ros.segmentation.predict import predict_labels, run_model
 from ness_ros.training.checkpoint import load_checkpoint, save_checkpoint
 from ness_ros.training.config import FRAME_MEAN, FRAME_STD, TrainConfig

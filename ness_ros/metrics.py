@@ -1,6 +1,8 @@
 """Segmentation metrics: confusion matrix, per-class IoU, mean IoU and pixel accuracy.
 
-The one implementation used by training, offline evaluation, the benchmarks and the nodes.
+The one implementation used by training, offline evaluation, the benchmarks and the nodes; it
+imports only :mod:`ness_ros.labels`, so both :mod:`ness_ros.data` and :mod:`ness_ros.segmentation`
+may import it.
 Confusion matrices are (C, C) int64 with rows = ground-truth class and columns = predicted
 class; they add up, so a whole data set is scored by summing per-frame matrices and computing
 the scores once (never by averaging per-frame scores).
