@@ -10,7 +10,7 @@ import pytest
 from ness_ros.data.errors import DataError
 from ness_ros.data.event_simulator import EventSimConfig
 from ness_ros.data.sequence import SequenceConfig, SyntheticSequence, generate_sequence
-from ness_ros.data.storage import find_sequences
+from ness_ros.data.storage import find_sequences, load_sequence, save_sequence
 from ness_ros.labels import IGNORE_LABEL, NUM_CLASSES
 
 SMALL = {"duration_s": 1.0, "width": 96, "height": 72}
@@ -85,10 +85,10 @@ def test_frames_only_mode_and_options(seq):
 
 
 def test_save_load_round_trip(seq, tmp_path):
-    folder = seq.save(tmp_path / "seq")
+    folder = save_sequence(seq, tmp_path / "seq")
     meta = json.loads((folder / "meta.json").read_text())
     assert meta["seed"] == 3 and meta["num_events"] == len(seq.events)
-    back = SyntheticSequence.load(folder)
+    back = load_sequence(folder)
     for name in ("frames", "labels", "stamps_ns", "ego_speed", "moving", "renders"):
         np.testing.assert_array_equal(getattr(seq, name), getattr(back, name))
     np.testing.assert_array_equal(seq.events.events, back.events.events)
@@ -98,10 +98,10 @@ def test_save_load_round_trip(seq, tmp_path):
 
 def test_load_rejects_what_is_not_a_sequence(tmp_path):
     with pytest.raises(DataError, match="missing"):
-        SyntheticSequence.load(tmp_path)
+        load_sequence(tmp_path)
     (tmp_path / "meta.json").write_text(json.dumps({"format": "other", "format_version": 1}))
     np.savez(tmp_path / "sequence.npz", x=np.zeros(1))
     with pytest.raises(DataError, match="format"):
-        SyntheticSequence.load(tmp_path)
+        load_sequence(tmp_path)
     with pytest.raises(DataError, match="no sequence folder"):
         find_sequences(tmp_path / "nothing")

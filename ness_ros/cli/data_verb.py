@@ -70,6 +70,7 @@ def _help(parser: argparse.ArgumentParser) -> int:
 
 def run_generate(args: argparse.Namespace) -> int:
     from ness_ros.data.sequence import generate_sequence
+    from ness_ros.data.storage import save_sequence
 
     rows = []
     for seed in range(args.seed, args.seed + args.count):
@@ -77,7 +78,7 @@ def run_generate(args: argparse.Namespace) -> int:
         seq = generate_sequence(seed, args.duration, args.width, args.height, args.fps,
                                 events=not args.no_events, progress=not args.quiet)
         seconds = time.perf_counter() - start
-        folder = seq.save(args.out / f"seq_{seed:05d}")
+        folder = save_sequence(seq, args.out / f"seq_{seed:05d}")
         rows.append({"seed": seed, "frames": len(seq), "events": len(seq.events),
                      "event_rate_mps": round(seq.event_rate / 1e6, 3),
                      "generate_s": round(seconds, 2), "folder": str(folder)})
@@ -90,13 +91,12 @@ def run_preview(args: argparse.Namespace) -> int:
     import cv2
 
     from ness_ros.data.preview import preview_panel
-    from ness_ros.data.sequence import SyntheticSequence
-    from ness_ros.data.storage import find_sequences
+    from ness_ros.data.storage import find_sequences, load_sequence
 
     args.out.mkdir(parents=True, exist_ok=True)
     written = 0
     for folder in find_sequences(args.dir):
-        seq = SyntheticSequence.load(folder)
+        seq = load_sequence(folder)
         for i in range(0, len(seq), max(1, args.every)):
             panel = preview_panel(seq.window(i))
             path = args.out / f"{folder.name}_{i:04d}.png"
@@ -107,12 +107,11 @@ def run_preview(args: argparse.Namespace) -> int:
 
 
 def run_stats(args: argparse.Namespace) -> int:
-    from ness_ros.data.sequence import SyntheticSequence
     from ness_ros.data.stats import sequence_stats, split_baseline
-    from ness_ros.data.storage import find_sequences
+    from ness_ros.data.storage import find_sequences, load_sequence
 
     folders = find_sequences(args.dir)
-    sequences = [SyntheticSequence.load(folder) for folder in folders]
+    sequences = [load_sequence(folder) for folder in folders]
     rows = [sequence_stats(seq, folder.name) for seq, folder in zip(sequences, folders,
                                                                      strict=True)]
     columns = ["name", "frames", "duration_s", "events", "event_rate_mps", "on_fraction",

@@ -15,6 +15,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from ness_ros.data.sequence import SequenceConfig, SyntheticSequence, generate_sequence
+from ness_ros.data.storage import load_sequence, save_sequence
 
 
 def default_cache_dir() -> Path:
@@ -65,12 +66,12 @@ def cached_sequence(seed: int, config: SequenceConfig | None = None, *,
     config = config or SequenceConfig()
     folder = sequence_folder(seed, config, cache_dir=cache_dir)
     if (folder / "meta.json").is_file():
-        return SyntheticSequence.load(folder)
+        return load_sequence(folder)
     sequence = generate_sequence(seed, config=config, progress=progress,
                                  duration_s=config.duration_s, width=config.width,
                                  height=config.height, fps=config.fps)
     partial = folder.with_name(folder.name + f".partial{os.getpid()}")
-    sequence.save(partial)
+    save_sequence(sequence, partial)
     shutil.rmtree(folder, ignore_errors=True)
     partial.rename(folder)
     return sequence

@@ -17,7 +17,6 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 from numpy.typing import NDArray
@@ -157,17 +156,6 @@ class SyntheticSequence:
         """Every frame in order with its event window."""
         for i in range(len(self)):
             yield self.window(i)
-
-    def save(self, folder: str | Path) -> Path:
-        """Write ``sequence.npz`` and ``meta.json`` into ``folder`` (created if needed)."""
-        from ness_ros.data.storage import save_sequence  # storage imports this module
-        return save_sequence(self, folder)
-
-    @classmethod
-    def load(cls, folder: str | Path) -> SyntheticSequence:
-        """Read a folder written by :meth:`save`."""
-        from ness_ros.data.storage import load_sequence
-        return load_sequence(folder)
 
 
 def stream_sequence(seed: int, config: SequenceConfig | None = None,
