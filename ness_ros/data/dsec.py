@@ -1,20 +1,34 @@
 """DSEC-Semantic: the left event camera of DSEC with the 11-class labels of ESS (Sun et al. 2022).
 
-Layout, one folder per sequence (extract the DSEC event archive and the semantic archive into the
+The data circulate in two layouts, one folder per sequence; both are read, :func:`detect_layout`
+tells which one a folder holds and :attr:`DsecSequence.layout` says which was found.
+
+``official``: the DSEC download (``train_events.zip`` / ``test_events.zip`` and
+``train_semantic_segmentation.zip`` / ``test_semantic_segmentation.zip``, both extracted into the
 same root)::
 
     <root>/<split>/<sequence>/
         events/left/events.h5         HDF5, see below
         events/left/rectify_map.h5    optional: dataset rectify_map (480, 640, 2) float32
         11classes/*.png               640 x 440 uint8 class ids (0..10, 255 ignore), sorted by name
-        <sequence>_semantic_timestamps.txt   (or timestamps.txt) one label time per line, µs
+        19classes/*.png               (not read: the 19 Cityscapes classes)
+        <sequence>_semantic_timestamps.txt   one label time per line, µs (timestamps.txt accepted)
+
+``ess``: the layout ESS's loader (uzh-rpg/ess, ``DSEC/dataset/sequence.py``) reads::
+
+    <root>/<split>/<sequence>/
+        events/left/events.h5, events/left/rectify_map.h5   as above
+        semantic/11classes/data/*.png    as 11classes/ above (19classes/data not read)
+        semantic/timestamps.txt          as above
+
+In both the labels come at 20 Hz and their timestamps share the clock of ``t + t_offset``.
 
 ``events.h5``: group ``events`` with equal-length datasets ``x`` (u16), ``y`` (u16), ``t`` (u32,
 µs relative to ``t_offset``, sorted) and ``p`` (u8, 1 ON, 0 OFF); ``t_offset`` (int64 µs, 0 when
 absent); ``ms_to_idx`` (u64): index of the first event with ``t >= 1000 * ms`` for each
-millisecond ``ms``. Label timestamps share the clock of ``t + t_offset``. The real files are
-compressed with the blosc HDF5 filter: install ``hdf5plugin`` (imported here when present);
-without it opening a sequence raises :class:`DataError` naming the missing filter.
+millisecond ``ms``. The real files are compressed with the blosc HDF5 filter: ``hdf5plugin``
+(in requirements.txt) is imported here when present; without it opening a sequence raises
+:class:`DataError` naming the missing filter and ``hdf5plugin``.
 
 Geometry: the sensor is 640 x 480; the labels cover the top 640 x 440 of the (rectified) event
 frame: ESS cuts the bottom 40 rows, which show the car's hood. Events are cropped alike (rows
@@ -47,6 +61,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import h5py
@@ -87,6 +102,63 @@ def dsec_to_ddd17(label: NDArray[np.uint8], source: Path | str = "label") -> NDA
     return remap_labels(label, DSEC_TO_DDD17, source)
 
 
+#: The layouts :func:`detect_layout` tells apart (see the module docstring).
+LAYOUTS = ("official", "ess")
+
+
+@dataclass(frozen=True)
+class DsecLayout:
+    """Where a sequence folder keeps its labels: which layout, the label folder, the stamps."""
+
+    name: str
+    folder: Path
+    label_dir: Path
+    stamps_path: Path
+
+    def describe(self) -> str:
+        """One line for logs: the layout and its two paths, relative to the sequence folder."""
+        labels, stamps = (p.relative_to(self.folder) for p in (self.label_dir, self.stamps_path))
+        return f"DSEC-Semantic {self.name} layout ({labels}/*.png, {stamps})"
+
+
+def _expected_paths(folder: Path) -> str:
+    return (f"official: {folder}/11classes/*.png and {folder}/{folder.name}_semantic_timestamps"
+            f".txt; ess: {folder}/semantic/11classes/data/*.png and "
+            f"{folder}/semantic/timestamps.txt")
+
+
+def detect_layout(folder: str | Path) -> DsecLayout:
+    """The layout of the sequence folder ``folder`` (see the module docstring).
+
+    Raises:
+        DataError: neither layout's label folder is there (the expected paths of both are
+            named), both are, or the found layout's timestamps file is missing.
+    """
+    folder = Path(folder)
+    official, ess = folder / "11classes", folder / "semantic" / "11classes" / "data"
+    found = [d for d in (official, ess) if d.is_dir()]
+    if len(found) == 2:
+        raise DataError(f"{folder} holds both DSEC-Semantic layouts ({official} and {ess}); "
+                        "keep one")
+    if not found:
+        other = [p for p in (folder / "19classes", folder / "semantic" / "19classes")
+                 if p.is_dir()]
+        note = f" (found only {other[0]}: ness_ros reads the 11-class labels)" if other else ""
+        raise DataError(f"missing DSEC 11-class label folder in {folder}{note}; expected one of "
+                        f"the two DSEC-Semantic layouts: {_expected_paths(folder)}")
+    if found[0] == official:
+        candidates = [folder / f"{folder.name}_semantic_timestamps.txt", folder / "timestamps.txt"]
+        name = "official"
+    else:
+        candidates = [folder / "semantic" / "timestamps.txt"]
+        name = "ess"
+    for path in candidates:
+        if path.is_file():
+            return DsecLayout(name, folder, found[0], path)
+    raise DataError(f"missing label timestamps {candidates[0]} ({name} layout, labels in "
+                    f"{found[0]})")
+
+
 def list_sequences(root: str | Path, split: str) -> list[Path]:
     """Sequence folders of ``<root>/<split>`` that hold ``events/left/events.h5``, sorted."""
     folder = require_dir(Path(root) / split, f"DSEC split '{split}'")
@@ -101,6 +173,7 @@ class DsecSequence:
 
     Attributes:
         name: sequence name (folder name).
+        layout: the :class:`DsecLayout` found (``layout.name``: ``official`` or ``ess``).
         stamps_us: (N,) int64 label times, µs on the events' clock (``t + t_offset``).
         t_offset_us: time of relative event time 0, µs.
         num_events: events in the file.
@@ -118,9 +191,9 @@ class DsecSequence:
         self.events_path = self.folder / "events" / "left" / "events.h5"
         if not self.events_path.is_file():
             raise DataError(f"missing DSEC event file {self.events_path}")
-        label_dir = require_dir(self.folder / "11classes", "DSEC 11-class label")
-        self.label_paths = sorted(label_dir.glob("*.png"))
-        self.stamps_us = _read_stamps(self.folder)
+        self.layout = detect_layout(self.folder)
+        self.label_paths = sorted(self.layout.label_dir.glob("*.png"))
+        self.stamps_us = _read_stamps(self.layout.stamps_path)
         if len(self.label_paths) != len(self.stamps_us):
             raise DataError(f"{self.folder}: {len(self.label_paths)} label images but "
                             f"{len(self.stamps_us)} timestamps")
@@ -266,19 +339,15 @@ class DsecSequence:
                 keep)
 
 
-def _read_stamps(folder: Path) -> NDArray[np.int64]:
-    """Label timestamps (µs) from ``<name>_semantic_timestamps.txt`` or ``timestamps.txt``."""
-    for path in (folder / f"{folder.name}_semantic_timestamps.txt", folder / "timestamps.txt"):
-        if path.is_file():
-            try:
-                stamps = np.loadtxt(path, dtype=np.int64, ndmin=1)
-            except ValueError as err:
-                raise DataError(f"cannot parse timestamps file {path}: {err}") from err
-            if stamps.ndim != 1 or np.any(np.diff(stamps) < 0):
-                raise DataError(f"{path}: expected one non-decreasing µs timestamp per line")
-            return stamps
-    raise DataError(f"missing label timestamps {folder.name}_semantic_timestamps.txt or "
-                    f"timestamps.txt in {folder}")
+def _read_stamps(path: Path) -> NDArray[np.int64]:
+    """Label timestamps (µs), one per line of ``path``."""
+    try:
+        stamps = np.loadtxt(path, dtype=np.int64, ndmin=1)
+    except ValueError as err:
+        raise DataError(f"cannot parse timestamps file {path}: {err}") from err
+    if stamps.ndim != 1 or np.any(np.diff(stamps) < 0):
+        raise DataError(f"{path}: expected one non-decreasing µs timestamp per line")
+    return stamps
 
 
 def _read_rectify_map(folder: Path, rectify: bool | None) -> NDArray[np.float32] | None:

@@ -73,14 +73,44 @@ def remap_labels(label: NDArray[np.uint8], table: NDArray[np.uint8],
     return lut[label]
 
 
+#: The requirements.txt pin, named in errors about missing filters.
+HDF5PLUGIN_REQUIREMENT = "hdf5plugin==7.1.0"
+
+
+def filter_available(code: int) -> bool:
+    """Whether HDF5 can decode filter ``code`` here (hdf5plugin registers its filters on import)."""
+    return bool(h5py.h5z.filter_avail(code))
+
+
+def hdf5plugin_version() -> str | None:
+    """The version of the importable ``hdf5plugin`` (importing it registers its filters), or
+    None when it is not installed."""
+    try:
+        import hdf5plugin
+    except ImportError:
+        return None
+    return str(getattr(hdf5plugin, "version", "unknown"))
+
+
 def check_hdf5_filters(path: Path, dataset: h5py.Dataset) -> None:
-    """DataError if ``dataset`` needs an HDF5 filter this h5py build cannot decode."""
+    """DataError if ``dataset`` needs an HDF5 filter this h5py build cannot decode.
+
+    The message names the filter and the missing piece: ``hdf5plugin`` and how to install it
+    when it is absent; a plugin path when hdf5plugin is there but lacks the filter.
+    """
     plist = dataset.id.get_create_plist()
     for i in range(plist.get_nfilters()):
         code, _flags, _values, name = plist.get_filter(i)
-        if not h5py.h5z.filter_avail(code):
-            label = _FILTER_NAMES.get(code) or name.decode(errors="replace") or "unknown"
-            raise DataError(
-                f"{path}: dataset {dataset.name} needs HDF5 filter {code} ({label}), which is not "
-                "available: install the HDF5 filter plugin (pip install hdf5plugin; ness_ros "
-                "imports it when present) or point HDF5_PLUGIN_PATH at it")
+        if filter_available(code):
+            continue
+        label = _FILTER_NAMES.get(code) or name.decode(errors="replace") or "unknown"
+        version = hdf5plugin_version()
+        if version is None:
+            fix = (f"the Python package hdf5plugin, which provides it, is not installed: pip "
+                   f"install {HDF5PLUGIN_REQUIREMENT} (or bash scripts/setup_env.sh, which "
+                   "installs requirements.txt); ness_ros imports it when present")
+        else:
+            fix = (f"hdf5plugin {version} is installed but does not provide it: point "
+                   "HDF5_PLUGIN_PATH at a folder with the filter's HDF5 plugin")
+        raise DataError(f"{path}: dataset {dataset.name} needs HDF5 filter {code} ({label}), "
+                        f"which is not available: {fix}")
