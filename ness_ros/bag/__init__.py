@@ -1,7 +1,7 @@
 """Camera data in rosbag2 files (mcap or sqlite3) and evaluating the segmenters on them.
 
-ROS-free, except :mod:`ness_ros.bag.replay` (live replay into a ROS graph), which is not imported
-here: ``from ness_ros.bag.replay import replay_bag`` where rclpy is wanted.
+ROS-free: live replay into a ROS graph is :func:`ness_ros.ros.bag_replay.replay_bag`, with its
+options and ROS-free parts in :mod:`ness_ros.bag.replay`.
 """
 
 from ness_ros.bag.errors import BagError

@@ -1,12 +1,14 @@
-"""Live replay evaluation: a bag's messages into the ROS graph, a segmentation node in its own
-process, its masks and timings back. The only module of :mod:`ness_ros.bag` that imports rclpy.
+"""Live replay evaluation, its ROS-free part: options, the node to start, pacing and accounting.
 
-Messages are published at ``rate`` times their recorded pace as the raw CDR bytes read from the
-bag (``publisher.publish(bytes)``: nothing is rebuilt message by message). The node
-(``hybrid_segmentation`` or ``event_segmentation``, the installed executable) is started with
-:class:`~ness_ros.graph_runner.GraphProcesses`; publishing starts once it subscribes to the
-inputs and publishes ``~/mask``. Latency is the time from publishing an input to receiving its
-mask (see :mod:`ness_ros.bag.live_stats`); masks are matched with the bag's labels by stamp.
+A bag's messages go into the ROS graph, a segmentation node runs in its own process, its masks
+and timings come back; :func:`ness_ros.ros.bag_replay.replay_bag` does it with rclpy and the
+functions here. Messages are published at ``rate`` times their recorded pace as the raw CDR
+bytes read from the bag (``publisher.publish(bytes)``: nothing is rebuilt message by message).
+The node (``hybrid_segmentation`` or ``event_segmentation``, the installed executable) is
+started with :class:`~ness_ros.graph_runner.GraphProcesses`; publishing starts once it
+subscribes to the inputs and publishes ``~/mask``. Latency is the time from publishing an input
+to receiving its mask (see :mod:`ness_ros.bag.live_stats`); masks are matched with the bag's
+labels by stamp.
 """
 
 from __future__ import annotations
@@ -17,27 +19,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import rclpy
-from diagnostic_msgs.msg import DiagnosticArray
-from dvs_msgs.msg import EventArray
-from event_camera_msgs.msg import EventPacket
-from ness_msgs.msg import SegmentationLatency
-from rclpy.executors import SingleThreadedExecutor
-from sensor_msgs.msg import Image
 from tqdm import tqdm
 
 from ness_ros.bag.errors import BagError
 from ness_ros.bag.live_stats import PublishLog, ReplayTally
-from ness_ros.bag.reader import BagTopics, bag_info, read_messages
-from ness_ros.bag.replay_report import replay_report
-from ness_ros.bag.report import BagReport, events_image
-from ness_ros.domain import isolate_this_process
+from ness_ros.bag.reader import BagTopics, read_messages
 from ness_ros.events.cdr import CdrReader
 from ness_ros.events.errors import EventError
 from ness_ros.events.image_codec import decode_image_cdr, to_mono8
 from ness_ros.graph import NodeSpec
 from ness_ros.graph_runner import GraphProcesses
-from ness_ros.ros.qos import OUTPUT_QOS, SENSOR_QOS
 from ness_ros.segmentation.inputs_stream import EventStream, decode_frame
 
 NODES = {"hybrid": "hybrid_segmentation", "events": "event_segmentation"}
@@ -93,11 +84,11 @@ def node_spec(topics: BagTopics, options: ReplayOptions) -> NodeSpec:
     return NodeSpec(name, name, [], params, remap)
 
 
-def replay_bag(path: str | Path, topics: BagTopics, options: ReplayOptions) -> BagReport:
-    """Replay the bag at ``path`` through the node; see the module docstring.
+def check_replay(path: str | Path, topics: BagTopics, options: ReplayOptions) -> None:
+    """Refuse options and bags that cannot be replayed.
 
     Raises:
-        BagError: bad options, a topic the mode needs is missing, or the node failed.
+        BagError: bad options, or a topic the mode needs is missing.
     """
     if options.mode not in NODES:
         raise BagError(f"mode must be one of {', '.join(NODES)}, got {options.mode!r}")
@@ -107,57 +98,9 @@ def replay_bag(path: str | Path, topics: BagTopics, options: ReplayOptions) -> B
         raise BagError(f"{path}: {options.mode} mode needs "
                        f"{'frames and events' if options.mode == 'hybrid' else 'events'}; "
                        f"the bag has {', '.join(topics.names()) or 'neither'}")
-    info = bag_info(path)
-    spec = node_spec(topics, options)
-    by_frame = topics.image is not None
-    expected = topics.counts[topics.image] if by_frame else None
-    stream = EventStream(topics.event_message or "dvs")
-    stream_lock = threading.Lock()
-    window_ns = _event_window_ns(options)
-
-    def picture(stamp_ns: int):
-        with stream_lock:
-            events = stream.query(stamp_ns - window_ns, stamp_ns)
-        return None if events is None else events_image(events)
-
-    log = PublishLog()
-    spacing = int(info.duration_s * 1e9 / (max(0, options.overlay_count) + 1))
-    tally = ReplayTally(log, by_frame=by_frame, picture=picture, overlay_spacing_ns=spacing,
-                        overlay_count=options.overlay_count)
-    isolate_this_process()  # the node and this process: one domain of their own, this host
-    context = rclpy.Context()
-    rclpy.init(context=context)
-    graph = GraphProcesses([spec], options.log_dir,
-                           env={"PYTHONUNBUFFERED": "1", **options.node_env})
-    spinning = None
-    try:
-        node = rclpy.create_node("ness_bag_replay", context=context)
-        pubs = {topics.events: node.create_publisher(
-            EventArray if topics.event_message == "dvs" else EventPacket, topics.events,
-            SENSOR_QOS)}
-        for topic in (topics.image, topics.labels):
-            if topic:
-                pubs[topic] = node.create_publisher(Image, topic, SENSOR_QOS)
-        _listen(node, spec.name, tally)
-        executor = SingleThreadedExecutor(context=context)
-        executor.add_node(node)
-        spinning = threading.Thread(target=_spin, args=(executor, context), daemon=True)
-        spinning.start()
-        graph.start()
-        needed = [pubs[topics.events]] + ([pubs[topics.image]] if topics.image else [])
-        _wait_ready(node, graph, spec.name, needed, options.startup_timeout_s)
-        sent = _publish(path, topics, pubs, options, log, tally, stream, stream_lock, graph)
-        _drain(tally, graph, spec.name, expected, options.drain_s)
-    finally:
-        codes = graph.stop()
-        rclpy.try_shutdown(context=context)
-        if spinning is not None:
-            spinning.join(timeout=2.0)
-    return replay_report(path, info, topics, options, spec, tally, sent, codes.get(spec.name),
-                         graph.log_text(spec.name))
 
 
-def _event_window_ns(options: ReplayOptions) -> int:
+def event_window_ns(options: ReplayOptions) -> int:
     """The model's event window (for pictures of event-only masks); 50 ms if unknown."""
     from ness_ros.models.errors import ModelError
     from ness_ros.models.weights import default_weights_path, load_card
@@ -170,58 +113,11 @@ def _event_window_ns(options: ReplayOptions) -> int:
         return 50_000_000
 
 
-def _spin(executor: SingleThreadedExecutor, context: rclpy.Context) -> None:
-    while context.ok():
-        try:
-            executor.spin_once(timeout_sec=0.05)
-        except Exception:  # the context went down under the executor: replay is over
-            if context.ok():
-                raise
-            return
-
-
-def _listen(node, name: str, tally: ReplayTally) -> None:
-    """Subscribe the node's mask, latency and diagnostics."""
-    def on_mask(data: bytes) -> None:
-        received = time.monotonic()
-        try:
-            pixels, encoding, header = decode_image_cdr(data)
-        except EventError:
-            return
-        tally.add_mask(header.stamp_ns, to_mono8(pixels, encoding), received)
-
-    def on_diagnostics(msg: DiagnosticArray) -> None:
-        for status in msg.status:
-            if status.name.rsplit("/", 1)[-1] == name:
-                tally.add_diagnostics({kv.key: kv.value for kv in status.values},
-                                      time.monotonic())
-
-    node.create_subscription(Image, f"/{name}/mask", on_mask, OUTPUT_QOS, raw=True)
-    node.create_subscription(SegmentationLatency, f"/{name}/latency",
-                             lambda m: tally.add_processing(m.processing_ms), OUTPUT_QOS)
-    node.create_subscription(DiagnosticArray, "/diagnostics", on_diagnostics, OUTPUT_QOS)
-
-
-def _wait_ready(node, graph: GraphProcesses, name: str, needed: list, timeout: float) -> None:
-    """Until the node subscribes to our inputs and publishes its masks."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if graph.failed():
-            raise BagError(f"{name} exited with {graph.failed()[name]}:\n"
-                           f"{graph.log_text(name)[-3000:]}")
-        if all(p.get_subscription_count() for p in needed) and \
-                node.count_publishers(f"/{name}/mask"):
-            time.sleep(0.5)  # both ends of every match settle
-            return
-        time.sleep(0.1)
-    raise BagError(f"{name} did not come up within {timeout:g} s:\n"
-                   f"{graph.log_text(name)[-3000:]}")
-
-
-def _publish(path, topics: BagTopics, pubs: dict, options: ReplayOptions, log: PublishLog,
-             tally: ReplayTally, stream: EventStream, stream_lock: threading.Lock,
-             graph: GraphProcesses) -> dict[str, Any]:
-    """Publish every message of ``topics`` at the recorded pace; returns what went out."""
+def publish_messages(path, topics: BagTopics, pubs: dict, options: ReplayOptions,
+                     log: PublishLog, tally: ReplayTally, stream: EventStream,
+                     stream_lock: threading.Lock, graph: GraphProcesses) -> dict[str, Any]:
+    """Publish every message of ``topics`` at the recorded pace with ``pubs[topic].publish``
+    (the raw CDR bytes); returns what went out."""
     sent = {"frames": 0, "event_messages": 0, "events": 0, "labels": 0, "rejected": 0,
             "bag_first_ns": None, "bag_last_ns": None, "wall_first_s": None, "wall_last_s": None}
     total = sum(topics.counts.values())
@@ -268,8 +164,8 @@ def _account(topic, data, now, topics, sent, log, tally, stream, stream_lock) ->
         sent["labels"] += 1
 
 
-def _drain(tally: ReplayTally, graph: GraphProcesses, name: str, expected: int | None,
-           quiet_s: float) -> None:
+def drain(tally: ReplayTally, graph: GraphProcesses, name: str, expected: int | None,
+          quiet_s: float) -> None:
     """Wait for the last masks (until all expected came or none for ``quiet_s``), then for a
     diagnostics message newer than the last mask."""
     start = time.monotonic()

@@ -265,7 +265,8 @@ def _param(text: str) -> tuple[str, Any]:
 def run_replay(args: argparse.Namespace) -> int:
     from ness_ros.bag.errors import BagError
     from ness_ros.bag.reader import bag_info, resolve_topics
-    from ness_ros.bag.replay import ReplayOptions, replay_bag
+    from ness_ros.bag.replay import ReplayOptions
+    from ness_ros.ros.bag_replay import replay_bag
 
     try:
         guided = upsampling(args, hybrid=args.mode == "hybrid")
