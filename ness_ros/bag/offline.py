@@ -6,7 +6,9 @@ anchored to the header stamp, a bounded ring buffer). A frame is segmented once 
 reached its stamp (or the bag has moved ``event_lag_s`` past it, or ended), with the events the
 node would use: since the previous frame and the model's window, before the stamp. Mode
 ``hybrid`` runs :class:`HybridSegmenter`; ``events`` runs :class:`EventSegmenter` at every frame
-stamp, or every ``period_s`` of event time when the bag has no frames. Masks are matched with
+stamp; when the bag has no frames, at every label stamp (event-only data sets such as
+DSEC-Semantic, imported by ``ness bag import dsec``), or every ``period_s`` of event time when it
+has no labels either. Masks are matched with
 labels by stamp. ROS-free.
 """
 
@@ -107,7 +109,7 @@ class _Run:
             self.rejected += 1
             return
         newest = self.stream.newest_ns
-        if self.topics.image is None and newest is not None:  # period trigger
+        if self.topics.image is None and self.topics.labels is None and newest is not None:
             if self.next_trigger is None:
                 self.next_trigger = int(self.stream.buffer.oldest_ns) + self.period_ns
             while self.next_trigger <= newest:
@@ -130,6 +132,8 @@ class _Run:
             self.rejected += 1
             return
         self.evaluator.add_label(header.stamp_ns, label)
+        if self.topics.image is None:  # no frames: a mask at every label (event-only data sets)
+            self.pending.append((header.stamp_ns, None))
         if header.stamp_ns in self.overlays:
             self.overlays[header.stamp_ns][2] = label
         self.recent_labels[header.stamp_ns] = label
@@ -186,9 +190,12 @@ class _Run:
 
     def _rescaler(self, sensor_size: tuple[int, int]):
         try:
-            return self.rescalers.for_sensor(sensor_size)[0]
+            rescaler, made = self.rescalers.for_sensor(sensor_size)
         except ValueError as exc:
             raise BagError(f"working resolution: {exc}") from exc
+        if made:  # binned counts weigh as counts per sensor pixel, as in the nodes
+            self.segmenter.encoder = rescaler.encoder(self.encoder)
+        return rescaler
 
 
 def evaluate_bag(path: str | Path, model: torch.nn.Module, card, topics: BagTopics,

@@ -69,6 +69,10 @@ class BagWriter:
         else:
             self._writer.abort()
 
+    def set_custom_data(self, key: str, value: str) -> None:
+        """A ``custom_data`` entry of metadata.yaml (e.g. where the data came from)."""
+        self._writer.set_custom_data(key, value)
+
     def add_topic(self, topic: str, msgtype: str) -> None:
         """Declare ``topic`` with ROS 2 type ``msgtype`` (e.g. ``sensor_msgs/msg/Image``)."""
         if topic in self._connections:

@@ -1,7 +1,10 @@
 """``ness bag``: camera data in rosbag2 files, and evaluating the segmenters on them.
 
 ``ness bag record OUT``   a synthetic sequence (rgb8 frames, events, mono8 labels) as a bag
-``ness bag import IN OUT``  an AEDAT4 recording (mono8 frames, events) as a bag
+``ness bag import dsec|ddd17|aedat4 PATH --out BAG``  a real recording as a bag: DSEC-Semantic
+                          or DDD17 (events, frames where the event sensor has them, labels), or
+                          an AEDAT4 file (mono8 frames, events); ``ness bag import FILE OUT``
+                          is the AEDAT4 form too
 ``ness bag info BAG``     topics, types, counts and span
 ``ness bag eval BAG``     offline evaluation: the bag read directly, the segmenters in stamp order
 ``ness bag replay BAG``   live evaluation: the bag published into ROS, the node in its own process
@@ -93,11 +96,29 @@ def register(subparsers: Any) -> None:
     record.add_argument("--height", type=int, default=260)
     _writing(record)
     record.set_defaults(func=run_record)
-    imp = sub.add_parser("import", help="write an AEDAT4 recording to a bag")
-    imp.add_argument("source", type=Path, help="AEDAT4 file")
-    imp.add_argument("out", type=Path, help="bag folder to create")
+    imp = sub.add_parser(
+        "import", help="write a real recording to a bag: DSEC-Semantic, DDD17 or AEDAT4",
+        description="ness bag import dsec|ddd17|aedat4 PATH --out BAG (or: ness bag import "
+                    "FILE.aedat4 OUT). DSEC: PATH is a sequence folder (official or ESS "
+                    "layout); DDD17: a split folder of the Ev-SegNet release (or the root with "
+                    "--split).")
+    imp.add_argument("kind", help="dsec, ddd17 or aedat4 (or an AEDAT4 file: the old form)")
+    imp.add_argument("source", nargs="?", type=Path, default=None,
+                     help="the sequence folder or file (old form: the bag folder)")
+    imp.add_argument("--out", type=Path, default=None, help="bag folder to create")
+    imp.add_argument("--classes", choices=("dataset", "ddd17"), default="dataset",
+                     help="labels: the data set's own ids (DSEC 11 classes) or the six DDD17 "
+                          "classes (DSEC mapped); default %(default)s")
+    imp.add_argument("--window", type=float, default=0.05,
+                     help="s: events before the first label (DSEC), one sample's window and "
+                          "spacing (DDD17)")
+    imp.add_argument("--start", type=float, default=0.0, help="s after the first label")
+    imp.add_argument("--duration", type=float, default=None, help="s of labels (default: all)")
+    imp.add_argument("--split", default=None, help="DDD17: split folder under PATH")
+    imp.add_argument("--no-rectify", action="store_true",
+                     help="DSEC: ignore rectify_map.h5")
     _writing(imp)
-    imp.set_defaults(func=run_import)
+    imp.set_defaults(func=run_import, event_message=None)
     info = sub.add_parser("info", help="topics, types, counts and span of a bag")
     info.add_argument("bag", type=Path)
     add_json_option(info)
@@ -157,14 +178,39 @@ def run_record(args: argparse.Namespace) -> int:
 
 def run_import(args: argparse.Namespace) -> int:
     from ness_ros.bag.errors import BagError
+    from ness_ros.bag.import_real import DATASETS, ImportOptions, import_real
     from ness_ros.bag.record import import_aedat4
+    from ness_ros.data.errors import DataError
     from ness_ros.events.errors import EventError
 
+    kind, source, out = args.kind, args.source, args.out
+    if kind not in (*DATASETS, "aedat4"):  # the old form: ness bag import FILE OUT
+        kind, source, out = "aedat4", Path(args.kind), out or source
+    if source is None or out is None:
+        print("ness bag import: give the recording and the bag: ness bag import "
+              "dsec|ddd17|aedat4 PATH --out BAG")
+        return 2
+    real = kind in DATASETS
+    if args.event_message is None:  # real data sets: EventPacket evt3, as event cameras send
+        args.event_message = "packet" if real else "dvs"
+    record = _record_options(args)
     try:
-        summary = import_aedat4(args.source, args.out, _record_options(args))
-    except (BagError, EventError) as exc:
+        if real:
+            options = ImportOptions(record=record, classes=args.classes, window_s=args.window,
+                                    start_s=args.start, duration_s=args.duration,
+                                    rectify=False if args.no_rectify else None, split=args.split)
+            summary = import_real(kind, source, out, options)
+        else:
+            summary = import_aedat4(source, out, record)
+    except (BagError, EventError, DataError) as exc:
         print(f"ness bag import: {exc}")
         return 1
+    if real:
+        print(f"source: {summary.source}")
+        print(f"labels: {summary.labels} on {record.topics['labels']}, classes "
+              f"{summary.classes} ({', '.join(summary.class_names)})")
+        for note in summary.notes:
+            print(f"note: {note}")
     return _print_summary(summary, args.json)
 
 

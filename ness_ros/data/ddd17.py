@@ -5,7 +5,9 @@ Layout::
     <root>/{train,test}/events/<name>.npy   (H, W, C) float event representation
     <root>/{train,test}/labels/<name>.png   (H, W) uint8 class ids, paired with events by name
 
-(the release also holds ``images/<name>.png``, the DAVIS grey frames, which are not read here).
+    <root>/{train,test}/images/<name>.png   (H, W) uint8 DAVIS grey frames (optional here)
+
+(:meth:`Ddd17Split.image` reads a frame; training reads only events and labels).
 Sizes: 346 x 200 (W x H): Ev-SegNet cut the bottom 60 rows of the 346 x 260 DAVIS346 frame, where
 the car's hood is and the labels are unreliable. Classes are those of :mod:`ness_ros.labels`:
 flat 0, background (construction and sky) 1, object 2, vegetation 3, human 4, vehicle 5, 255
@@ -33,6 +35,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+import cv2
 import numpy as np
 from numpy.typing import NDArray
 
@@ -57,6 +60,8 @@ class Ddd17Split:
     Attributes:
         names: sample names (file stems) in sorted order.
         event_paths, label_paths: the paired files, in the order of ``names``.
+        image_paths: the grey frames ``images/<name>.png`` in that order, or None when the split
+            has no ``images`` folder.
     """
 
     def __init__(self, root: str | Path, split: str, *,
@@ -79,6 +84,14 @@ class Ddd17Split:
         self.names = sorted(events)
         self.event_paths = [events[n] for n in self.names]
         self.label_paths = [labels[n] for n in self.names]
+        self.image_paths: list[Path] | None = None
+        if (folder / "images").is_dir():
+            images = {p.stem: p for p in (folder / "images").glob("*.png")}
+            missing = [n for n in self.names if n not in images]
+            if missing:
+                raise DataError(f"{folder / 'images'}: no frame for {len(missing)} samples "
+                                f"{missing[:3]}")
+            self.image_paths = [images[n] for n in self.names]
 
     def __len__(self) -> int:
         return len(self.names)
@@ -108,6 +121,21 @@ class Ddd17Split:
             raise DataError(f"{path}: representation is {rep.shape[1]} x {rep.shape[0]} "
                             f"(W x H), expected {self.shape[1]} x {self.shape[0]}")
         return rep.astype(np.float32, copy=False)
+
+    def image(self, index: int) -> NDArray[np.uint8]:
+        """The grey frame of sample ``index``, (H, W) uint8; DataError when the split has none."""
+        if self.image_paths is None:
+            raise DataError(f"{self.folder}: no images folder (the DAVIS grey frames)")
+        path = self.image_paths[index]
+        image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+        if image is None:
+            raise DataError(f"cannot read frame {path}")
+        if image.ndim == 3:
+            image = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+        if image.dtype != np.uint8 or (self.shape is not None and image.shape != self.shape):
+            raise DataError(f"frame {path}: expected uint8 {self.shape or '(H, W)'}, got "
+                            f"{image.shape} of {image.dtype}")
+        return image
 
     def label(self, index: int) -> NDArray[np.uint8]:
         """The label of sample ``index``, (H, W) uint8 (ids 0..5, 255 ignore)."""

@@ -1,0 +1,160 @@
+"""``ness bag import dsec|ddd17``: tiny sequences in the released layouts become bags that
+``ness bag eval`` reads on its default topics: every event decoded, every label scored."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import yaml
+
+from helpers.real_datasets import DSEC_STAMPS_US, write_ddd17_release, write_dsec_sequence
+from helpers.tiny_models import tiny_model_file
+from ness_ros.bag import bag_info, read_messages
+from ness_ros.bag.import_real import ddd17_events
+from ness_ros.cli.main import main
+from ness_ros.data.ddd17 import Ddd17Split, counts_tensor, to_counts
+from ness_ros.data.dsec import DSEC_CLASS_NAMES, DsecSequence
+from ness_ros.events.image_codec import decode_image_cdr
+from ness_ros.segmentation.inputs import InputEncoder
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("models")
+    return {"events": tiny_model_file(folder, "evsegsnn"),
+            "hybrid": tiny_model_file(folder, "segsnn")}
+
+
+def _eval(bag, model, mode, out):
+    report = out / "report.json"
+    assert main(["bag", "eval", str(bag), "--mode", mode, "--model", str(model), "--out",
+                 str(out), "--no-progress", "--json", str(report)]) == 0
+    data = json.loads(report.read_text())
+    return {**data["figures"], "confusion": data["confusion"]}
+
+
+def _custom(bag) -> dict:
+    meta = yaml.safe_load((bag / "metadata.yaml").read_text())["rosbag2_bagfile_information"]
+    return meta["custom_data"]
+
+
+@pytest.mark.parametrize("layout", ["official", "ess"])
+def test_dsec_import_then_eval(layout, models, tmp_path, capsys):
+    folder, _ = write_dsec_sequence(tmp_path / "data", layout)
+    bag = tmp_path / "bag"
+    assert main(["bag", "import", "dsec", str(folder), "--out", str(bag), "--classes", "ddd17",
+                 "--no-progress", "--json", str(tmp_path / "import.json")]) == 0
+    printed = capsys.readouterr().out
+    assert f"DSEC-Semantic {layout} layout" in printed and "frames left out" in printed
+    summary = json.loads((tmp_path / "import.json").read_text())
+    with DsecSequence(folder) as seq:
+        expected = seq.read_events(DSEC_STAMPS_US[0] - 50_000, DSEC_STAMPS_US[-1])
+        labels = [seq.label(i) for i in range(len(seq))]
+    assert summary["events"] == len(expected) > 0 and summary["labels"] == 5
+    assert summary["layout"] == layout and summary["classes"] == "ddd17"
+    info = bag_info(bag)
+    assert info.topics == {"/camera/events": ("event_camera_msgs/msg/EventPacket",
+                                              summary["messages"]["/camera/events"]),
+                           "/camera/labels": ("sensor_msgs/msg/Image", 5)}
+    assert _custom(bag)["ness_ros.classes"] == "ddd17"
+    assert f"{layout} layout" in _custom(bag)["ness_ros.source"]
+    stamps = []
+    for _, time_ns, data in read_messages(bag, ["/camera/labels"]):
+        pixels, encoding, header = decode_image_cdr(data)
+        assert encoding == "mono8" and header.stamp_ns == time_ns
+        np.testing.assert_array_equal(pixels, labels[len(stamps)])
+        stamps.append(header.stamp_ns)
+    assert stamps == [s * 1000 for s in DSEC_STAMPS_US]  # the sensor's clock, t + t_offset
+    figures = _eval(bag, models["events"], "events", tmp_path / "eval")
+    assert figures["events"] == len(expected)  # every event decoded
+    assert figures["rejected_messages"] == 0
+    assert figures["frames_evaluated"] == 5  # a mask at every label, matched by stamp
+    assert np.array(figures["confusion"]).sum() == sum(int((lab != 255).sum()) for lab in labels)
+
+
+def test_dsec_keeps_its_11_classes_and_dvs_messages(tmp_path):
+    folder, _ = write_dsec_sequence(tmp_path / "data", "official")
+    bag = tmp_path / "bag"
+    assert main(["bag", "import", "dsec", str(folder), "--out", str(bag), "--event-message",
+                 "dvs", "--start", "0.05", "--duration", "0.1", "--no-progress"]) == 0
+    custom = _custom(bag)
+    assert custom["ness_ros.classes"] == "dsec11"
+    assert custom["ness_ros.class_names"].split(",") == list(DSEC_CLASS_NAMES)
+    info = bag_info(bag)
+    assert info.topics["/camera/events"][0] == "dvs_msgs/msg/EventArray"
+    with DsecSequence(folder) as seq:
+        raw = [seq.label(i, mapped=False) for i in (1, 2)]
+    got = [decode_image_cdr(d) for _, _, d in read_messages(bag, ["/camera/labels"])]
+    assert [h.stamp_ns for _, _, h in got] == [s * 1000 for s in DSEC_STAMPS_US[1:3]]
+    for (pixels, _, _), truth in zip(got, raw, strict=True):
+        np.testing.assert_array_equal(pixels, truth)
+    assert max(int(p.max(initial=0, where=p != 255)) for p, _, _ in got) > 5  # DSEC's own ids
+
+
+def test_dsec_import_errors(tmp_path, capsys):
+    folder, _ = write_dsec_sequence(tmp_path / "data", "official")
+    (folder / f"{folder.name}_semantic_timestamps.txt").unlink()
+    assert main(["bag", "import", "dsec", str(folder), "--out", str(tmp_path / "bag"),
+                 "--no-progress"]) == 1
+    assert "missing label timestamps" in capsys.readouterr().out
+    assert main(["bag", "import", "dsec", str(tmp_path), "--out", str(tmp_path / "b2")]) == 1
+    assert "missing DSEC event file" in capsys.readouterr().out
+    assert main(["bag", "import", "dsec", str(folder)]) == 2
+    assert "--out BAG" in capsys.readouterr().out
+
+
+def test_ddd17_events_reproduce_the_release_counts():
+    rng = np.random.default_rng(3)
+    counts = rng.poisson(2.0, (2, 5, 7)).astype(np.float32)
+    counts[0, 0, 0] = 40
+    stamp = 3_000_000_000
+    events = ddd17_events(counts, stamp, 50_000_000)
+    assert events.is_time_sorted() and len(events) == counts.sum()
+    assert events.t.min() >= stamp - 50_000_000 and events.t.max() < stamp
+    assert np.all(events.t % 1000 == 0)  # whole µs, as evt3 carries them
+    for steps in (1, 2, 3, 4, 5, 8):
+        encoder = InputEncoder(num_steps=steps, event_window_ns=50_000_000)
+        np.testing.assert_array_equal(encoder.event_tensor(events, stamp),
+                                      counts_tensor(counts, steps))
+
+
+def test_ddd17_import_then_hybrid_eval(models, tmp_path, capsys):
+    split = write_ddd17_release(tmp_path / "ddd17")
+    bag = tmp_path / "bag"
+    assert main(["bag", "import", "ddd17", str(tmp_path / "ddd17"), "--split", "test", "--out",
+                 str(bag), "--no-progress", "--json", str(tmp_path / "import.json")]) == 0
+    assert "events reconstructed from the release's per-window counts" in capsys.readouterr().out
+    summary = json.loads((tmp_path / "import.json").read_text())
+    data = Ddd17Split(split.parent, split.name)
+    total = sum(int(np.rint(to_counts(data.representation(i))).sum()) for i in range(len(data)))
+    assert summary["events"] == total and summary["frames"] == summary["labels"] == 3
+    info = bag_info(bag)
+    assert set(info.topics) == {"/camera/image", "/camera/events", "/camera/labels"}
+    # natural order: export_2, export_10, export_11, 50 ms apart
+    frames = [decode_image_cdr(d) for _, _, d in read_messages(bag, ["/camera/image"])]
+    assert [h.stamp_ns for _, _, h in frames] == [50_000_000, 100_000_000, 150_000_000]
+    order = [data.names.index(n) for n in ("rec1487417411_export_2", "rec1487417411_export_10",
+                                           "rec1487417411_export_11")]
+    for (pixels, encoding, _), i in zip(frames, order, strict=True):
+        assert encoding == "mono8"
+        np.testing.assert_array_equal(pixels, data.image(i))
+    figures = _eval(bag, models["hybrid"], "hybrid", tmp_path / "eval")
+    assert figures["events"] == total and figures["frames_evaluated"] == 3
+    assert np.array(figures["confusion"]).sum() == 3 * 200 * 346
+    events_mode = _eval(bag, models["events"], "events", tmp_path / "eval_events")
+    assert events_mode["events"] == total and events_mode["frames_evaluated"] == 3
+
+
+def test_ddd17_without_images_and_the_old_aedat4_form_still_parse(tmp_path, capsys):
+    split = write_ddd17_release(tmp_path / "ddd17", images=False)
+    bag = tmp_path / "bag"
+    assert main(["bag", "import", "ddd17", str(split), "--out", str(bag), "--event-message",
+                 "dvs", "--no-progress"]) == 0
+    assert "frames: none" in capsys.readouterr().out
+    assert set(bag_info(bag).topics) == {"/camera/events", "/camera/labels"}
+    assert main(["bag", "import", "ddd17", str(tmp_path / "ddd17"), "--out",
+                 str(tmp_path / "b2")]) == 1
+    assert "not a DDD17 split folder" in capsys.readouterr().out
+    assert main(["bag", "import", str(tmp_path / "missing.aedat4"), str(tmp_path / "b3")]) == 1
