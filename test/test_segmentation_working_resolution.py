@@ -163,3 +163,23 @@ def test_a_point_projects_into_the_working_pixel_that_holds_its_sensor_pixel():
 def test_rescaler_refuses_an_unknown_mask_resolution():
     with pytest.raises(ValueError, match="mask_at"):
         Rescaler(ImageMapping((640, 480)), "model")
+
+
+def test_binned_counts_weigh_as_the_mean_count_of_the_sensor_pixels_they_cover():
+    """The model's event tensor of binned events, with the rescaler's encoder, is the 2 x 2
+    mean of the sensor's tensor (below the clip), and the clip acts on that mean."""
+    from ness_ros.segmentation.inputs import InputEncoder
+
+    rng = np.random.default_rng(7)
+    batch = random_batch(rng, 64, 48, 30_000)
+    base = InputEncoder(num_steps=2, event_window_ns=50_000_000, event_clip=None,
+                        event_scale=0.5)
+    rescaler = WorkingResolution("32x24").rescaler((64, 48), MODEL)
+    assert rescaler.event_density == 0.25
+    binned = rescaler.encoder(base).event_tensor(rescaler.events(batch), 50_000_000)
+    sensor = base.event_tensor(batch, 50_000_000)
+    np.testing.assert_allclose(binned, sensor.reshape(2, 2, 24, 2, 32, 2).mean(axis=(3, 5)),
+                               rtol=1e-6)
+    clipped = InputEncoder(2, 50_000_000, event_clip=3.0, event_scale=0.5)
+    assert rescaler.encoder(clipped).event_clip == 12.0  # 3 events per sensor pixel
+    assert WorkingResolution().rescaler((346, 260), MODEL).encoder(clipped) is clipped

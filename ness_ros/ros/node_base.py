@@ -100,6 +100,7 @@ from ness_ros.ros.spin import (
     init_ros,
     spin,
 )
+from ness_ros.segmentation.inputs import InputEncoder
 from ness_ros.segmentation.inputs_stream import (
     EventStream,
     InputError,
@@ -178,7 +179,10 @@ EVENTS_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=100,
 
 
 class SegmentationNode(Node):
-    """Base of the hybrid and event-only nodes; subclasses implement :meth:`process`."""
+    """Base of the hybrid and event-only nodes; subclasses make ``segmenter`` and implement
+    :meth:`process`."""
+
+    segmenter: Any  # HybridSegmenter or EventSegmenter, with an ``encoder``
 
     default_model = ""      # name of the packaged weights
     extra_params: list[ParamSpec] = []
@@ -428,6 +432,7 @@ class SegmentationNode(Node):
         except ValueError as exc:
             raise InputError("roi", str(exc)) from exc
         if made:
+            self.segmenter.encoder = rescaler.encoder(InputEncoder.from_card(self.card))
             self.get_logger().info(rescaler.describe())
         return rescaler
 

@@ -9,10 +9,13 @@ sensor size.
 
 One pixel rule for all three: input pixel ``x`` (its centre at ``x + 0.5`` in edge coordinates)
 falls in working pixel ``floor((x - x0 + 0.5) * sx)``, with ``sx = working width / roi width``.
-Events are binned by it (a working pixel counts the events of the input pixels it covers, so
-counts per pixel grow with the binning factor; the models' event clip caps them), frames are
-area-averaged (OpenCV INTER_AREA, the same pixel footprint), and a sensor-resolution mask takes
-each pixel's label from the working pixel it fell in. The same rule, pixel centres aligned, is
+Events are binned by it, and a working pixel's count weighs as the mean count of the sensor
+pixels it covers (:meth:`Rescaler.encoder` scales the model's event scale and clip by the area
+of a sensor pixel in working pixels), as the models were trained on counts per sensor pixel:
+with raw binned counts, 3.4 x denser at 640 x 480, the event-only model lost a third of its
+MIoU on a held-out drive (0.383 against 0.540 normalised). Frames are area-averaged (OpenCV
+INTER_AREA, the same pixel footprint), and a sensor-resolution mask takes each pixel's label
+from the working pixel it fell in. The same rule, pixel centres aligned, is
 :class:`~ness_ros.segmentation.intrinsics.ImageMapping`'s, so ``~/camera_info`` of a
 working-resolution mask projects a point where its labels are.
 """
@@ -20,7 +23,7 @@ working-resolution mask projects a point where its labels are.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 
 import cv2
@@ -30,6 +33,7 @@ from numpy.typing import NDArray
 
 from ness_ros.events.batch import EVENT_DTYPE, EventBatch
 from ness_ros.labels import IGNORE_LABEL
+from ness_ros.segmentation.inputs import InputEncoder
 from ness_ros.segmentation.intrinsics import ImageMapping
 
 #: Where a node publishes its mask: at the sensor's resolution or at the working resolution.
@@ -168,6 +172,22 @@ class Rescaler:
         roi = "" if (w, h) == self.sensor_size else f", roi {w} x {h} at ({x}, {y})"
         return (f"model at {self.size[0]} x {self.size[1]} (sensor {self.sensor_size[0]} x "
                 f"{self.sensor_size[1]}{roi}), mask at the {self.mask_at} resolution")
+
+    @property
+    def event_density(self) -> float:
+        """Working pixels per sensor pixel (sx * sy): a binned count times this is the mean
+        count per sensor pixel."""
+        sx, sy = self.mapping.scale
+        return sx * sy
+
+    def encoder(self, base: InputEncoder) -> InputEncoder:
+        """``base`` (the model card's input recipe) for binned events: counts scaled by
+        :attr:`event_density` before the clip and the scale, as counts per sensor pixel."""
+        density = self.event_density
+        if density == 1.0:
+            return base
+        clip = None if base.event_clip is None else base.event_clip / density
+        return replace(base, event_clip=clip, event_scale=base.event_scale * density)
 
     @property
     def output_mapping(self) -> ImageMapping:
