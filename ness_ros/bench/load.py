@@ -70,7 +70,7 @@ WINDOW_S = 10.0           # RSS growth: mean of the first vs the last WINDOW_S s
 #: EVENT_BUFFER_STORAGE_MB with the node's default event_buffer_max_events).
 TREND_LIMIT_MB_PER_MIN = 10.0
 EVENT_BUFFER_STORAGE_MB = 1.5 * 5_000_000 * (13 + 8) / 2**20
-_STAMP = struct.Struct("<iI")
+HEADER_STAMP = struct.Struct("<iI")  # a CDR message's header stamp (sec, nanosec), at byte 4
 _TIMES = np.dtype({"names": ["sec", "nanosec"], "formats": ["<i4", "<u4"], "offsets": [0, 4],
                    "itemsize": 8})
 #: ``--event-message``: the ROS type of each; ``--encoding``: EventPacket encodings sent.
@@ -105,7 +105,7 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(func=run)
 
 
-# -- publisher (its own process: python -m ness_ros.bench.load --publish CONFIG) -------------
+# -- the publisher's messages (it runs in its own process: ness_ros.ros.load_publisher) ------
 class RestampedEvents:
     """``count`` EventArray messages of ``n`` events over ``period_ns``, encoded once.
 
@@ -153,7 +153,7 @@ class RestampedEvents:
         else:
             extra, times["nanosec"] = np.divmod(t, 1_000_000_000)
             times["sec"] = sec + extra
-        _STAMP.pack_into(buf, 4, sec, nanosec)
+        HEADER_STAMP.pack_into(buf, 4, sec, nanosec)
         return buf.tobytes()
 
 
@@ -248,7 +248,7 @@ class RestampedPackets:
         """Message ``i`` restamped to start at ``start_ns`` (whole microseconds), ``seq``."""
         i %= len(self.buffers)
         buf = self.buffers[i]
-        _STAMP.pack_into(buf, 4, *divmod(int(start_ns), 1_000_000_000))
+        HEADER_STAMP.pack_into(buf, 4, *divmod(int(start_ns), 1_000_000_000))
         _SEQ_TIME_BASE.pack_into(buf, self.seq_at, int(seq), int(start_ns))
         if self.encoding == "evt3":
             t = self.time_us[i] + int(start_ns) // 1000
@@ -304,75 +304,6 @@ def intake_seconds(config: dict[str, Any], messages: int = 200) -> float:
     return (time.perf_counter() - began) / messages
 
 
-def publish(config: dict[str, Any]) -> dict[str, Any]:
-    """Publish the load described by ``config``; returns what was published."""
-    import rclpy
-
-    from ness_ros.ros.qos import SENSOR_QOS
-
-    packets = config.get("event_message", "dvs") == "packet"
-    events, period_ns, per_message = restamped(config)
-    frame_ns = int(round(1e9 / config["frame_rate"])) if config["frame_rate"] > 0 else 0
-    frames = bench_frames(WIDTH, HEIGHT)
-    rclpy.init()
-    from sensor_msgs.msg import Image
-
-    if packets:
-        from event_camera_msgs.msg import EventPacket as EventMessage
-    else:
-        from dvs_msgs.msg import EventArray as EventMessage
-
-    node = rclpy.create_node(f"{NODE_NAME}_publisher")
-    event_pub = node.create_publisher(EventMessage, TOPICS["events"], SENSOR_QOS)
-    image_pub = node.create_publisher(Image, TOPICS["image"], SENSOR_QOS)
-    deadline = time.monotonic() + 120.0  # the node starts at the same time
-    while (event_pub.get_subscription_count() == 0 or image_pub.get_subscription_count() == 0) \
-            and time.monotonic() < deadline:
-        time.sleep(0.05)
-    print("started", flush=True)
-    t0 = time.time_ns() // 1000 * 1000  # whole microseconds: evt3 and libcaer times
-    mono0 = time.monotonic_ns()
-    end = mono0 + int(config["duration"] * 1e9)
-    k = j = sent = skipped = frames_sent = frames_skipped = 0
-    busy_ns = 0
-    while True:
-        now = time.monotonic_ns()
-        if now >= end:
-            break
-        target = mono0 + k * period_ns
-        if now < target:
-            time.sleep((target - now) / 1e9)
-        elif now - target > MAX_LAG_NS:
-            behind = (now - mono0) // period_ns - k
-            k += behind
-            skipped += behind
-            if frame_ns:
-                next_frame = -(-(k * period_ns) // frame_ns)
-                frames_skipped += next_frame - j
-                j = next_frame
-        began = time.monotonic_ns()
-        event_pub.publish(events.message(k, t0 + k * period_ns, sent))
-        sent += 1
-        k += 1
-        while frame_ns and j * frame_ns <= k * period_ns:
-            frame = frames[j % len(frames)]
-            _STAMP.pack_into(frame, 4, *divmod(t0 + j * frame_ns, 1_000_000_000))
-            image_pub.publish(bytes(frame))
-            frames_sent += 1
-            j += 1
-        busy_ns += time.monotonic_ns() - began
-    elapsed = (time.monotonic_ns() - mono0) / 1e9
-    node.destroy_node()
-    rclpy.try_shutdown()
-    return {"messages": sent, "messages_skipped": skipped, "events": sent * per_message,
-            "events_per_message": per_message, "frames": frames_sent,
-            "frames_skipped": frames_skipped, "elapsed_s": elapsed,
-            "publisher_busy_fraction": busy_ns / 1e9 / elapsed if elapsed else 0.0,
-            "bytes_per_event": events.bytes_per_event,
-            "payload_bytes_per_event": (events.payload_bytes / per_message if packets
-                                        else 16.0)}
-
-
 # -- the measuring side -------------------------------------------------------------------------
 def memory_kb(pid: int) -> tuple[int, int] | None:
     """(VmRSS, VmHWM) of process ``pid`` in kB, None once it is gone."""
@@ -422,60 +353,31 @@ def model_file(requested: str, folder: Path) -> tuple[str, str]:
         "built on the fly")
 
 
-class Monitor:
-    """Collects the node's ~/latency and /diagnostics and samples its memory."""
+class LoadSamples:
+    """What the measuring side collects of the node: its ~/latency (monotonic time, processing
+    ms, end-to-end ms, keyframe), its /diagnostics (monotonic time, values, message), and its
+    memory and CPU time sampled every :data:`SAMPLE_PERIOD_S`. Filled by the ROS side,
+    :class:`ness_ros.ros.load_monitor.Monitor`."""
 
     def __init__(self, pid: int) -> None:
-        import rclpy
-        from diagnostic_msgs.msg import DiagnosticArray
-        from ness_msgs.msg import SegmentationLatency
-        from vision_msgs.msg import LabelInfo
-
-        from ness_ros.ros.qos import LATCHED_QOS, OUTPUT_QOS
-
         self.pid = pid
-        self.node = rclpy.create_node(f"{NODE_NAME}_monitor")
         self.latency: list[tuple[float, float, float, bool]] = []
         self.diagnostics: list[tuple[float, dict[str, str], str]] = []
         self.memory: list[tuple[float, int, int]] = []
         self.cpu: list[tuple[float, float]] = []  # (monotonic time, node CPU seconds)
         self.ready = False
-        self.node.create_subscription(SegmentationLatency, f"/{NODE_NAME}/latency",
-                                      self._on_latency, OUTPUT_QOS)
-        self.node.create_subscription(DiagnosticArray, "/diagnostics", self._on_diagnostics,
-                                      OUTPUT_QOS)
-        self.node.create_subscription(LabelInfo, f"/{NODE_NAME}/label_info",
-                                      lambda _: setattr(self, "ready", True), LATCHED_QOS)
         self._next_sample = 0.0
 
-    def _on_latency(self, msg: Any) -> None:
-        self.latency.append((time.monotonic(), msg.processing_ms, msg.end_to_end_ms,
-                             msg.keyframe))
-
-    def _on_diagnostics(self, msg: Any) -> None:
-        for status in msg.status:
-            if status.name.endswith(NODE_NAME):
-                self.diagnostics.append((time.monotonic(),
-                                         {kv.key: kv.value for kv in status.values},
-                                         status.message))
-
-    def spin(self, seconds: float) -> None:
-        import rclpy
-
-        end = time.monotonic() + seconds
-        while True:
-            now = time.monotonic()
-            if now >= self._next_sample:
-                sample = memory_kb(self.pid)
-                if sample is not None:
-                    self.memory.append((now, *sample))
-                cpu = cpu_seconds(self.pid)
-                if cpu is not None:
-                    self.cpu.append((now, cpu))
-                self._next_sample = now + SAMPLE_PERIOD_S
-            if now >= end:
-                return
-            rclpy.spin_once(self.node, timeout_sec=min(0.05, end - now))
+    def sample(self, now: float) -> None:
+        """Sample the node's memory and CPU time when the next sample is due at ``now``."""
+        if now >= self._next_sample:
+            sample = memory_kb(self.pid)
+            if sample is not None:
+                self.memory.append((now, *sample))
+            cpu = cpu_seconds(self.pid)
+            if cpu is not None:
+                self.cpu.append((now, cpu))
+            self._next_sample = now + SAMPLE_PERIOD_S
 
     def diagnostic(self, key: str, default: float = float("nan")) -> float:
         for _, values, _ in reversed(self.diagnostics):
@@ -514,7 +416,7 @@ def node_cpu_cores(samples: list[tuple[float, float]], t0: float, t1: float) -> 
     return (inside[-1][1] - inside[0][1]) / (inside[-1][0] - inside[0][0])
 
 
-def summarize(monitor: Monitor, published: dict[str, Any], load_start: float, load_end: float,
+def summarize(monitor: LoadSamples, published: dict[str, Any], load_start: float, load_end: float,
               config: dict[str, Any], note: str, exit_code: int | None,
               intake_s: float = float("nan")) -> dict[str, Any]:
     """The figures of one run."""
@@ -652,10 +554,9 @@ def run(args: argparse.Namespace) -> int:
     from ness_ros.domain import isolate_this_process
 
     isolate_this_process()  # this process talks to the node: both on one domain of their own
-    import rclpy
-
     from ness_ros.graph import NodeSpec
     from ness_ros.graph_runner import GraphProcesses
+    from ness_ros.ros import load_monitor  # rclpy: imported after the domain is set
 
     config = {"duration": float(args.duration), "event_rate": float(args.event_rate),
               "frame_rate": float(args.frame_rate), "message_ms": float(args.message_ms),
@@ -669,15 +570,16 @@ def run(args: argparse.Namespace) -> int:
                         list(TOPICS.items()))
         log_dir = Path(args.log_dir) if args.log_dir else Path(tmp) / "logs"
         graph = GraphProcesses([spec], log_dir)
-        rclpy.init()
+        load_monitor.start_ros()
         publisher = None
         try:
             graph.start()
             # The publisher starts with the node; it waits for the node's subscriptions.
             publisher = subprocess.Popen(
-                [sys.executable, "-m", "ness_ros.bench.load", "--publish", json.dumps(config)],
+                [sys.executable, "-m", "ness_ros.ros.load_publisher", "--publish",
+                 json.dumps(config)],
                 stdout=subprocess.PIPE, text=True)
-            monitor = Monitor(graph.processes[NODE_NAME].pid)
+            monitor = load_monitor.Monitor(graph.processes[NODE_NAME].pid)
             deadline = time.monotonic() + 60.0
             while not monitor.ready and time.monotonic() < deadline and not graph.failed():
                 monitor.spin(0.1)
@@ -704,7 +606,7 @@ def run(args: argparse.Namespace) -> int:
                 publisher.kill()
                 publisher.wait()
             codes = graph.stop()
-            rclpy.try_shutdown()
+            load_monitor.stop_ros()
         figures = summarize(monitor, published, load_start, load_end, config, note,
                             codes.get(NODE_NAME), intake_seconds(config))
     kind = (f"EventPackets ({config['encoding']})" if config["event_message"] == "packet"
@@ -716,10 +618,3 @@ def run(args: argparse.Namespace) -> int:
     write_json(args.json, {"benchmark": "load", "config": config, "figures": figures})
     return 0 if published and figures["node_exit_code"] == 0 else 1
 
-
-if __name__ == "__main__":
-    if len(sys.argv) == 3 and sys.argv[1] == "--publish":
-        print(json.dumps(publish(json.loads(sys.argv[2]))), flush=True)
-    else:
-        sys.exit("usage: python -m ness_ros.bench.load --publish CONFIG_JSON (run by ness bench "
-                 "load)")
