@@ -123,3 +123,23 @@ def test_bad_options_are_refused_with_a_reason(args, message):
     result = subprocess.run([sys.executable, "-m", "ness_ros.cli.main", "eval", *args],
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 2 and message in result.stderr, result.stderr[-2000:]
+
+
+def test_eval_model_at_a_sensor_size_runs_the_model_at_the_working_size(tmp_path, monkeypatch):
+    """``--size``: drives rendered at twice the model's size are segmented at the working
+    resolution as the nodes do (the work per frame is the model's size's) and scored at the
+    sensor's."""
+    monkeypatch.setenv("NESS_CACHE_DIR", str(tmp_path / "cache"))
+    model = tiny_model_file(tmp_path, "segsnn")  # trained size 96 x 64
+    runs = {}
+    for name, size in (("native", []), ("double", ["--size", "192", "128"])):
+        out = ness("eval", "model", "--model", str(model), "--seeds", "31", "--duration", "1",
+                   *size, "--out", str(tmp_path / name), "--no-progress", "--json",
+                   str(tmp_path / f"{name}.json")).stdout
+        runs[name] = (out, json.loads((tmp_path / f"{name}.json").read_text()))
+    out, double = runs["double"]
+    assert "model at 96 x 64 (sensor 192 x 128)" in out
+    native = runs["native"][1]
+    assert double["report"]["frames"] == native["report"]["frames"] == 20
+    assert double["work"]["macs"] == pytest.approx(native["work"]["macs"], rel=0.01)
+    assert sum(map(sum, double["report"]["confusion"])) == 20 * 192 * 128

@@ -51,6 +51,11 @@ def register(subparsers: Any) -> None:
     model = sub.add_parser("model", help="evaluate a model on held-out sequences")
     model.add_argument("--arch", choices=("segsnn", "evsegsnn"), default="segsnn",
                        help="which packaged model when --model is not given")
+    model.add_argument("--size", type=int, nargs=2, default=None, metavar=("WIDTH", "HEIGHT"),
+                       help="render the drives at this sensor size (default: the model's) and "
+                            "run the model at --working-size, as the nodes do")
+    model.add_argument("--working-size", default="auto",
+                       help="the nodes' working_size: auto, sensor or WIDTHxHEIGHT")
     _common(model)
     model.set_defaults(func=run_model)
     sweep = sub.add_parser("sweep", help="change-threshold sweep of the hybrid method")
@@ -117,7 +122,7 @@ def _sequences(args: argparse.Namespace, width: int, height: int) -> list:
     return [cached_sequence(s, config, progress=not args.no_progress) for s in args.seeds]
 
 
-def _setup(args: argparse.Namespace, arch: str):
+def _setup(args: argparse.Namespace, arch: str, size: list[int] | None = None):
     import torch
 
     from ness_ros.models.weights import default_weights_path, load_model
@@ -129,7 +134,8 @@ def _setup(args: argparse.Namespace, arch: str):
         torch.set_num_threads(args.threads)
         cv2.setNumThreads(args.threads)
     model, card = load_model(args.model or default_weights_path(arch))
-    return model, card, InputEncoder.from_card(card), _sequences(args, *card.input_size)
+    width, height = size or card.input_size
+    return model, card, InputEncoder.from_card(card), _sequences(args, width, height)
 
 
 def _sequence_facts(sequences) -> dict[str, Any]:
@@ -152,21 +158,29 @@ def run_model(args: argparse.Namespace) -> int:
     )
     from ness_ros.segmentation.hybrid import GatingConfig
     from ness_ros.segmentation.plots import plot_confusion
+    from ness_ros.segmentation.working_resolution import WorkingResolution
 
     try:
         guided = upsampling(args, hybrid=args.arch == "segsnn")
     except ValueError as exc:
         print(f"ness eval model: {exc} (--arch segsnn)", file=sys.stderr)
         return 2
-    model, card, encoder, sequences = _setup(args, args.arch)
-    work = full_frame_work(model, encoder, sequences[0], range(5, len(sequences[0]), 40))
+    model, card, encoder, sequences = _setup(args, args.arch, size=args.size)
+    rescaler = None
+    if args.size and tuple(args.size) != tuple(card.input_size):
+        rescaler = WorkingResolution(args.working_size).rescaler(tuple(args.size),
+                                                                 card.input_size)
+        print(f"{rescaler.describe()} (as the nodes run it)")
+    work = full_frame_work(model, encoder, sequences[0], range(5, len(sequences[0]), 40),
+                           rescaler)
     progress = not args.no_progress
     if card.architecture == "segsnn":
         report = evaluate_hybrid(model, encoder, sequences, GatingConfig(keyframe_interval=1),
                                  name="full frame", work=work, progress=progress,
-                                 guided=guided)
+                                 guided=guided, rescaler=rescaler)
     else:
-        report = evaluate_events(model, encoder, sequences, work=work, progress=progress)
+        report = evaluate_events(model, encoder, sequences, work=work, progress=progress,
+                                 rescaler=rescaler)
     stride = int(model.head_stride)
     seen = head_resolution_confusion(sequences, stride)
     ceiling = mean_iou(seen)

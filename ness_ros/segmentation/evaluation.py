@@ -29,6 +29,7 @@ from ness_ros.segmentation.event_only import EventSegmenter
 from ness_ros.segmentation.guided import GuidedUpsampling
 from ness_ros.segmentation.hybrid import GatingConfig, HybridSegmenter
 from ness_ros.segmentation.inputs import InputEncoder
+from ness_ros.segmentation.working_resolution import Rescaler
 
 
 @dataclass
@@ -74,15 +75,18 @@ def _report(name: str, confusion: np.ndarray, times: list[float], recomputed: li
 
 
 def full_frame_work(model: torch.nn.Module, encoder: InputEncoder,
-                    sequence: SyntheticSequence, frames: Sequence[int]) -> WorkReport:
+                    sequence: SyntheticSequence, frames: Sequence[int],
+                    rescaler: Rescaler | None = None) -> WorkReport:
     """Work of one full-frame pass, averaged over ``frames`` of ``sequence`` (real inputs, so
-    spike counts are the model's real ones)."""
+    spike counts are the model's real ones), at the working resolution of ``rescaler``."""
     reports = []
+    all_events, encoder = _at_working_resolution(sequence, encoder, rescaler)
     for i in frames:
-        events = torch.from_numpy(encoder.event_tensor(sequence.events,
+        events = torch.from_numpy(encoder.event_tensor(all_events,
                                                        int(sequence.stamps_ns[i])))[:, None]
         if encoder.frame_channels:
-            frame = torch.from_numpy(encoder.frame_tensor(sequence.frames[i]))[None]
+            image = sequence.frames[i] if rescaler is None else rescaler.frame(sequence.frames[i])
+            frame = torch.from_numpy(encoder.frame_tensor(image))[None]
             reports.append(measure_work(model, frame, events))
         else:
             reports.append(measure_work(model, events))
@@ -98,7 +102,8 @@ def evaluate_hybrid(model: torch.nn.Module, encoder: InputEncoder,
                     guided: GuidedUpsampling | None = None,
                     masks_out: list[np.ndarray] | None = None,
                     ceiling: bool = False,
-                    paired_with: GatingConfig | None = None) -> EvalReport:
+                    paired_with: GatingConfig | None = None,
+                    rescaler: Rescaler | None = None) -> EvalReport:
     """Run a fresh HybridSegmenter over every frame of ``sequences`` (each from its start).
 
     ``guided``: the segmenter's guided upsampling (None: the model's bilinear logits).
@@ -110,7 +115,12 @@ def evaluate_hybrid(model: torch.nn.Module, encoder: InputEncoder,
     ``paired_with``: a second segmenter with this gating (the full pass, say) segments every
     frame too, right before or after this one in turn, so that both are timed under the same
     load of the machine; ``extra["paired_speedup"]`` is its time over this one's. (On this
-    shared 2-core machine, frames/s of runs a minute apart drifted by 30 %.)"""
+    shared 2-core machine, frames/s of runs a minute apart drifted by 30 %.)
+    ``rescaler``: sequences rendered at a sensor size other than the model's run at the working
+    resolution as the nodes run them (events binned, frames resized, masks scored at the
+    sensor's resolution); not with ``ceiling`` or ``paired_with``."""
+    if rescaler is not None and (ceiling or paired_with is not None):
+        raise ValueError("a working resolution is evaluated without ceiling or paired timing")
     confusion = np.zeros((NUM_CLASSES, NUM_CLASSES), np.int64)
     times, recomputed, pixels, keyframes = [], [], [], 0
     stage_ms: dict[str, list[float]] = {}
@@ -120,7 +130,8 @@ def evaluate_hybrid(model: torch.nn.Module, encoder: InputEncoder,
     bar = tqdm(total=total, desc=name or f"theta {gating.theta:g}", disable=not progress,
                leave=False)
     for seq in sequences:
-        seg = HybridSegmenter(model, encoder, gating, device=device, guided=guided)
+        events, seq_encoder = _at_working_resolution(seq, encoder, rescaler)
+        seg = HybridSegmenter(model, seq_encoder, gating, device=device, guided=guided)
         masks = np.empty_like(seq.labels) if masks_out is not None else None
         if ceiling:
             replays.append(DecisionReplay(gating.reuse, gating.flow_preset))
@@ -130,9 +141,12 @@ def evaluate_hybrid(model: torch.nn.Module, encoder: InputEncoder,
             stamp = int(seq.stamps_ns[i])
             if twin is not None and i % 2 == 0:
                 paired_times.append(_timed(twin, seq, i))
+            frame = seq.frames[i] if rescaler is None else rescaler.frame(seq.frames[i])
             start = time.perf_counter()
-            result = seg.segment(seq.frames[i], stamp, seq.events)
+            result = seg.segment(frame, stamp, events)
             times.append(time.perf_counter() - start)
+            if rescaler is not None:
+                result.mask = rescaler.mask(result.mask)
             if twin is not None and i % 2 == 1:
                 paired_times.append(_timed(twin, seq, i))
             for stage, ms in result.stage_ms.items():
@@ -146,7 +160,8 @@ def evaluate_hybrid(model: torch.nn.Module, encoder: InputEncoder,
                 masks[i] = result.mask
             if not result.reset:  # the first frame of a sequence is a keyframe by necessity
                 recomputed.append(result.recomputed_fraction)
-            pixels.append(result.pixels_computed / seg.padded_pixels(seq.width, seq.height))
+            pixels.append(result.pixels_computed / seg.padded_pixels(frame.shape[1],
+                                                                     frame.shape[0]))
             bar.update()
         if masks_out is not None:
             masks_out.append(masks)
@@ -161,6 +176,15 @@ def evaluate_hybrid(model: torch.nn.Module, encoder: InputEncoder,
     return report
 
 
+def _at_working_resolution(seq: SyntheticSequence, encoder: InputEncoder,
+                           rescaler: Rescaler | None) -> tuple:
+    """(events, encoder) of ``seq`` for the model: as they are, or binned with the encoder
+    that weighs binned counts (:meth:`Rescaler.encoder`)."""
+    if rescaler is None:
+        return seq.events, encoder
+    return rescaler.events(seq.events), rescaler.encoder(encoder)
+
+
 def _timed(segmenter: HybridSegmenter, seq: SyntheticSequence, i: int) -> float:
     start = time.perf_counter()
     segmenter.segment(seq.frames[i], int(seq.stamps_ns[i]), seq.events)
@@ -169,18 +193,23 @@ def _timed(segmenter: HybridSegmenter, seq: SyntheticSequence, i: int) -> float:
 
 def evaluate_events(model: torch.nn.Module, encoder: InputEncoder,
                     sequences: Sequence[SyntheticSequence], *, work: WorkReport | None = None,
-                    progress: bool = False, device: str = "cpu") -> EvalReport:
-    """Run the EventSegmenter at every frame stamp of ``sequences``."""
+                    progress: bool = False, device: str = "cpu",
+                    rescaler: Rescaler | None = None) -> EvalReport:
+    """Run the EventSegmenter at every frame stamp of ``sequences`` (at the working resolution
+    of ``rescaler``, as :func:`evaluate_hybrid`)."""
     confusion = np.zeros((NUM_CLASSES, NUM_CLASSES), np.int64)
     times, pixels = [], []
     total = sum(len(s) for s in sequences)
     bar = tqdm(total=total, desc="events", disable=not progress, leave=False)
     for seq in sequences:
-        seg = EventSegmenter(model, encoder, device=device)
+        events, seq_encoder = _at_working_resolution(seq, encoder, rescaler)
+        seg = EventSegmenter(model, seq_encoder, device=device)
         for i in range(len(seq)):
             start = time.perf_counter()
-            result = seg.segment(seq.events, int(seq.stamps_ns[i]))
+            result = seg.segment(events, int(seq.stamps_ns[i]))
             times.append(time.perf_counter() - start)
+            if rescaler is not None:
+                result.mask = rescaler.mask(result.mask)
             confusion += confusion_matrix(result.mask, seq.labels[i], NUM_CLASSES,
                                           ignore=IGNORE_LABEL)
             pixels.append(1.0)
