@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -25,7 +26,7 @@ from ness_ros.data.cache import cached_sequence
 from ness_ros.data.sequence import SequenceConfig
 from ness_ros.models.weights import load_model
 from ness_ros.segmentation.evaluation import evaluate_hybrid
-from ness_ros.segmentation.hybrid import GatingConfig
+from ness_ros.segmentation.gating_config import PUBLISHED_RULE
 from ness_ros.segmentation.inputs import InputEncoder
 
 W, H = 128, 96
@@ -67,7 +68,7 @@ def models(tmp_path_factory):
 
 def test_offline_eval_equals_evaluating_the_sequence(sequence, bag, models):
     model, card = load_model(models["hybrid"])
-    gating = GatingConfig(theta=1.0, rows=2, cols=3, margin=8, keyframe_max_age_s=0.5)
+    gating = replace(PUBLISHED_RULE, theta=1.0, rows=2, cols=3, margin=8, keyframe_max_age_s=0.5)
     direct = evaluate_hybrid(model, InputEncoder.from_card(card), [sequence], gating)
     report = evaluate_bag(bag, model, card, resolve_topics(bag_info(bag)),
                           EvalOptions(gating=gating, progress=False))

@@ -23,7 +23,7 @@ from ness_ros.cli.main import main
 from ness_ros.data.cache import cached_sequence
 from ness_ros.data.sequence import SequenceConfig
 from ness_ros.models.weights import load_model
-from ness_ros.segmentation.hybrid import GatingConfig
+from ness_ros.segmentation.gating_config import FULL_PASS
 
 W, H = 128, 96
 REPORT_FILES = ("report.json", "report.md", "overlays.png", "latency.png")
@@ -77,7 +77,7 @@ def test_live_replay_agrees_with_offline_eval(bag, models, tmp_path):
     threads = torch.get_num_threads()
     try:
         offline = evaluate_bag(bag, model, card, resolve_topics(bag_info(bag)),
-                               EvalOptions(gating=GatingConfig(keyframe_interval=1),
+                               EvalOptions(gating=FULL_PASS,
                                            progress=False))
     finally:
         torch.set_num_threads(threads)

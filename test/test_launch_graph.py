@@ -144,20 +144,42 @@ def test_launch_description_builds_with_launch_ros():
     assert "mode" in names and "theta" in names
 
 
-def test_parameter_file_holds_the_nodes_gating_defaults():
-    """config/segmentation.yaml, the node's parameter table and the CLIs all start from
-    NODE_GATING: the file may not drift from it."""
+def test_the_nodes_gating_defaults_have_one_source():
+    """GatingConfig()'s defaults are the hybrid node's gating: its parameter table,
+    config/segmentation.yaml, the argparse defaults of ness bag eval and replay and those of
+    ness eval sweep's warped rows (and keyframe policy) may not drift from them."""
     import yaml
 
+    from ness_ros.cli.main import build_parser
     from ness_ros.ros.hybrid_node import GATING_PARAMS, HybridSegmentationNode
-    from ness_ros.segmentation.gating import NODE_GATING
+    from ness_ros.segmentation.gating_config import GatingConfig
 
+    node = GatingConfig()
+    assert node.reuse == "warped"
     params = yaml.safe_load((REPO_ROOT / "config" / "segmentation.yaml").read_text())[
         "/**/hybrid_segmentation"]["ros__parameters"]
     declared = {spec.name: spec.default for spec in HybridSegmentationNode.extra_params}
     for name, field in GATING_PARAMS.items():
-        assert params[name] == getattr(NODE_GATING, field) == declared[name], name
-    assert NODE_GATING.reuse == "warped"
+        assert declared[name] == getattr(node, field), name
+        assert type(declared[name]) is type(getattr(node, field)), name  # ROS types them
+        assert params[name] == getattr(node, field), name
+
+    parser = build_parser()
+    for verb in ("eval", "replay"):
+        args = parser.parse_args(["bag", verb, "somewhere"])
+        cli = {"reuse": args.reuse, "theta": args.theta, "residual_theta": args.residual_theta,
+               "rows": args.grid[0], "cols": args.grid[1], "margin": args.margin,
+               "keyframe_interval": args.keyframe_interval,
+               "keyframe_max_age_s": args.keyframe_max_age,
+               "max_changed_fraction": args.max_changed_fraction}
+        assert cli == {field: getattr(node, field) for field in cli}, verb
+    sweep = parser.parse_args(["eval", "sweep"])
+    warped = {"rows": sweep.warped_grid[0], "cols": sweep.warped_grid[1],
+              "margin": sweep.warped_margin, "keyframe_max_age_s": sweep.keyframe_max_age,
+              "max_changed_fraction": sweep.max_changed_fraction,
+              "accumulate": sweep.change_since == "region"}
+    assert warped == {field: getattr(node, field) for field in warped}
+    assert node.residual_theta in sweep.residual_thetas
 
 
 REAL_BAG = SHARED_DATA / "evt3_event_camera_py"  # a real rosbag2 folder, only read here

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -16,7 +17,7 @@ from ness_ros.segmentation.ceiling import (
     head_resolution_confusion,
     region_index,
 )
-from ness_ros.segmentation.gating import GatingConfig
+from ness_ros.segmentation.gating_config import PUBLISHED_RULE
 
 H, W, FRAMES = 32, 48, 6
 PERIOD = 50_000_000
@@ -63,30 +64,30 @@ def test_region_index_matches_the_grid():
 
 def test_full_pass_and_theta_zero_reach_the_labels_exactly():
     seq = moving_boxes((5, 13, 1))
-    full = gate_ceiling([seq], GatingConfig(keyframe_interval=1, **GRID))
+    full = gate_ceiling([seq], replace(PUBLISHED_RULE, keyframe_interval=1, **GRID))
     assert full.miou == 1.0 and full.keyframes == FRAMES
-    zero = gate_ceiling([seq], GatingConfig(theta=0.0, **GRID))
+    zero = gate_ceiling([seq], replace(PUBLISHED_RULE, theta=0.0, **GRID))
     assert zero.miou == 1.0 and zero.keyframes == 1 and zero.recomputed_fraction == 1.0
 
 
 def test_infinite_theta_keeps_the_first_labels():
     seq = moving_boxes((5, 13, 1))
-    kept = gate_ceiling([seq], GatingConfig(theta=math.inf, **GRID))
+    kept = gate_ceiling([seq], replace(PUBLISHED_RULE, theta=math.inf, **GRID))
     assert kept.keyframes == 1 and kept.recomputed_fraction == 0.0
     assert kept.miou == pytest.approx(held_miou(seq)) and kept.miou < 0.9
 
 
 def test_the_gate_recomputes_the_moving_box_and_reaches_the_labels():
     seq = moving_boxes((5, 13, 1))  # stays inside region (0, 1): 0.625 events/pixel per frame
-    gated = gate_ceiling([seq], GatingConfig(theta=0.5, **GRID))
+    gated = gate_ceiling([seq], replace(PUBLISHED_RULE, theta=0.5, **GRID))
     assert gated.miou == 1.0 and gated.keyframes == 1
     assert gated.recomputed_fraction == pytest.approx(1 / 8)
     # At theta 1 the change adds up to 1.25 every second frame: stale labels in between.
-    every_other = gate_ceiling([seq], GatingConfig(theta=1.0, **GRID))
+    every_other = gate_ceiling([seq], replace(PUBLISHED_RULE, theta=1.0, **GRID))
     assert every_other.recomputed_fraction == pytest.approx(2 / 5 / 8)
     assert held_miou(seq) < every_other.miou < 1.0
     # Counted since the previous frame only, it never reaches 1: the first labels stay.
-    stale = gate_ceiling([seq], GatingConfig(theta=1.0, accumulate=False, **GRID))
+    stale = gate_ceiling([seq], replace(PUBLISHED_RULE, theta=1.0, accumulate=False, **GRID))
     assert stale.recomputed_fraction == 0.0 and stale.miou == pytest.approx(held_miou(seq))
 
 
@@ -113,21 +114,22 @@ def test_keyframe_age_resets_the_best_choice_gate():
 def test_pasted_reference_is_scored_against_the_labels():
     seq = moving_boxes((5, 13, 1))
     background = np.ones_like(seq.labels)  # a "model" that sees no vehicle
-    report = gate_ceiling([seq], GatingConfig(theta=0.0, **GRID), references=[background])
+    report = gate_ceiling([seq], replace(PUBLISHED_RULE, theta=0.0, **GRID),
+                          references=[background])
     assert report.miou == pytest.approx(mean_iou(confusion_matrix(background, seq.labels)))
     best = best_choice_ceiling([seq], 2, 4, 1.0, references=[background])
     assert best.miou == pytest.approx(report.miou)
     with pytest.raises(ValueError, match="do not match"):
-        gate_ceiling([seq], GatingConfig(**GRID), references=[background[:, :8]])
+        gate_ceiling([seq], replace(PUBLISHED_RULE, **GRID), references=[background[:, :8]])
     with pytest.raises(ValueError, match="reference mask stacks"):
-        gate_ceiling([seq], GatingConfig(**GRID), references=[])
+        gate_ceiling([seq], replace(PUBLISHED_RULE, **GRID), references=[])
 
 
 def test_unlabelled_pixels_are_refused():
     seq = moving_boxes((5, 13, 1))
     seq.labels[2, 0, 0] = 255
     with pytest.raises(ValueError, match="fully labelled"):
-        gate_ceiling([seq], GatingConfig(**GRID))
+        gate_ceiling([seq], replace(PUBLISHED_RULE, **GRID))
 
 
 def head_resolution_ceiling(sequences, stride: int) -> float:

@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F  # noqa: N812
 
 from ness_ros.models.segsnn import SegSNN
-from ness_ros.segmentation.gating import GatingConfig
+from ness_ros.segmentation.gating_config import PUBLISHED_RULE
 from ness_ros.segmentation.guided import (
     DEFAULT_GUIDED,
     GuidedUpsampling,
@@ -102,7 +102,7 @@ def test_settings_are_checked():
         with pytest.raises(ValueError, match="guided upsampling"):
             bad.validate()
     with pytest.raises(ValueError, match="head_stride"):
-        HybridSegmenter(torch.nn.Conv2d(5, 6, 1), encoder(), GatingConfig(),
+        HybridSegmenter(torch.nn.Conv2d(5, 6, 1), encoder(), PUBLISHED_RULE,
                         guided=DEFAULT_GUIDED)
     logits = torch.zeros(1, 6, 4, 4)
     with pytest.raises(ValueError, match="does not cover"):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
@@ -11,7 +13,8 @@ from ness_ros.events.batch import EventBatch
 from ness_ros.events.representations import region_bounds
 from ness_ros.models.segsnn import SegSNN
 from ness_ros.segmentation.crops import box_window, stack_crops
-from ness_ros.segmentation.hybrid import GatingConfig, HybridSegmenter
+from ness_ros.segmentation.gating_config import PUBLISHED_RULE, GatingConfig
+from ness_ros.segmentation.hybrid import HybridSegmenter
 from ness_ros.segmentation.inputs import InputEncoder
 
 H, W = 96, 128
@@ -42,7 +45,7 @@ def blob_events(t0_ms: float, t1_ms: float, y0: int, y1: int, x0: int, x1: int,
 
 
 def test_static_scene_keeps_keyframe_mask_bit_for_bit(model):
-    seg = HybridSegmenter(model, encoder(), GatingConfig(theta=0.5, rows=3, cols=4))
+    seg = HybridSegmenter(model, encoder(), replace(PUBLISHED_RULE, theta=0.5, rows=3, cols=4))
     empty = EventBatch.empty(W, H)
     first = seg.segment(frame(1), 50 * MS, empty)
     assert first.keyframe and first.regions_recomputed == 12
@@ -55,7 +58,7 @@ def test_static_scene_keeps_keyframe_mask_bit_for_bit(model):
 
 
 def test_only_regions_with_events_are_recomputed(model):
-    gating = GatingConfig(theta=1.0, rows=3, cols=4, margin=8, batch_crops_only=True)
+    gating = replace(PUBLISHED_RULE, theta=1.0, rows=3, cols=4, margin=8, batch_crops_only=True)
     seg = HybridSegmenter(model, encoder(), gating)
     seg.segment(frame(1), 50 * MS, EventBatch.empty(W, H))
     rows, cols = region_bounds(H, W, 3, 4)
@@ -84,13 +87,14 @@ def test_theta_zero_split_matches_full_pass(model):
     """theta = 0 recomputes every region through the split path (per-region crops in one
     batch); with the model's exact margin the labels equal a full pass bit for bit, and with a
     small margin the difference is the split's border effect, bounded here."""
-    full = HybridSegmenter(model, encoder(), GatingConfig(theta=0.0, keyframe_interval=1))
+    full = HybridSegmenter(model, encoder(), replace(PUBLISHED_RULE, theta=0.0,
+                                                     keyframe_interval=1))
     events = blob_events(0, 100, 0, H, 0, W, per_pixel=2, seed=3)
     full.segment(frame(1), 50 * MS, events)
     reference = full.segment(frame(2), 100 * MS, events)
     assert reference.keyframe
     for margin, max_disagreement in ((SegSNN.exact_margin, 0.0), (16, 0.35)):
-        split = HybridSegmenter(model, encoder(), GatingConfig(
+        split = HybridSegmenter(model, encoder(), replace(PUBLISHED_RULE,
             theta=0.0, rows=3, cols=4, margin=margin, batch_crops_only=True))
         split.segment(frame(1), 50 * MS, events)
         result = split.segment(frame(2), 100 * MS, events)
@@ -100,7 +104,7 @@ def test_theta_zero_split_matches_full_pass(model):
 
 
 def test_merged_box_used_when_cheaper(model):
-    seg = HybridSegmenter(model, encoder(), GatingConfig(theta=0.0, rows=3, cols=4))
+    seg = HybridSegmenter(model, encoder(), replace(PUBLISHED_RULE, theta=0.0, rows=3, cols=4))
     seg.segment(frame(1), 50 * MS, EventBatch.empty(W, H))
     result = seg.segment(frame(2), 100 * MS, EventBatch.empty(W, H))
     assert result.regions_recomputed == 12
@@ -109,15 +113,17 @@ def test_merged_box_used_when_cheaper(model):
 
 def test_keyframe_policy_interval_age_fraction_and_time_going_back(model):
     empty = EventBatch.empty(W, H)
-    seg = HybridSegmenter(model, encoder(), GatingConfig(theta=1.0, keyframe_interval=3))
+    seg = HybridSegmenter(model, encoder(), replace(PUBLISHED_RULE, theta=1.0, keyframe_interval=3))
     flags = [seg.segment(frame(i), 50 * MS * i, empty).keyframe for i in range(1, 8)]
     assert flags == [True, False, False, True, False, False, True]
 
-    seg = HybridSegmenter(model, encoder(), GatingConfig(theta=1.0, keyframe_max_age_s=0.12))
+    seg = HybridSegmenter(model, encoder(), replace(PUBLISHED_RULE, theta=1.0,
+                                                    keyframe_max_age_s=0.12))
     flags = [seg.segment(frame(i), 50 * MS * i, empty).keyframe for i in range(1, 6)]
     assert flags == [True, False, False, True, False]  # ages 0, 50, 100, 150 ms, 50 ms
 
-    seg = HybridSegmenter(model, encoder(), GatingConfig(theta=1.0, max_changed_fraction=0.5))
+    seg = HybridSegmenter(model, encoder(), replace(PUBLISHED_RULE, theta=1.0,
+                                                    max_changed_fraction=0.5))
     seg.segment(frame(1), 50 * MS, empty)
     busy = blob_events(50, 100, 0, H, 0, W, per_pixel=2)
     assert seg.segment(frame(2), 100 * MS, busy).keyframe
@@ -215,7 +221,7 @@ def test_stacked_crops_equal_the_slices_in_channels_last_order():
 def test_slow_steady_change_is_caught_once_it_adds_up_to_theta(model, accumulate):
     from ness_ros.events.representations import region_counts
 
-    gating = GatingConfig(theta=1.0, rows=3, cols=4, margin=8, accumulate=accumulate)
+    gating = replace(PUBLISHED_RULE, theta=1.0, rows=3, cols=4, margin=8, accumulate=accumulate)
     seg = HybridSegmenter(model, encoder(), gating)
     seg.segment(frame(1), 50 * MS, EventBatch.empty(W, H))
     rows, cols = region_bounds(H, W, 3, 4)

@@ -3,6 +3,8 @@ the windows that recompute clusters of regions (``reuse: warped``)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import cv2
 import numpy as np
 import pytest
@@ -12,7 +14,8 @@ from ness_ros.events.batch import EventBatch
 from ness_ros.events.representations import region_bounds
 from ness_ros.models.segsnn import SegSNN
 from ness_ros.segmentation.crops import cluster_windows, covered_regions, padded_size
-from ness_ros.segmentation.gating import GatingConfig, RegionGate
+from ness_ros.segmentation.gating import RegionGate
+from ness_ros.segmentation.gating_config import PUBLISHED_RULE, GatingConfig
 from ness_ros.segmentation.hybrid import HybridSegmenter
 from ness_ros.segmentation.inputs import InputEncoder
 from ness_ros.segmentation.motion import (
@@ -140,7 +143,7 @@ def moving_object_frames(object_shift: int, ego_shift: int, frames: int = 3):
 
 def test_residual_gate_recomputes_an_object_moving_against_the_background_only():
     images, masks = moving_object_frames(object_shift=7, ego_shift=3)
-    config = GatingConfig(reuse="warped", residual_theta=0.08, rows=3, cols=4, margin=8)
+    config = replace(PUBLISHED_RULE, reuse="warped", residual_theta=0.08, rows=3, cols=4, margin=8)
     gate, warped = RegionGate(config), WarpedLabels(num_classes=6)
     empty = EventBatch.empty(W, H)
     assert gate.plan(0, empty) is None  # the first frame is a keyframe
@@ -159,7 +162,7 @@ def test_ego_motion_alone_recomputes_nothing():
     images, masks = moving_object_frames(object_shift=0, ego_shift=3)
     # The square rides with the background: everything moves with the ego-motion.
     images = [texture(H, W + 40, seed=5)[:, 20 + 3 * k:20 + 3 * k + W] for k in range(3)]
-    config = GatingConfig(reuse="warped", residual_theta=0.08, rows=3, cols=4)
+    config = replace(PUBLISHED_RULE, reuse="warped", residual_theta=0.08, rows=3, cols=4)
     gate, warped = RegionGate(config), WarpedLabels(num_classes=6)
     empty = EventBatch.empty(W, H)
     gate.plan(0, empty)
@@ -172,15 +175,15 @@ def test_ego_motion_alone_recomputes_nothing():
 
 
 def test_static_reuse_is_the_published_event_count_rule():
-    # GatingConfig's default is still the published rule, and a map of unexplained pixels
-    # changes none of its decisions.
-    assert GatingConfig().reuse == "static"
+    # PUBLISHED_RULE is static reuse, and a map of unexplained pixels changes none of its
+    # decisions.
+    assert PUBLISHED_RULE.reuse == "static"
     rng = np.random.default_rng(0)
     n = 20_000
     events = EventBatch.from_arrays(np.sort(rng.integers(0, 50 * MS, n)), rng.integers(0, W, n),
                                     rng.integers(0, 60, n), rng.integers(0, 2, n),
                                     width=W, height=H)
-    config = GatingConfig(theta=1.0, rows=2, cols=2, accumulate=False)
+    config = replace(PUBLISHED_RULE, theta=1.0, rows=2, cols=2, accumulate=False)
     with_map, without = RegionGate(config), RegionGate(config)
     for gate in (with_map, without):
         gate.plan(0, EventBatch.empty(W, H))
@@ -192,7 +195,7 @@ def test_static_reuse_is_the_published_event_count_rule():
 
 
 def test_warped_reuse_needs_the_map_of_unexplained_pixels():
-    gate = RegionGate(GatingConfig(reuse="warped"))
+    gate = RegionGate(replace(PUBLISHED_RULE, reuse="warped"))
     gate.plan(0, EventBatch.empty(W, H))
     with pytest.raises(ValueError, match="unexplained"):
         gate.plan(50 * MS, EventBatch.empty(W, H))
@@ -256,7 +259,7 @@ def rgb(grey: np.ndarray) -> np.ndarray:
 
 def test_hybrid_segmenter_recomputes_only_windows_around_the_moving_object(model):
     images, _ = moving_object_frames(object_shift=7, ego_shift=3, frames=3)
-    gating = GatingConfig(reuse="warped", residual_theta=0.08, rows=3, cols=4, margin=16,
+    gating = replace(PUBLISHED_RULE, reuse="warped", residual_theta=0.08, rows=3, cols=4, margin=16,
                           max_changed_fraction=1.0, max_window_fraction=1.0)
     seg = HybridSegmenter(model, encoder(), gating)
     empty = EventBatch.empty(W, H)
@@ -277,7 +280,7 @@ def test_hybrid_segmenter_recomputes_only_windows_around_the_moving_object(model
 
 
 def test_windows_costing_about_a_full_pass_become_a_keyframe(model):
-    gating = GatingConfig(reuse="warped", residual_theta=0.0, rows=3, cols=4,
+    gating = replace(PUBLISHED_RULE, reuse="warped", residual_theta=0.0, rows=3, cols=4,
                           max_changed_fraction=1.0)
     seg = HybridSegmenter(model, encoder(), gating)
     scene = texture(H, W + 20)
@@ -289,12 +292,12 @@ def test_windows_costing_about_a_full_pass_become_a_keyframe(model):
 
 
 def test_switching_the_rule_of_reuse_starts_from_a_keyframe(model):
-    seg = HybridSegmenter(model, encoder(), GatingConfig(reuse="static", theta=1e9))
+    seg = HybridSegmenter(model, encoder(), replace(PUBLISHED_RULE, reuse="static", theta=1e9))
     scene = texture(H, W + 20)
     empty = EventBatch.empty(W, H)
     seg.segment(rgb(scene[:, :W]), 50 * MS, empty)
     assert not seg.segment(rgb(scene[:, 1:W + 1]), 100 * MS, empty).keyframe
-    seg.configure(GatingConfig(reuse="warped", residual_theta=1e9))
+    seg.configure(replace(PUBLISHED_RULE, reuse="warped", residual_theta=1e9))
     assert seg.segment(rgb(scene[:, 2:W + 2]), 150 * MS, empty).keyframe
     following = seg.segment(rgb(scene[:, 3:W + 3]), 200 * MS, empty)
     assert not following.keyframe and following.pixels_computed == 0
@@ -319,7 +322,7 @@ def test_flow_survives_frames_changing_size():
 
 
 def test_regions_expected_to_pass_at_their_last_rate():
-    gate = RegionGate(GatingConfig(reuse="warped", residual_theta=0.7, rows=2, cols=2))
+    gate = RegionGate(replace(PUBLISHED_RULE, reuse="warped", residual_theta=0.7, rows=2, cols=2))
     empty = EventBatch.empty(W, H)
     gate.plan(0, empty)
     assert gate.expected_changes() is None  # no rate yet
@@ -335,7 +338,7 @@ def test_regions_expected_to_pass_at_their_last_rate():
 
 
 def test_a_frame_expected_to_need_a_full_pass_skips_the_motion_estimate(model):
-    gating = GatingConfig(reuse="warped", residual_theta=0.25, rows=3, cols=4,
+    gating = replace(PUBLISHED_RULE, reuse="warped", residual_theta=0.25, rows=3, cols=4,
                           max_changed_fraction=0.5)
     seg = HybridSegmenter(model, encoder(), gating)
     scene = texture(H, W + 40)

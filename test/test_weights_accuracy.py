@@ -8,6 +8,8 @@ a colour-only classifier trained on the same kind of data.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -18,9 +20,8 @@ from ness_ros.data.sequence import SequenceConfig, generate_sequence
 from ness_ros.metrics import mean_iou
 from ness_ros.models.weights import default_weights_path, load_model
 from ness_ros.segmentation.evaluation import evaluate_events, evaluate_hybrid
-from ness_ros.segmentation.gating import NODE_GATING
+from ness_ros.segmentation.gating_config import FULL_PASS, PUBLISHED_RULE, GatingConfig
 from ness_ros.segmentation.guided import DEFAULT_GUIDED
-from ness_ros.segmentation.hybrid import GatingConfig
 from ness_ros.segmentation.inputs import InputEncoder
 
 HELD_OUT = [7001, 7002]
@@ -63,7 +64,7 @@ def packaged(name: str):
 @pytest.fixture(scope="module")
 def hybrid_full(held_out):
     model, card, encoder = packaged("segsnn")
-    return evaluate_hybrid(model, encoder, held_out, GatingConfig(keyframe_interval=1),
+    return evaluate_hybrid(model, encoder, held_out, FULL_PASS,
                            name="full")
 
 
@@ -83,7 +84,7 @@ def test_hybrid_segsnn_miou_on_unseen_seeds(hybrid_full):
 
 def test_guided_upsampling_beats_the_models_bilinear_logits(held_out, hybrid_full):
     model, card, encoder = packaged("segsnn")
-    guided = evaluate_hybrid(model, encoder, held_out, GatingConfig(keyframe_interval=1),
+    guided = evaluate_hybrid(model, encoder, held_out, FULL_PASS,
                              guided=DEFAULT_GUIDED)
     assert guided.miou >= SEGSNN_GUIDED_BAR, guided.per_class_iou
     assert guided.miou - hybrid_full.miou >= GUIDED_GAIN, (guided.miou, hybrid_full.miou)
@@ -115,7 +116,7 @@ def test_models_far_above_the_colour_only_classifier(held_out, hybrid_full, even
 def test_node_defaults_follow_the_motion_close_to_the_full_pass_for_a_third_of_its_work(
         held_out, hybrid_full):
     model, card, encoder = packaged("segsnn")
-    gated = evaluate_hybrid(model, encoder, held_out, NODE_GATING, ceiling=True)
+    gated = evaluate_hybrid(model, encoder, held_out, GatingConfig(), ceiling=True)
     assert hybrid_full.miou - gated.miou <= WARPED_MIOU_LOSS, (hybrid_full.miou, gated.miou)
     assert gated.pixels_computed_fraction <= WARPED_PIXEL_SHARE
     # The same decisions with a perfect model: far above the model, and the carried labels
@@ -128,7 +129,7 @@ def test_published_rule_stays_close_to_the_full_pass(held_out, hybrid_full):
     model, card, encoder = packaged("segsnn")
     # The published rule (reuse: static) at the node's former defaults: theta 1 event per
     # pixel, grid 4 x 6, margin 16, keyframe every 2 s.
-    gated = evaluate_hybrid(model, encoder, held_out, GatingConfig(theta=1.0,
+    gated = evaluate_hybrid(model, encoder, held_out, replace(PUBLISHED_RULE, theta=1.0,
                                                                     keyframe_max_age_s=2.0,
                                                                     max_changed_fraction=0.6))
     assert gated.recomputed_fraction < 0.6
@@ -145,8 +146,8 @@ def test_theta_zero_split_differs_from_the_full_pass_only_at_crop_borders(held_o
 
     model, card, encoder = packaged("segsnn")
     seq = held_out[0]
-    full = HybridSegmenter(model, encoder, GatingConfig(keyframe_interval=1), guided=guided)
-    split = {margin: HybridSegmenter(model, encoder, GatingConfig(
+    full = HybridSegmenter(model, encoder, FULL_PASS, guided=guided)
+    split = {margin: HybridSegmenter(model, encoder, replace(PUBLISHED_RULE,
         theta=0.0, margin=margin, batch_crops_only=True, max_changed_fraction=1.0),
         guided=guided) for margin in (16, SegSNN.exact_margin)}
     disagreement = {16: [], SegSNN.exact_margin: []}

@@ -22,10 +22,10 @@ from typing import Any
 from ness_ros.cli_options import add_upsampling_option, upsampling
 from ness_ros.graph import DEFAULT_TOPICS
 from ness_ros.report_tables import add_json_option, format_table, write_json
-from ness_ros.segmentation.gating_config import NODE_GATING
+from ness_ros.segmentation.gating_config import GatingConfig
 
 #: Gating options: CLI dest -> hybrid node parameter (defaults: the node's,
-#: :data:`~ness_ros.segmentation.gating_config.NODE_GATING`).
+#: :class:`~ness_ros.segmentation.gating_config.GatingConfig`'s own).
 GATING = {"reuse": "reuse", "theta": "theta", "residual_theta": "residual_theta",
           "keyframe_interval": "keyframe_interval", "keyframe_max_age": "keyframe_max_age_s",
           "margin": "margin", "max_changed_fraction": "max_changed_fraction"}
@@ -55,7 +55,7 @@ def _evaluating(parser: argparse.ArgumentParser, out: str) -> None:
     parser.add_argument("--model", default="", help="model file (default: packaged weights)")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
-    g = NODE_GATING
+    g = GatingConfig()
     parser.add_argument("--reuse", choices=("warped", "static"), default=g.reuse,
                         help="kept labels follow the motion (warped) or stay in place (static, "
                              "the published rule); default %(default)s")
@@ -234,9 +234,7 @@ def run_info(args: argparse.Namespace) -> int:
 
 
 def _gating(args: argparse.Namespace):
-    from dataclasses import replace
-
-    return replace(NODE_GATING, reuse=args.reuse, theta=args.theta,
+    return GatingConfig(reuse=args.reuse, theta=args.theta,
                    residual_theta=args.residual_theta, rows=args.grid[0], cols=args.grid[1],
                    margin=args.margin, keyframe_interval=args.keyframe_interval,
                    keyframe_max_age_s=args.keyframe_max_age,

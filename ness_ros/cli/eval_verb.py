@@ -25,7 +25,10 @@ from typing import Any
 
 from ness_ros.cli_options import add_upsampling_option, upsampling
 from ness_ros.report_tables import add_json_option, format_table, write_json
-from ness_ros.segmentation.gating_config import NODE_GATING
+from ness_ros.segmentation.gating_config import FULL_PASS, PUBLISHED_RULE, GatingConfig
+
+#: The hybrid node's gating (the defaults of the warped rows and of the keyframe policy).
+NODE = GatingConfig()
 
 #: Held-out seeds: never used for training (training uses 1-99, validation 1001-1099).
 HELD_OUT_SEEDS = [5001, 5002]
@@ -62,18 +65,19 @@ def register(subparsers: Any) -> None:
     sweep.add_argument("--thetas", type=float, nargs="*",
                        default=[0.0, 0.5, 1.0, 2.0, 3.0, 4.0, 6.0, 8.0, 12.0],
                        help="thetas of the published rule (static reuse), events per pixel")
-    sweep.add_argument("--grid", type=int, nargs=2, default=[4, 6], metavar=("ROWS", "COLS"),
-                       help="region grid of the published rule")
-    sweep.add_argument("--margin", type=int, default=16,
+    sweep.add_argument("--grid", type=int, nargs=2, default=[PUBLISHED_RULE.rows,
+                                                             PUBLISHED_RULE.cols],
+                       metavar=("ROWS", "COLS"), help="region grid of the published rule")
+    sweep.add_argument("--margin", type=int, default=PUBLISHED_RULE.margin,
                        help="context margin of the published rule, pixels")
     sweep.add_argument("--residual-thetas", type=float, nargs="*",
                        default=[0.4, 0.5, 0.6, 0.7, 0.8, 1.0, 1.2, 1.6],
                        help="residual thresholds of warped reuse (none: no warped rows); the "
-                            f"node's default is {NODE_GATING.residual_theta:g}")
+                            f"node's default is {NODE.residual_theta:g}")
     sweep.add_argument("--warped-grid", type=int, nargs=2, metavar=("ROWS", "COLS"),
-                       default=[NODE_GATING.rows, NODE_GATING.cols],
+                       default=[NODE.rows, NODE.cols],
                        help="region grid of warped reuse (default: the node's)")
-    sweep.add_argument("--warped-margin", type=int, default=NODE_GATING.margin,
+    sweep.add_argument("--warped-margin", type=int, default=NODE.margin,
                        help="context margin of warped reuse's windows (default: the node's)")
     sweep.add_argument("--no-paired", dest="paired", action="store_false",
                        help="do not time a full pass beside each warped row, frame by frame "
@@ -81,9 +85,12 @@ def register(subparsers: Any) -> None:
     sweep.add_argument("--change-since", choices=("region", "frame"), default="region",
                        help="count a region's events since its labels were computed (region, "
                             "the default) or since the previous frame (frame, the published rule)")
-    sweep.add_argument("--keyframe-max-age", type=float, default=2.0,
-                       help="keyframe policy: full pass when the keyframe is older, s")
-    sweep.add_argument("--max-changed-fraction", type=float, default=0.6)
+    sweep.add_argument("--keyframe-max-age", type=float, default=NODE.keyframe_max_age_s,
+                       help="keyframe policy: full pass when the keyframe is older, s "
+                            "(default: the node's)")
+    sweep.add_argument("--max-changed-fraction", type=float,
+                       default=NODE.max_changed_fraction, help="keyframe policy: full pass "
+                       "when more than this share of the regions changed (default: the node's)")
     _common(sweep)
     sweep.set_defaults(func=run_sweep)
     ceiling = sub.add_parser("ceiling", help="accuracy ceiling of label reuse, with no model")
@@ -156,7 +163,6 @@ def run_model(args: argparse.Namespace) -> int:
         evaluate_hybrid,
         full_frame_work,
     )
-    from ness_ros.segmentation.hybrid import GatingConfig
     from ness_ros.segmentation.plots import plot_confusion
     from ness_ros.segmentation.working_resolution import WorkingResolution
 
@@ -175,7 +181,7 @@ def run_model(args: argparse.Namespace) -> int:
                            rescaler)
     progress = not args.no_progress
     if card.architecture == "segsnn":
-        report = evaluate_hybrid(model, encoder, sequences, GatingConfig(keyframe_interval=1),
+        report = evaluate_hybrid(model, encoder, sequences, FULL_PASS,
                                  name="full frame", work=work, progress=progress,
                                  guided=guided, rescaler=rescaler)
     else:
@@ -213,17 +219,16 @@ def run_model(args: argparse.Namespace) -> int:
 def run_sweep(args: argparse.Namespace) -> int:
     from ness_ros.segmentation.ceiling import gate_ceiling
     from ness_ros.segmentation.evaluation import evaluate_hybrid, full_frame_work
-    from ness_ros.segmentation.hybrid import GatingConfig
     from ness_ros.segmentation.plots import plot_sweep
 
     model, card, encoder, sequences = _setup(args, "segsnn")
     work = full_frame_work(model, encoder, sequences[0], range(5, len(sequences[0]), 40))
     progress = not args.no_progress
-    gating = GatingConfig(rows=args.grid[0], cols=args.grid[1], margin=args.margin,
-                          accumulate=args.change_since == "region",
-                          keyframe_max_age_s=args.keyframe_max_age,
-                          max_changed_fraction=args.max_changed_fraction)
-    warped = dataclasses.replace(NODE_GATING, rows=args.warped_grid[0],
+    gating = dataclasses.replace(PUBLISHED_RULE, rows=args.grid[0], cols=args.grid[1],
+                                 margin=args.margin, accumulate=args.change_since == "region",
+                                 keyframe_max_age_s=args.keyframe_max_age,
+                                 max_changed_fraction=args.max_changed_fraction)
+    warped = GatingConfig(rows=args.warped_grid[0],
                                  cols=args.warped_grid[1], margin=args.warped_margin,
                                  accumulate=args.change_since == "region",
                                  keyframe_max_age_s=args.keyframe_max_age,
@@ -336,10 +341,9 @@ def run_ceiling(args: argparse.Namespace) -> int:
         references["labels"] = (None, 1.0)
     if model is not None:
         from ness_ros.segmentation.evaluation import evaluate_hybrid
-        from ness_ros.segmentation.hybrid import GatingConfig
 
         masks: list = []
-        full = evaluate_hybrid(model, encoder, sequences, GatingConfig(keyframe_interval=1),
+        full = evaluate_hybrid(model, encoder, sequences, FULL_PASS,
                                name="full pass", progress=not args.no_progress, masks_out=masks,
                                guided=upsampling(args))
         references["model"] = (masks, full.miou)

@@ -22,7 +22,6 @@ from ness_ros.ros.node_base import INPUT_QOS_OVERRIDES, SegmentationNode, run_no
 from ness_ros.ros.params import ParamSpec
 from ness_ros.ros.qos import SENSOR_QOS
 from ness_ros.ros.spin import exit_process
-from ness_ros.segmentation.gating_config import NODE_GATING
 from ness_ros.segmentation.guided import DEFAULT_GUIDED
 from ness_ros.segmentation.hybrid import GatingConfig, HybridSegmenter
 from ness_ros.segmentation.inputs import InputEncoder
@@ -30,7 +29,7 @@ from ness_ros.segmentation.inputs_stream import InputError, decode_frame
 from ness_ros.segmentation.result import SegmentationResult
 
 #: Gating parameters: node parameter name -> GatingConfig field (all changeable at run time;
-#: defaults: :data:`~ness_ros.segmentation.gating_config.NODE_GATING`).
+#: defaults: :class:`~ness_ros.segmentation.gating_config.GatingConfig`'s own).
 GATING_PARAMS = {"reuse": "reuse", "theta": "theta", "residual_theta": "residual_theta",
                  "residual_level": "residual_level", "flow_preset": "flow_preset",
                  "accumulate_change": "accumulate", "grid_rows": "rows", "grid_cols": "cols",
@@ -38,7 +37,7 @@ GATING_PARAMS = {"reuse": "reuse", "theta": "theta", "residual_theta": "residual
                  "keyframe_interval": "keyframe_interval",
                  "keyframe_max_age_s": "keyframe_max_age_s",
                  "max_changed_fraction": "max_changed_fraction"}
-G = NODE_GATING
+G = GatingConfig()
 
 
 class HybridSegmentationNode(SegmentationNode):

@@ -23,9 +23,14 @@ from numpy.typing import NDArray
 
 from ness_ros.events.batch import EventBatch
 from ness_ros.events.representations import region_bounds, region_counts
-from ness_ros.segmentation.gating_config import NODE_GATING, REUSE_RULES, GatingConfig
+from ness_ros.segmentation.gating_config import (
+    FULL_PASS,
+    PUBLISHED_RULE,
+    REUSE_RULES,
+    GatingConfig,
+)
 
-__all__ = ["NODE_GATING", "REUSE_RULES", "GatingConfig", "RegionGate"]
+__all__ = ["FULL_PASS", "PUBLISHED_RULE", "REUSE_RULES", "GatingConfig", "RegionGate"]
 
 class RegionGate:
     """The keyframe policy and the per-region change of :class:`GatingConfig`, frame by frame.
