@@ -22,10 +22,11 @@ from ness_ros.ros.node_base import INPUT_QOS_OVERRIDES, SegmentationNode, run_no
 from ness_ros.ros.params import ParamSpec
 from ness_ros.ros.qos import SENSOR_QOS
 from ness_ros.ros.spin import exit_process
+from ness_ros.segmentation.errors import InputError
 from ness_ros.segmentation.guided import DEFAULT_GUIDED
 from ness_ros.segmentation.hybrid import GatingConfig, HybridSegmenter
 from ness_ros.segmentation.inputs import InputEncoder
-from ness_ros.segmentation.inputs_stream import InputError, decode_frame
+from ness_ros.segmentation.inputs_stream import decode_frame
 from ness_ros.segmentation.result import SegmentationResult
 
 #: Gating parameters: node parameter name -> GatingConfig field (all changeable at run time;

@@ -100,12 +100,9 @@ from ness_ros.ros.spin import (
     init_ros,
     spin,
 )
+from ness_ros.segmentation.errors import InputError
 from ness_ros.segmentation.inputs import InputEncoder
-from ness_ros.segmentation.inputs_stream import (
-    EventStream,
-    InputError,
-    StampGuard,
-)
+from ness_ros.segmentation.inputs_stream import EventStream, StampGuard
 from ness_ros.segmentation.intrinsics import ImageMapping
 from ness_ros.segmentation.monitor import (
     HealthThresholds,
