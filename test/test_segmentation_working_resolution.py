@@ -183,3 +183,13 @@ def test_binned_counts_weigh_as_the_mean_count_of_the_sensor_pixels_they_cover()
     clipped = InputEncoder(2, 50_000_000, event_clip=3.0, event_scale=0.5)
     assert rescaler.encoder(clipped).event_clip == 12.0  # 3 events per sensor pixel
     assert WorkingResolution().rescaler((346, 260), MODEL).encoder(clipped) is clipped
+
+
+@pytest.mark.parametrize(("sensor", "expected"), [((640, 480), (277, 208)),
+                                                  ((1280, 720), (320, 180)),
+                                                  ((200, 150), (200, 150))])
+def test_auto_keeps_under_a_pixel_cap_with_the_aspect(sensor, expected):
+    mapping = WorkingResolution(max_pixels=57_600).mapping(sensor, MODEL)
+    assert mapping.size == expected and expected[0] * expected[1] <= 57_600 + 300
+    with pytest.raises(ValueError, match="working_max_pixels"):
+        WorkingResolution(max_pixels=-1)

@@ -54,6 +54,8 @@ class WorkingResolution:
         roi: (x_offset, y_offset, width, height) in sensor pixels, or None for the whole
             sensor.
         mask_at: ``sensor`` or ``working``: the resolution of the published mask.
+        max_pixels: with ``auto``, at most this many working pixels (aspect kept; 0: no cap),
+            for a model too slow at its training size for the frame rate.
 
     Raises:
         ValueError: an unknown size word, a malformed or non-positive size, a negative roi
@@ -63,8 +65,11 @@ class WorkingResolution:
     size: str = "auto"
     roi: tuple[int, int, int, int] | None = None
     mask_at: str = "sensor"
+    max_pixels: int = 0
 
     def __post_init__(self) -> None:
+        if self.max_pixels < 0:
+            raise ValueError(f"working_max_pixels must be >= 0, got {self.max_pixels}")
         if self.size not in SIZE_WORDS:
             match = _SIZE.match(self.size)
             if match is None or min(int(match[1]), int(match[2])) <= 0:
@@ -81,7 +86,7 @@ class WorkingResolution:
 
     @classmethod
     def from_params(cls, size: str, roi_x_offset: int, roi_y_offset: int, roi_width: int,
-                    roi_height: int, mask_at: str) -> WorkingResolution:
+                    roi_height: int, mask_at: str, max_pixels: int = 0) -> WorkingResolution:
         """From the node's parameters: a roi of width or height 0 is the whole sensor (as in
         sensor_msgs/RegionOfInterest)."""
         roi = ((roi_x_offset, roi_y_offset, roi_width, roi_height)
@@ -89,7 +94,7 @@ class WorkingResolution:
         if roi is None and (roi_x_offset or roi_y_offset):
             raise ValueError("roi offsets are set but roi_width or roi_height is 0: give the "
                              "region's size too")
-        return cls(size.strip(), roi, mask_at)
+        return cls(size.strip(), roi, mask_at, max_pixels)
 
     def mapping(self, sensor_size: tuple[int, int],
                 model_size: tuple[int, int]) -> ImageMapping:
@@ -104,6 +109,8 @@ class WorkingResolution:
             size = (roi[2], roi[3])
         elif self.size == "auto":
             scale = min(model_size[0] / roi[2], model_size[1] / roi[3], 1.0)
+            if self.max_pixels:
+                scale = min(scale, (self.max_pixels / (roi[2] * roi[3])) ** 0.5)
             size = (max(1, round(roi[2] * scale)), max(1, round(roi[3] * scale)))
         else:
             match = _SIZE.match(self.size)
