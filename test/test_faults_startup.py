@@ -1,7 +1,8 @@
-"""Start-up and stop of the hybrid node in its own process: a missing or corrupt model file (or
-an unknown executor) ends it with exactly one ``[FATAL]`` line and exit code 1; SIGINT and
-SIGTERM each end it cleanly (exit code 0) within 2 s, while it is busy with a stream of frames
-and events."""
+"""Start-up and stop of the nodes in their own processes: a missing or corrupt model file (or
+an unknown executor) ends the hybrid node with exactly one ``[FATAL]`` line and exit code 1, and
+so does a bad parameter value in each of the five nodes, the line naming the parameter; SIGINT
+and SIGTERM each end the hybrid node cleanly (exit code 0) within 2 s, while it is busy with a
+stream of frames and events."""
 
 from __future__ import annotations
 
@@ -60,7 +61,7 @@ def test_a_missing_or_corrupt_model_ends_the_node_with_one_fatal_line(model, tmp
     bad_executor = NodeSpec("hybrid_segmentation", "bad_executor", [],
                             {"model": str(model), "executor": "multi_threaded"})
     procs["bad_executor"] = start_node(bad_executor, tmp_path / "bad_executor.log")
-    cases["bad_executor"] = (model, "parameter executor must be one of")
+    cases["bad_executor"] = (model, "parameter executor: must be one of")
     for name, proc in procs.items():
         try:
             code = proc.wait(timeout=60)
@@ -77,6 +78,48 @@ def test_a_missing_or_corrupt_model_ends_the_node_with_one_fatal_line(model, tmp
         if name != "bad_executor":
             assert str(cases[name][0].parent) in fatal[0], (name, fatal)  # names the file
         assert "Traceback" not in log, (name, log)
+
+
+def wait_fatal(procs, tmp_path, timeout: float = 60.0) -> dict[str, tuple[int, str]]:
+    """name -> (exit code, log) of processes started with ``start_node`` into
+    ``tmp_path/<name>.log``; a process that does not end fails the test."""
+    ended = {}
+    for name, proc in procs.items():
+        try:
+            code = proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+            pytest.fail(f"{name}: the node did not end")
+        ended[name] = (code, (tmp_path / f"{name}.log").read_text())
+    return ended
+
+
+def test_a_bad_parameter_ends_each_node_with_one_fatal_line_naming_it(tmp_path):
+    """One start-up path for the five nodes: whichever check refuses the value (the parameter
+    table's range or type, the node's own), one line ``[FATAL] [<node>]: cannot start:
+    parameter <name>: <why>``, exit code 1, no traceback, before any model is loaded."""
+    cases = {  # executable -> (bad parameters, the parameter named, text of the reason)
+        "hybrid_segmentation": ({"reuse": "sideways"}, "reuse", "must be one of static, warped"),
+        "event_segmentation": ({"trigger": "never"}, "trigger", "must be one of period, frame"),
+        "segmentation_evaluator": ({"overlay_count": 500}, "overlay_count",
+                                   "must be in [0, 100], got 500"),
+        "synthetic_camera": ({"width": "wide"}, "width",
+                             "must be of type integer, got 'wide' (string)"),
+        "bag_player": ({"bag": str(tmp_path / "nowhere")}, "bag", "nowhere"),
+    }
+    procs = {executable: start_node(NodeSpec(executable, f"bad_{executable}", [], params),
+                                    tmp_path / f"{executable}.log")
+             for executable, (params, _, _) in cases.items()}  # all at once
+    for executable, (code, log) in wait_fatal(procs, tmp_path).items():
+        _, name, why = cases[executable]
+        fatal = [line for line in log.splitlines() if "[FATAL]" in line]
+        assert code == 1, (executable, code, log)
+        assert len(fatal) == 1, (executable, log)
+        assert fatal[0].startswith(f"[FATAL] [{executable}]: cannot start: parameter {name}: "), \
+            fatal
+        assert why in fatal[0], (executable, fatal)
+        assert "Traceback" not in log, (executable, log)
 
 
 def test_sigint_and_sigterm_end_the_busy_node_cleanly_within_2_s(model, tmp_path):

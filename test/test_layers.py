@@ -23,7 +23,7 @@ CORE = ["ness_ros.events", "ness_ros.models", "ness_ros.segmentation", "ness_ros
         "ness_ros.training", "ness_ros.bag", "ness_ros.bench", "ness_ros.labels",
         "ness_ros.metrics", "ness_ros.report_tables", "ness_ros.cli_options", "ness_ros.cli",
         "ness_ros.graph", "ness_ros.graph_runner", "ness_ros.domain", "ness_ros.fuzzing",
-        "ness_ros.machine_load", "ness_ros.malloc_tuning"]
+        "ness_ros.machine_load", "ness_ros.malloc_tuning", "ness_ros.errors"]
 
 #: rclpy and the ROS message packages ness_ros uses.
 ROS_PACKAGES = ("rclpy", "sensor_msgs", "dvs_msgs", "event_camera_msgs", "diagnostic_msgs",

@@ -22,17 +22,16 @@ import importlib
 import time
 from typing import Any
 
-import rclpy
 from builtin_interfaces.msg import Time
-from rclpy.logging import get_logger
 from rclpy.node import Node
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
 from rosgraph_msgs.msg import Clock
 
 from ness_ros.bag.errors import BagError
 from ness_ros.bag.reader import bag_info, read_messages
+from ness_ros.errors import ParameterError
 from ness_ros.ros.params import ParamSpec, declare
-from ness_ros.ros.spin import exit_process, ignore_stop_signals, init_ros
+from ness_ros.ros.startup import run
 
 PARAMS = [
     ParamSpec("bag", "", "rosbag2 folder to play (mcap or sqlite3)"),
@@ -64,13 +63,17 @@ def message_type(msgtype: str) -> Any:
 
 class BagPlayerNode(Node):
     node_name = "bag_player"
+    runs_a_model = False
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(self.node_name, **kwargs)
         self.params = declare(self, PARAMS)
         if not self.params["bag"]:
-            raise BagError("parameter bag is empty: name a rosbag2 folder (-p bag:=<path>)")
-        self.info = bag_info(self.params["bag"])
+            raise ParameterError("bag", "empty: name a rosbag2 folder (-p bag:=<path>)")
+        try:
+            self.info = bag_info(self.params["bag"])
+        except BagError as exc:
+            raise ParameterError("bag", str(exc)) from exc
         self.publishers_by_topic = {}
         for topic, (msgtype, count) in self.info.topics.items():
             try:
@@ -81,19 +84,21 @@ class BagPlayerNode(Node):
             self.publishers_by_topic[topic] = self.create_publisher(kind, topic.lstrip("/"),
                                                                     PLAY_QOS)
         if not self.publishers_by_topic:
-            raise BagError(f"{self.params['bag']}: no topic of an installed message type")
+            raise ParameterError("bag", f"{self.params['bag']}: no topic of an installed "
+                                        "message type")
         self.clock = (self.create_publisher(Clock, "/clock", PLAY_QOS)
                       if self.params["clock"] else None)
+        self.wait_for = [t.strip() for t in self.params["wait_for"].split(",") if t.strip()]
+        unknown = [t for t in self.wait_for if t not in self.publishers_by_topic]
+        if unknown:
+            raise ParameterError("wait_for", f"names {', '.join(unknown)}, which the bag does "
+                                             f"not play (it plays "
+                                             f"{', '.join(self.publishers_by_topic)})")
 
     def wait_for_subscribers(self) -> None:
         """Until every topic of ``wait_for`` has a subscriber, or ``wait_for_subscribers_s``
         passed."""
-        names = [t.strip() for t in self.params["wait_for"].split(",") if t.strip()]
-        unknown = [t for t in names if t not in self.publishers_by_topic]
-        if unknown:
-            raise BagError(f"wait_for names {', '.join(unknown)}, which the bag does not play "
-                           f"(it plays {', '.join(self.publishers_by_topic)})")
-        watched = [self.publishers_by_topic[t] for t in names] or \
+        watched = [self.publishers_by_topic[t] for t in self.wait_for] or \
             list(self.publishers_by_topic.values())
         wait_s = self.params["wait_for_subscribers_s"]
         if wait_s:
@@ -108,6 +113,15 @@ class BagPlayerNode(Node):
         lonely = [p.topic_name for p in watched if not p.get_subscription_count()]
         if lonely:
             self.get_logger().warning(f"playing with no subscriber on {', '.join(lonely)}")
+
+    def run(self) -> None:
+        self.wait_for_subscribers()
+        started = time.monotonic()
+        sent = self.play()
+        self.get_logger().info(f"played {sent} messages in {time.monotonic() - started:.1f} s")
+
+    def close(self) -> None:
+        self.destroy_node()
 
     def play(self) -> int:
         """Publish every message at the recorded pace; returns how many went out."""
@@ -129,30 +143,9 @@ class BagPlayerNode(Node):
 
 
 def main(args: list[str] | None = None) -> None:
-    """Exit 0 once the bag is played or on SIGINT/SIGTERM; 1 with one error line for a bag that
-    cannot be played."""
-    init_ros(args)
-    node, code = None, 0
-    try:
-        node = BagPlayerNode()
-        node.wait_for_subscribers()
-        started = time.monotonic()
-        sent = node.play()
-        node.get_logger().info(f"played {sent} messages in {time.monotonic() - started:.1f} s")
-    except BagError as exc:
-        code = 1
-        if node is None:
-            get_logger(BagPlayerNode.node_name).error(str(exc))
-        else:
-            node.get_logger().error(str(exc))
-    except KeyboardInterrupt:
-        pass
-    finally:
-        ignore_stop_signals()
-        if node is not None:
-            node.destroy_node()
-        rclpy.try_shutdown()
-    exit_process(code)
+    """Exit 0 once the bag is played or on SIGINT/SIGTERM; 1 with one ``[FATAL]`` line for a
+    bag that cannot be played (see :mod:`ness_ros.ros.startup`)."""
+    run(BagPlayerNode, args)
 
 
 if __name__ == "__main__":

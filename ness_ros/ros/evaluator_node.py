@@ -20,7 +20,6 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-import rclpy
 from ness_msgs.msg import SegmentationLatency
 from rclpy.node import Node
 from sensor_msgs.msg import Image
@@ -33,11 +32,9 @@ from ness_ros.ros.qos import OUTPUT_QOS, SENSOR_QOS
 from ness_ros.ros.spin import (
     EXECUTOR_PARAM,
     check_executor,
-    exit_process,
-    ignore_stop_signals,
-    init_ros,
     spin,
 )
+from ness_ros.ros.startup import run
 from ness_ros.segmentation.inputs_stream import decode_frame
 from ness_ros.segmentation.monitor import OK, WARN
 from ness_ros.segmentation.online_eval import OnlineEvaluator
@@ -63,6 +60,7 @@ STAGES = ("queue", "events_wait", "represent", "motion", "gate", "inference", "p
 
 class SegmentationEvaluatorNode(Node):
     node_name = "segmentation_evaluator"
+    runs_a_model = False
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(self.node_name, **kwargs)
@@ -167,6 +165,13 @@ class SegmentationEvaluatorNode(Node):
             self._said_waiting = True
             self.get_logger().info(message)
 
+    def run(self) -> None:
+        spin(self, self.params["executor"])
+
+    def close(self) -> None:
+        self.destroy_node()  # first: its log line would go to /rosout of a dead context
+        self.write_report()
+
     def write_report(self) -> None:
         folder = self.params["report_dir"]
         if not folder:
@@ -186,20 +191,7 @@ class SegmentationEvaluatorNode(Node):
 
 def main(args: list[str] | None = None) -> None:
     """Exit code 0 on SIGINT/SIGTERM however many come; the report is written first."""
-    init_ros(args)
-    node = None
-    try:
-        node = SegmentationEvaluatorNode()
-        spin(node, node.params["executor"])
-    except (KeyboardInterrupt, rclpy.executors.ExternalShutdownException):
-        pass
-    finally:
-        ignore_stop_signals()
-        if node is not None:
-            node.destroy_node()  # first: its log line would go to /rosout of a dead context
-            node.write_report()
-        rclpy.try_shutdown()
-    exit_process(0)
+    run(SegmentationEvaluatorNode, args)
 
 
 if __name__ == "__main__":

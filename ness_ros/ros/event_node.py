@@ -14,12 +14,13 @@ from typing import Any
 
 from sensor_msgs.msg import Image
 
+from ness_ros.errors import ParameterError
 from ness_ros.events.cdr import CdrReader, Header
 from ness_ros.events.errors import EventError
-from ness_ros.ros.node_base import INPUT_QOS_OVERRIDES, SegmentationNode, run_node
+from ness_ros.ros.node_base import INPUT_QOS_OVERRIDES, SegmentationNode
 from ness_ros.ros.params import ParamSpec
 from ness_ros.ros.qos import SENSOR_QOS
-from ness_ros.ros.spin import exit_process
+from ness_ros.ros.startup import run
 from ness_ros.segmentation.event_only import EventSegmenter
 from ness_ros.segmentation.inputs import InputEncoder
 from ness_ros.segmentation.result import SegmentationResult
@@ -39,9 +40,6 @@ class EventSegmentationNode(SegmentationNode):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(self.node_name, **kwargs)
-        if self.params["trigger"] not in TRIGGERS:
-            raise EventError(f"parameter trigger must be one of {TRIGGERS}, got "
-                             f"{self.params['trigger']!r}")
         self.segmenter = EventSegmenter(self.model, InputEncoder.from_card(self.card),
                                         device=self.device)
         self.window_ns = self.segmenter.encoder.event_window_ns
@@ -53,6 +51,11 @@ class EventSegmentationNode(SegmentationNode):
                                      qos_overriding_options=INPUT_QOS_OVERRIDES)
         else:
             self.create_timer(self.params["period_s"], self._on_period)
+
+    def check_params(self, values: dict[str, Any]) -> None:
+        if values["trigger"] not in TRIGGERS:
+            raise ParameterError("trigger", f"must be one of {', '.join(TRIGGERS)}, got "
+                                            f"{values['trigger']!r}")
 
     def _on_events(self, data: bytes) -> None:
         super()._on_events(data)
@@ -103,7 +106,7 @@ class EventSegmentationNode(SegmentationNode):
 
 
 def main(args: list[str] | None = None) -> None:
-    exit_process(run_node(EventSegmentationNode, args))
+    run(EventSegmentationNode, args)
 
 
 if __name__ == "__main__":

@@ -16,12 +16,13 @@ from typing import Any
 
 from sensor_msgs.msg import Image
 
+from ness_ros.errors import ParameterError
 from ness_ros.events.batch import EventBatch
 from ness_ros.events.cdr import Header
-from ness_ros.ros.node_base import INPUT_QOS_OVERRIDES, SegmentationNode, run_node
+from ness_ros.ros.node_base import INPUT_QOS_OVERRIDES, SegmentationNode
 from ness_ros.ros.params import ParamSpec
 from ness_ros.ros.qos import SENSOR_QOS
-from ness_ros.ros.spin import exit_process
+from ness_ros.ros.startup import run
 from ness_ros.segmentation.errors import InputError
 from ness_ros.segmentation.guided import DEFAULT_GUIDED
 from ness_ros.segmentation.hybrid import GatingConfig, HybridSegmenter
@@ -101,6 +102,18 @@ class HybridSegmentationNode(SegmentationNode):
     def _gating(values: dict[str, Any]) -> GatingConfig:
         return GatingConfig(**{field: values[name] for name, field in GATING_PARAMS.items()})
 
+    def check_params(self, values: dict[str, Any]) -> None:
+        """Raise ParameterError naming the first gating parameter that does not validate."""
+        try:
+            self._gating(values).validate()
+        except ValueError as exc:
+            for name, field in GATING_PARAMS.items():  # which one: each alone on the defaults
+                try:
+                    replace(GatingConfig(), **{field: values[name]}).validate()
+                except ValueError:
+                    raise ParameterError(name, str(exc)) from exc
+            raise ParameterError(", ".join(GATING_PARAMS), str(exc)) from exc
+
     def apply_params(self, merged: dict[str, Any], changes: dict[str, Any]) -> str | None:
         if not any(name in GATING_PARAMS for name in changes):
             return None
@@ -175,7 +188,7 @@ class HybridSegmentationNode(SegmentationNode):
 
 
 def main(args: list[str] | None = None) -> None:
-    exit_process(run_node(HybridSegmentationNode, args))
+    run(HybridSegmentationNode, args)
 
 
 if __name__ == "__main__":

@@ -73,18 +73,17 @@ import time
 from collections import Counter
 from typing import Any
 
-import rclpy
 import torch
 from rclpy.impl.implementation_singleton import rclpy_implementation
 from rclpy.node import Node
 from rclpy.qos import HistoryPolicy, QoSProfile
 from rclpy.qos_overriding_options import QoSOverridingOptions
 
+from ness_ros.errors import ParameterError
 from ness_ros.events.batch import EventBatch
 from ness_ros.events.cdr import Header
 from ness_ros.events.errors import EventError
 from ness_ros.labels import CLASS_NAMES
-from ness_ros.malloc_tuning import tune_malloc
 from ness_ros.models.errors import ModelError
 from ness_ros.models.weights import default_weights_path, load_model
 from ness_ros.ros.camera_info import CameraInfoInput
@@ -93,13 +92,7 @@ from ness_ros.ros.event_input import EVENT_MESSAGES, EventSubscription
 from ness_ros.ros.outputs import SegmentationOutputs
 from ness_ros.ros.params import ParamSpec, declare, on_change
 from ness_ros.ros.qos import SENSOR_QOS
-from ness_ros.ros.spin import (
-    EXECUTOR_PARAM,
-    check_executor,
-    ignore_stop_signals,
-    init_ros,
-    spin,
-)
+from ness_ros.ros.spin import EXECUTOR_PARAM, check_executor, spin
 from ness_ros.segmentation.errors import InputError
 from ness_ros.segmentation.inputs import InputEncoder
 from ness_ros.segmentation.inputs_stream import EventStream, StampGuard
@@ -181,28 +174,33 @@ class SegmentationNode(Node):
 
     segmenter: Any  # HybridSegmenter or EventSegmenter, with an ``encoder``
 
+    node_name = ""
     default_model = ""      # name of the packaged weights
     extra_params: list[ParamSpec] = []
+    runs_a_model = True     # ness_ros.ros.startup tunes malloc first
 
     def __init__(self, name: str, **kwargs: Any) -> None:
         super().__init__(name, **kwargs)
         self.params = declare(self, COMMON_PARAMS + self.extra_params)
         if self.params["event_message"] not in EVENT_MESSAGES:
-            raise ModelError(f"parameter event_message must be one of {EVENT_MESSAGES}, got "
-                             f"{self.params['event_message']!r}")
+            raise ParameterError("event_message", f"must be one of {', '.join(EVENT_MESSAGES)}, "
+                                                  f"got {self.params['event_message']!r}")
         check_executor(self.params["executor"])
+        self.check_params(self.params)  # every parameter before the slow part (the model)
         self.device = self._choose_device(self.params["device"])
         if self.params["torch_threads"]:
             import cv2  # the motion estimate of warped reuse: as many threads as the model
 
             torch.set_num_threads(self.params["torch_threads"])
             cv2.setNumThreads(self.params["torch_threads"])
-        working = WorkingResolution.from_params(
-            self.params["working_size"], self.params["roi_x_offset"],
-            self.params["roi_y_offset"], self.params["roi_width"], self.params["roi_height"],
-            self.params["mask_resolution"])
+        working = self._working_resolution(self.params)
         path = self.params["model"] or str(default_weights_path(self.default_model))
-        self.model, self.card = load_model(path, device=self.device)
+        try:
+            self.model, self.card = load_model(path, device=self.device)
+        except ModelError as exc:
+            if self.params["model"]:
+                raise ParameterError("model", str(exc)) from exc
+            raise  # the packaged weights: not a parameter's fault
         self.get_logger().info(f"model {path} ({self.card.architecture}) on {self.device}")
         self.rescalers = SensorRescaler(working, self.card.input_size)  # worker thread
 
@@ -249,8 +247,23 @@ class SegmentationNode(Node):
                                           "available: running on cpu")
                 return "cpu"
         elif device != "cpu":
-            raise ModelError(f"parameter device must be cpu or cuda[:N], got {device!r}")
+            raise ParameterError("device", f"must be cpu or cuda[:N], got {device!r}")
         return device
+
+    @staticmethod
+    def _working_resolution(values: dict[str, Any]) -> WorkingResolution:
+        try:
+            return WorkingResolution.from_params(
+                values["working_size"], values["roi_x_offset"], values["roi_y_offset"],
+                values["roi_width"], values["roi_height"], values["mask_resolution"])
+        except ValueError as exc:
+            text = str(exc)
+            name = next((n for n in ("mask_resolution", "working_size") if text.startswith(n)),
+                        "roi_width" if text.startswith("roi") else "working_size")
+            raise ParameterError(name, text) from exc
+
+    def check_params(self, values: dict[str, Any]) -> None:
+        """Subclasses check their own start-up parameters; raise ParameterError."""
 
     @staticmethod
     def _thresholds(values: dict[str, Any]) -> HealthThresholds:
@@ -509,32 +522,15 @@ class SegmentationNode(Node):
         self.slot.close()
         self.worker.join(timeout=1.0)  # a frame in inference may outlast this: daemon thread
 
-
-def run_node(node_class: type[SegmentationNode], args: list[str] | None = None) -> int:
-    """Main of a segmentation node: one clear line and exit code 1 on a start-up failure,
-    exit code 0 on SIGINT/SIGTERM, however many come (see :mod:`ness_ros.ros.spin`)."""
-    tune_malloc()
-    init_ros(args)
-    node = None
-    try:
-        node = node_class()
+    # -- life-cycle (ness_ros.ros.startup) --------------------------------------------------
+    def run(self) -> None:
         # The ~200 k objects of torch, rclpy and the model live as long as the process; a full
         # collection scanning them holds the GIL for 40-130 ms, a latency spike mid-frame.
         gc.collect()
         gc.freeze()
-        spin(node, node.params["executor"])
-    except (ModelError, ValueError) as exc:  # bad model file or parameter (EventError too)
-        ignore_stop_signals()
-        reason = " ".join(str(exc).split())  # one line, whatever the exception's text holds
-        print(f"[FATAL] [{node_class.node_name}]: cannot start: {reason}", flush=True)
-        return 1
-    except (KeyboardInterrupt, rclpy.executors.ExternalShutdownException):
-        pass
-    finally:
-        ignore_stop_signals()
-        if node is not None:
-            node.shutdown()
-            node.destroy_node()
-        rclpy.try_shutdown()
-    return 0
+        spin(self, self.params["executor"])
+
+    def close(self) -> None:
+        self.shutdown()
+        self.destroy_node()
 

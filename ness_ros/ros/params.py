@@ -7,6 +7,7 @@ Changes at run time pass through the node's own validation, which says why it re
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -17,8 +18,15 @@ from rcl_interfaces.msg import (
     ParameterDescriptor,
     SetParametersResult,
 )
+from rclpy.exceptions import (
+    InvalidParameterTypeException,
+    InvalidParameterValueException,
+    ParameterException,
+)
 from rclpy.node import Node
 from rclpy.parameter import Parameter
+
+from ness_ros.errors import ParameterError
 
 
 @dataclass(frozen=True)
@@ -32,7 +40,11 @@ class ParamSpec:
 
 
 def declare(node: Node, specs: Iterable[ParamSpec]) -> dict[str, Any]:
-    """Declare ``specs`` on ``node``; returns their current values by name."""
+    """Declare ``specs`` on ``node``; returns their current values by name.
+
+    Raises:
+        ParameterError: a value given at start-up is out of the spec's range or of another type.
+    """
     values = {}
     for spec in specs:
         descriptor = ParameterDescriptor(description=spec.description,
@@ -44,8 +56,27 @@ def declare(node: Node, specs: Iterable[ParamSpec]) -> dict[str, Any]:
             elif isinstance(spec.default, float):
                 descriptor.floating_point_range = [FloatingPointRange(
                     from_value=float(spec.low), to_value=float(spec.high), step=0.0)]
-        values[spec.name] = node.declare_parameter(spec.name, spec.default, descriptor).value
+        try:
+            values[spec.name] = node.declare_parameter(spec.name, spec.default,
+                                                       descriptor).value
+        except ParameterException as exc:
+            raise ParameterError(spec.name, _why(spec, exc)) from exc
     return values
+
+
+def _why(spec: ParamSpec, exc: ParameterException) -> str:
+    """rclpy's refusal of a start-up value, in the words of the other parameter errors."""
+    text = str(exc.args[0]) if exc.args else str(exc)
+    if isinstance(exc, InvalidParameterValueException) and spec.low is not None:
+        value = re.search(r"value \((.*?)\) for parameter", text)
+        got = f", got {value.group(1)}" if value else ""
+        return f"must be in [{spec.low:g}, {spec.high:g}]{got}"
+    if isinstance(exc, InvalidParameterTypeException):
+        found = re.search(r"to '(.*)' of type '(\w+)', expecting type '(\w+)'", text)
+        if found:
+            value, got, expected = found.groups()
+            return f"must be of type {expected.lower()}, got {value!r} ({got.lower()})"
+    return text
 
 
 def on_change(node: Node, apply: Callable[[dict[str, Any]], str | None]) -> None:

@@ -31,6 +31,7 @@ from rclpy.executors import Executor, SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.signals import SignalHandlerOptions
 
+from ness_ros.errors import ParameterError
 from ness_ros.ros.params import ParamSpec
 
 #: Values of the ``executor`` parameter.
@@ -83,9 +84,9 @@ def exit_process(code: int) -> NoReturn:
 
 
 def check_executor(kind: str) -> None:
-    """Raise ValueError for an unknown ``executor`` value."""
+    """Raise ParameterError for an unknown ``executor`` value."""
     if kind not in EXECUTORS:
-        raise ValueError(f"parameter executor must be one of {EXECUTORS}, got {kind!r}")
+        raise ParameterError("executor", f"must be one of {', '.join(EXECUTORS)}, got {kind!r}")
 
 
 def spin(node: Node, kind: str) -> None:

@@ -30,14 +30,15 @@ from sensor_msgs.msg import Image
 
 from ness_ros.data.cache import cached_sequence, is_cached
 from ness_ros.data.sequence import SequenceConfig
+from ness_ros.errors import ParameterError
 from ness_ros.events.batch import EventBatch
 from ness_ros.events.cdr import Header
 from ness_ros.events.dvs_codec import encode_event_array
 from ness_ros.events.image_codec import encode_image_cdr
-from ness_ros.events.packet_codec import EventPacketEncoder
+from ness_ros.events.packet_codec import ENCODERS, EventPacketEncoder
 from ness_ros.ros.params import ParamSpec, declare
 from ness_ros.ros.qos import SENSOR_QOS
-from ness_ros.ros.spin import exit_process, ignore_stop_signals, init_ros
+from ness_ros.ros.startup import run
 
 PARAMS = [
     ParamSpec("seed", 1000, "seed of the sequence", 0, 2**31 - 1),
@@ -61,10 +62,17 @@ PARAMS = [
 
 class SyntheticCameraNode(Node):
     node_name = "synthetic_camera"
+    runs_a_model = False
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(self.node_name, **kwargs)
         p = self.params = declare(self, PARAMS)
+        if p["event_message"] not in ("dvs", "packet"):
+            raise ParameterError("event_message", f"must be dvs or packet, got "
+                                                  f"{p['event_message']!r}")
+        if p["event_message"] == "packet" and p["packet_encoding"] not in ENCODERS:
+            raise ParameterError("packet_encoding", f"must be one of {', '.join(ENCODERS)}, "
+                                                    f"got {p['packet_encoding']!r}")
         self.image_pub = self.create_publisher(Image, "image", SENSOR_QOS)
         self.labels_pub = self.create_publisher(Image, "labels", SENSOR_QOS)
         event_type = EventArray if p["event_message"] == "dvs" else EventPacket
@@ -133,6 +141,14 @@ class SyntheticCameraNode(Node):
             offset += int(seq.stamps_ns[-1])
             t_prev = 0
 
+    def run(self) -> None:
+        self.play()
+        if rclpy.ok():
+            self.get_logger().info("sequence finished")
+
+    def close(self) -> None:
+        self.destroy_node()
+
     def _wait_for_subscribers(self, timeout_s: float) -> None:
         publishers = (self.image_pub, self.events_pub, self.labels_pub)
         deadline = time.monotonic() + timeout_s
@@ -153,22 +169,8 @@ class SyntheticCameraNode(Node):
 
 def main(args: list[str] | None = None) -> None:
     """Exit code 0 at the end of the sequence (no ``loop``) or on SIGINT/SIGTERM however many
-    come (see :mod:`ness_ros.ros.spin`)."""
-    init_ros(args)
-    node = None
-    try:
-        node = SyntheticCameraNode()
-        node.play()
-        if rclpy.ok():
-            node.get_logger().info("sequence finished")
-    except (KeyboardInterrupt, rclpy.executors.ExternalShutdownException):
-        pass
-    finally:
-        ignore_stop_signals()
-        if node is not None:
-            node.destroy_node()
-        rclpy.try_shutdown()
-    exit_process(0)
+    come (see :mod:`ness_ros.ros.startup`)."""
+    run(SyntheticCameraNode, args)
 
 
 if __name__ == "__main__":
