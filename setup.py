@@ -40,6 +40,8 @@ setup(
         *tree("config"),
     ],
     install_requires=["setuptools"],
+    # colcon test runs pytest (not unittest) when the package declares it as its test extra.
+    extras_require={"test": ["pytest"]},
     zip_safe=False,
     maintainer="ness_ros maintainers",
     maintainer_email="ness-ros@example.org",

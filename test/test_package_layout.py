@@ -71,3 +71,22 @@ def test_ness_env_reports_every_package_importable(tmp_path):
     assert {r["package"] for r in rows} >= {"rclpy", "dvs_msgs", "event_camera_msgs",
                                             "vision_msgs", "torch", "snntorch"}
     assert all(r["status"] == "ok" for r in rows)
+
+
+def test_colcon_test_runs_the_suite_with_pytest(tmp_path):
+    """``colcon test`` on the package runs pytest over test/ (here one file of it): colcon
+    counts its tests, as it does in a ROS 2 workspace."""
+    venv = Path(sys.executable).parent.parent
+    colcon = Path(sys.executable).parent / "colcon"
+    env = {**os.environ, "AMENT_PREFIX_PATH": str(venv)}
+    run = subprocess.run([str(colcon), "--log-base", str(tmp_path / "log"), "test", "--paths",
+                          str(REPO_ROOT), "--build-base", str(tmp_path / "build"),
+                          "--install-base", str(venv), "--merge-install", "--pytest-args",
+                          "test/test_segmentation_online_eval.py"],
+                         capture_output=True, text=True, env=env, timeout=300)
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
+    result = subprocess.run([str(colcon), "test-result", "--test-result-base",
+                             str(tmp_path / "build")], capture_output=True, text=True, env=env)
+    counted = [line for line in result.stdout.splitlines() if line.startswith("Summary:")]
+    assert counted and counted[-1].startswith("Summary: 3 tests, 0 errors, 0 failures"), \
+        result.stdout
