@@ -1,6 +1,6 @@
 """Both segmentation nodes at real sensor resolutions, each in its own process, over DDS, with
 the packaged weights and the default working size (``auto``: the model's 346 x 260, aspect
-kept): masks of the size asked for (the sensor's or the working one), stamped like their inputs,
+kept; the event-only node under its pixel cap): masks of the size asked for (the sensor's or the working one), stamped like their inputs,
 each with a ``~/camera_info`` whose intrinsics put a known 3-D point in the mask pixel that holds
 the sensor pixel the camera's own intrinsics put it in; /diagnostics says which resolution runs.
 """
@@ -22,12 +22,13 @@ from ness_ros.events.image_codec import encode_image_cdr
 from ness_ros.graph import NodeSpec
 from ness_ros.ros.qos import OUTPUT_QOS, SENSOR_QOS
 
-#: (node executable, sensor (width, height), mask_resolution, the mask's (width, height)).
+#: (node executable, sensor (width, height), mask_resolution, the mask's (width, height), the
+#: working size: SegSNN's 346 x 260 fitted, EvSegSNN's under its 57,600-pixel cap).
 CASES = {
-    "hybrid_vga": ("hybrid_segmentation", (640, 480), "sensor", (640, 480)),
-    "hybrid_hd": ("hybrid_segmentation", (1280, 720), "working", (346, 195)),
-    "events_hd": ("event_segmentation", (1280, 720), "sensor", (1280, 720)),
-    "events_vga": ("event_segmentation", (640, 480), "working", (346, 260)),
+    "hybrid_vga": ("hybrid_segmentation", (640, 480), "sensor", (640, 480), (346, 260)),
+    "hybrid_hd": ("hybrid_segmentation", (1280, 720), "working", (346, 195), (346, 195)),
+    "events_hd": ("event_segmentation", (1280, 720), "sensor", (1280, 720), (320, 180)),
+    "events_vga": ("event_segmentation", (640, 480), "working", (277, 208), (277, 208)),
 }
 #: The sensor pixel a known 3-D point projects to with the camera's intrinsics.
 PIXEL = (401, 233)
@@ -50,7 +51,7 @@ def project(p: np.ndarray, point: np.ndarray) -> tuple[float, float]:
 
 class Driver:
     def __init__(self, name: str, folder) -> None:
-        executable, self.sensor, mask_resolution, self.mask_size = CASES[name]
+        executable, self.sensor, mask_resolution, self.mask_size, self.working = CASES[name]
         self.name, self.log_path = name, folder / f"{name}.log"
         self.topics = {"image": f"/{name}/in/image", "events": f"/{name}/in/events",
                        "camera_info": f"/{name}/in/camera_info"}
@@ -167,7 +168,6 @@ def test_masks_of_the_asked_size_stamped_like_their_inputs_with_their_camera_inf
     assert driver.spin_until(lambda: "model at" in driver.values.get("resolution", ""), 10.0)
     described = driver.values["resolution"]
     assert f"sensor {sensor_w} x {sensor_h}" in described
-    working = (346, 260) if sensor_h == 480 else (346, 195)
-    assert f"model at {working[0]} x {working[1]}" in described
+    assert f"model at {driver.working[0]} x {driver.working[1]}" in described
     mask_at = CASES[name][2]
     assert f"mask at the {mask_at} resolution" in described

@@ -288,10 +288,14 @@ def run_eval(args: argparse.Namespace) -> int:
 def _working(args: argparse.Namespace):
     """The working resolution of ``--working-size`` and ``--roi`` (masks at the sensor's
     resolution, where the labels are)."""
-    from ness_ros.segmentation.working_resolution import WorkingResolution
+    from ness_ros.segmentation.working_resolution import (
+        EVENT_ONLY_MAX_PIXELS,
+        WorkingResolution,
+    )
 
     x, y, width, height = args.roi or (0, 0, 0, 0)
-    return WorkingResolution.from_params(args.working_size, x, y, width, height, "sensor")
+    cap = EVENT_ONLY_MAX_PIXELS if args.mode == "events" else 0  # as the nodes' defaults
+    return WorkingResolution.from_params(args.working_size, x, y, width, height, "sensor", cap)
 
 
 def _param(text: str) -> tuple[str, Any]:

@@ -164,7 +164,10 @@ def run_model(args: argparse.Namespace) -> int:
         full_frame_work,
     )
     from ness_ros.segmentation.plots import plot_confusion
-    from ness_ros.segmentation.working_resolution import WorkingResolution
+    from ness_ros.segmentation.working_resolution import (
+        EVENT_ONLY_MAX_PIXELS,
+        WorkingResolution,
+    )
 
     try:
         guided = upsampling(args, hybrid=args.arch == "segsnn")
@@ -174,8 +177,9 @@ def run_model(args: argparse.Namespace) -> int:
     model, card, encoder, sequences = _setup(args, args.arch, size=args.size)
     rescaler = None
     if args.size and tuple(args.size) != tuple(card.input_size):
-        rescaler = WorkingResolution(args.working_size).rescaler(tuple(args.size),
-                                                                 card.input_size)
+        cap = EVENT_ONLY_MAX_PIXELS if card.architecture == "evsegsnn" else 0
+        rescaler = WorkingResolution(args.working_size, max_pixels=cap).rescaler(
+            tuple(args.size), card.input_size)
         print(f"{rescaler.describe()} (as the nodes run it)")
     work = full_frame_work(model, encoder, sequences[0], range(5, len(sequences[0]), 40),
                            rescaler)

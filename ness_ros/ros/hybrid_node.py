@@ -19,7 +19,11 @@ from sensor_msgs.msg import Image
 from ness_ros.errors import ParameterError
 from ness_ros.events.batch import EventBatch
 from ness_ros.events.cdr import Header
-from ness_ros.ros.node_base import INPUT_QOS_OVERRIDES, SegmentationNode
+from ness_ros.ros.node_base import (
+    INPUT_QOS_OVERRIDES,
+    SegmentationNode,
+    working_max_pixels_param,
+)
 from ness_ros.ros.params import ParamSpec
 from ness_ros.ros.qos import SENSOR_QOS
 from ness_ros.ros.startup import run
@@ -46,6 +50,7 @@ class HybridSegmentationNode(SegmentationNode):
     node_name = "hybrid_segmentation"
     default_model = "segsnn"
     extra_params = [
+        working_max_pixels_param(0, "SegSNN runs its 346 x 260 training size in about 25 ms"),
         ParamSpec("reuse", G.reuse, "how kept labels are reused: warped (they follow the motion "
                   "between frames, dense optical flow; a region is segmented again when what "
                   "the motion does not explain adds up to residual_theta) or static (they stay "

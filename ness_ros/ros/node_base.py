@@ -168,6 +168,12 @@ EVENTS_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=100,
                         reliability=SENSOR_QOS.reliability, durability=SENSOR_QOS.durability)
 
 
+def working_max_pixels_param(default: int, why: str) -> ParamSpec:
+    """The ``working_max_pixels`` parameter, whose default depends on the node's model."""
+    return ParamSpec("working_max_pixels", default, "with working_size auto: at most this many "
+                     f"working pixels, aspect kept (0: no cap); {why}", 0, 100_000_000)
+
+
 class SegmentationNode(Node):
     """Base of the hybrid and event-only nodes; subclasses make ``segmenter`` and implement
     :meth:`process`."""
@@ -255,7 +261,8 @@ class SegmentationNode(Node):
         try:
             return WorkingResolution.from_params(
                 values["working_size"], values["roi_x_offset"], values["roi_y_offset"],
-                values["roi_width"], values["roi_height"], values["mask_resolution"])
+                values["roi_width"], values["roi_height"], values["mask_resolution"],
+                values["working_max_pixels"])
         except ValueError as exc:
             text = str(exc)
             name = next((n for n in ("mask_resolution", "working_size") if text.startswith(n)),

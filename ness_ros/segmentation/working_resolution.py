@@ -41,6 +41,10 @@ MASK_RESOLUTIONS = ("sensor", "working")
 #: ``working_size`` values besides an explicit ``WIDTHxHEIGHT``: ``auto`` fits the model's
 #: training size (never larger than the sensor), ``sensor`` runs at the sensor's resolution.
 SIZE_WORDS = ("auto", "sensor")
+#: The event-only model's default cap on working pixels (``working_max_pixels``): EvSegSNN
+#: costs about twice SegSNN a pixel, too slow for 20 Hz on one core at its 346 x 260 training
+#: size; capped it runs 277 x 208 at 4:3 and 320 x 180 at 16:9. The hybrid model runs uncapped.
+EVENT_ONLY_MAX_PIXELS = 57_600
 _SIZE = re.compile(r"^\s*(\d+)\s*[xX]\s*(\d+)\s*$")
 
 
