@@ -1,8 +1,9 @@
 """Both segmentation nodes at real sensor resolutions, each in its own process, over DDS, with
 the packaged weights and the default working size (``auto``: the model's 346 x 260, aspect
-kept; the event-only node under its pixel cap): masks of the size asked for (the sensor's or the working one), stamped like their inputs,
-each with a ``~/camera_info`` whose intrinsics put a known 3-D point in the mask pixel that holds
-the sensor pixel the camera's own intrinsics put it in; /diagnostics says which resolution runs.
+kept; the event-only node under its pixel cap): masks of the size asked for (the sensor's or the
+working one), stamped like their inputs, each with a ``~/camera_info`` whose intrinsics put a
+known 3-D point in the mask pixel that holds the sensor pixel the camera's own intrinsics put it
+in; /diagnostics says which resolution runs.
 """
 
 from __future__ import annotations

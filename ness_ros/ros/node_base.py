@@ -265,7 +265,8 @@ class SegmentationNode(Node):
                 values["working_max_pixels"])
         except ValueError as exc:
             text = str(exc)
-            name = next((n for n in ("mask_resolution", "working_size") if text.startswith(n)),
+            name = next((n for n in ("mask_resolution", "working_max_pixels", "working_size")
+                         if text.startswith(n)),
                         "roi_width" if text.startswith("roi") else "working_size")
             raise ParameterError(name, text) from exc
 
