@@ -193,3 +193,26 @@ def test_auto_keeps_under_a_pixel_cap_with_the_aspect(sensor, expected):
     assert mapping.size == expected and expected[0] * expected[1] <= 57_600 + 300
     with pytest.raises(ValueError, match="working_max_pixels"):
         WorkingResolution(max_pixels=-1)
+
+
+@pytest.mark.parametrize("sensor", [(640, 480), (1280, 720), (1000, 300)])
+def test_frames_are_sampled_at_the_working_pixels_centres(sensor):
+    """A ramp survives block averaging and bilinear sampling unchanged (both are exact on
+    linear images): every working pixel holds the ramp's value at its centre's position in the
+    sensor image, as the mapping of the masks and the camera info puts it. Float images, so that
+    no rounding hides a shift (OpenCV samples at 1/32 pixel: 0.1 grey level at most here)."""
+    width, height = sensor
+    ramp_x = np.linspace(0.0, 250.0, width)
+    ramp_y = np.linspace(0.0, 250.0, height)
+    rescaler = WorkingResolution().rescaler(sensor, MODEL)
+    images = ((np.tile(ramp_x, (height, 1)), 1), (np.tile(ramp_y[:, None], (1, width)), 0))
+    for image, axis in images:
+        small = rescaler.frame(image.astype(np.float32)).astype(float)
+        along = 0 if axis == 1 else 1  # (width, height) index of the ramp's direction
+        u = np.arange(rescaler.size[along])
+        scale = rescaler.mapping.scale[along]
+        source = (u + 0.5) / scale - 0.5  # the working pixel centre in sensor pixels
+        expected = source * 250.0 / ((width if axis == 1 else height) - 1)
+        got = small[small.shape[0] // 2] if axis == 1 else small[:, small.shape[1] // 2]
+        inner = slice(2, -2)  # the borders replicate the last pixels
+        np.testing.assert_allclose(got[inner], expected[inner], atol=0.1)

@@ -13,9 +13,9 @@ Events are binned by it, and a working pixel's count weighs as the mean count of
 pixels it covers (:meth:`Rescaler.encoder` scales the model's event scale and clip by the area
 of a sensor pixel in working pixels), as the models were trained on counts per sensor pixel:
 with raw binned counts, 3.4 x denser at 640 x 480, the event-only model lost a third of its
-MIoU on a held-out drive (0.383 against 0.540 normalised). Frames are area-averaged (OpenCV
-INTER_AREA, the same pixel footprint), and a sensor-resolution mask takes each pixel's label
-from the working pixel it fell in. The same rule, pixel centres aligned, is
+MIoU on a held-out drive (0.383 against 0.540 normalised). Frames are averaged over whole
+blocks and then sampled bilinearly on the same pixel centres, and a sensor-resolution mask takes
+each pixel's label from the working pixel it fell in. The same rule, pixel centres aligned, is
 :class:`~ness_ros.segmentation.intrinsics.ImageMapping`'s, so ``~/camera_info`` of a
 working-resolution mask projects a point where its labels are.
 """
@@ -239,7 +239,9 @@ class Rescaler:
         return EventBatch(out, *self.size)
 
     def frame(self, image: NDArray[np.uint8]) -> NDArray[np.uint8]:
-        """A (H, W[, C]) sensor frame cropped to the roi and area-resized to the working size."""
+        """A (H, W[, C]) sensor frame cropped to the roi and brought to the working size: averaged
+        over whole k x k blocks (k the whole part of the shrink factor), then sampled bilinearly
+        at the working pixels' centres."""
         if self.is_identity:
             return image
         if (image.shape[1], image.shape[0]) != self.sensor_size:
@@ -249,7 +251,21 @@ class Rescaler:
         crop = image[y0:y0 + h, x0:x0 + w]
         if (w, h) == self.size:
             return np.ascontiguousarray(crop)
-        return cv2.resize(crop, self.size, interpolation=cv2.INTER_AREA)
+        # OpenCV's area resize is slow at a ratio that is not whole (1.6 ms at 640 x 480 ->
+        # 346 x 260, 3.3 ms from 1280 x 720): average whole k x k blocks first (its fast path),
+        # then sample bilinearly with the exact geometry of the pixel rule (0.2 and 1.5 ms).
+        sx, sy = self.mapping.scale
+        k = int(min(1 / sx, 1 / sy))
+        if k >= 2:
+            crop = cv2.resize(crop[:h - h % k, :w - w % k], (w // k, h // k),
+                              interpolation=cv2.INTER_AREA)
+        # Output pixel centre u sits at input (u + 0.5) / sx - 0.5, block (u + 0.5) / (sx k) - 0.5.
+        k = max(k, 1)
+        affine = np.array([[1 / (sx * k), 0.0, 0.5 / (sx * k) - 0.5],
+                           [0.0, 1 / (sy * k), 0.5 / (sy * k) - 0.5]])
+        return cv2.warpAffine(crop, affine, self.size,
+                              flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                              borderMode=cv2.BORDER_REPLICATE)
 
     def mask(self, mask: NDArray[np.uint8]) -> NDArray[np.uint8]:
         """The published mask from the working-resolution one: as it is (``working``), or at the
