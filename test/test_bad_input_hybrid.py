@@ -18,8 +18,9 @@ import numpy as np
 import pytest
 import rclpy
 from sensor_msgs.msg import Image
-from test_faults_support import FRAME_NS, H, NodeDriver, W, random_events, tiny_model
+from test_faults_support import FRAME_NS, H, NodeDriver, W, random_events
 
+from helpers.tiny_models import tiny_model_file
 from ness_ros.events import EventBatch, Header, encode_event_array, encode_image_cdr
 
 NAME = "bad_input_hybrid"
@@ -31,7 +32,8 @@ def node(tmp_path_factory):
     folder = tmp_path_factory.mktemp("bad_input")
     rclpy.init()
     driver = NodeDriver(NAME, {
-        "model": str(tiny_model(folder)), "theta": 1.0, "grid_rows": 2, "grid_cols": 3,
+        "model": str(tiny_model_file(folder, base_width=8)), "theta": 1.0, "grid_rows": 2,
+        "grid_cols": 3,
         "event_wait_s": 0.1, "diagnostics_period_s": 0.2,
         "event_buffer_max_events": BUFFER_EVENTS,
         f"qos_overrides./{NAME}/in/events.subscription.reliability": "reliable"},

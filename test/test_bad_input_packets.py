@@ -11,8 +11,9 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 import rclpy
-from test_faults_support import H, NodeDriver, W, random_events, tiny_model
+from test_faults_support import H, NodeDriver, W, random_events
 
+from helpers.tiny_models import tiny_model_file
 from ness_ros.events import (
     Header,
     PacketInfo,
@@ -27,7 +28,8 @@ def node(tmp_path_factory):
     folder = tmp_path_factory.mktemp("bad_packets")
     rclpy.init()
     driver = NodeDriver("bad_input_packets", {
-        "model": str(tiny_model(folder)), "theta": 1.0, "grid_rows": 2, "grid_cols": 3,
+        "model": str(tiny_model_file(folder, base_width=8)), "theta": 1.0, "grid_rows": 2,
+        "grid_cols": 3,
         "event_wait_s": 0.1, "diagnostics_period_s": 0.2}, folder / "node.log",
         event_message="packet")
     try:

@@ -11,8 +11,9 @@ import rclpy
 from event_camera_msgs.msg import EventPacket
 from test_events_libcaer_cmp import encode as cmp_encode
 from test_events_libcaer_cmp import random_events as cmp_events
-from test_faults_support import H, NodeDriver, W, random_events, tiny_model
+from test_faults_support import H, NodeDriver, W, random_events
 
+from helpers.tiny_models import tiny_model_file
 from ness_ros.events import encode_event_packet, parse_event_packet
 from ness_ros.ros.event_input import choose
 from ness_ros.ros.qos import SENSOR_QOS
@@ -38,7 +39,8 @@ def ros():
 
 
 def start(tmp_path, name, publisher_type, event_message="auto"):
-    return NodeDriver(name, {"model": str(tiny_model(tmp_path)), "event_message": event_message,
+    return NodeDriver(name, {"model": str(tiny_model_file(tmp_path, base_width=8)),
+                             "event_message": event_message,
                              "grid_rows": 2, "grid_cols": 3, "event_wait_s": 0.1,
                              "diagnostics_period_s": 0.2}, tmp_path / "node.log",
                       event_message=publisher_type)

@@ -14,15 +14,16 @@ import time
 
 import pytest
 import rclpy
-from test_faults_support import NodeDriver, tiny_model
+from test_faults_support import NodeDriver
 
 from helpers.ros_graph import start_node
+from helpers.tiny_models import tiny_model_file
 from ness_ros.graph import NodeSpec
 
 
 @pytest.fixture(scope="module")
 def model(tmp_path_factory):
-    return tiny_model(tmp_path_factory.mktemp("model"))
+    return tiny_model_file(tmp_path_factory.mktemp("model"), base_width=8)
 
 
 def broken_models(model, folder):

@@ -1,6 +1,7 @@
-"""Shared by the fault and bad-input tests (no tests here): a tiny model file, and a driver that
-talks to a segmentation node in its own process over DDS, sending frames and events with chosen
-stamps and waiting for the masks of exactly those stamps."""
+"""Shared by the fault and bad-input tests (no tests here): a driver that talks to a
+segmentation node in its own process over DDS, sending frames and events with chosen
+stamps and waiting for the masks of exactly those stamps. (Their tiny model file:
+``helpers.tiny_models.tiny_model_file(folder, base_width=8)``.)"""
 
 from __future__ import annotations
 
@@ -12,7 +13,6 @@ from typing import Any
 
 import numpy as np
 import rclpy
-import torch
 from diagnostic_msgs.msg import DiagnosticArray
 from dvs_msgs.msg import EventArray
 from event_camera_msgs.msg import EventPacket
@@ -30,26 +30,12 @@ from ness_ros.events import (
     encode_image_cdr,
 )
 from ness_ros.graph import NodeSpec
-from ness_ros.models.segsnn import SegSNN
-from ness_ros.models.weights import ModelCard, save_model
 from ness_ros.ros.qos import OUTPUT_QOS, SENSOR_QOS
 
 W, H = 96, 64
 FRAME_NS = 50_000_000
 #: Replayed (not live) stamps start here; live ones at the wall clock.
 REPLAY_START_NS = 1_000_000_000_000
-
-
-def tiny_model(folder: Path, width: int = W, height: int = H) -> Path:
-    """An untrained SegSNN small enough to segment a 96 x 64 frame in milliseconds."""
-    torch.manual_seed(0)
-    model = SegSNN(base_width=8, num_steps=2)
-    card = ModelCard.for_model(model, input_size=(width, height), event_window_ms=50.0,
-                               event_clip=4.0, event_scale=0.25, frame_mean=[0.45] * 3,
-                               frame_std=[0.25] * 3)
-    stem = folder / "tiny_segsnn"
-    save_model(model, card, stem)
-    return stem.with_suffix(".safetensors")
 
 
 def random_events(rng: np.random.Generator, t0: int, t1: int, n: int, width: int = W,

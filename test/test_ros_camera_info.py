@@ -17,7 +17,7 @@ import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
 from dvs_msgs.msg import EventArray
 from sensor_msgs.msg import CameraInfo, Image
-from test_faults_support import H, NodeDriver, W, random_events, tiny_model
+from test_faults_support import H, NodeDriver, W, random_events
 
 from helpers.ros_graph import spin_until, start_node, stop_node
 from helpers.tiny_models import tiny_model_file
@@ -73,7 +73,7 @@ def ros():
 @pytest.fixture(scope="module")
 def drivers(ros, tmp_path_factory):
     folder = tmp_path_factory.mktemp("camera_info")
-    model = tiny_model(folder)
+    model = tiny_model_file(folder, base_width=8)
     made = {}
     try:
         for name in ("camera_info_in", "camera_info_none"):

@@ -8,26 +8,11 @@ import subprocess
 import sys
 
 import pytest
-import torch
 
-from ness_ros.models.evsegsnn import EvSegSNN
-from ness_ros.models.segsnn import SegSNN
-from ness_ros.models.weights import ModelCard, save_model
+from helpers.tiny_models import tiny_model_file
 
-
-def tiny_model(tmp_path, mode: str):
-    torch.manual_seed(0)
-    if mode == "hybrid":
-        model = SegSNN(base_width=4, num_steps=2)
-        card = ModelCard.for_model(model, input_size=(96, 64), event_window_ms=50.0,
-                                   event_clip=4.0, event_scale=0.25, frame_mean=[0.45] * 3,
-                                   frame_std=[0.25] * 3)
-    else:
-        model = EvSegSNN(base_width=4, num_steps=2)
-        card = ModelCard.for_model(model, input_size=(96, 64), event_window_ms=50.0,
-                                   event_clip=4.0, event_scale=0.25)
-    save_model(model, card, tmp_path / f"tiny_{mode}")
-    return tmp_path / f"tiny_{mode}.safetensors"
+#: The tiny untrained model of each demo mode (base width 4, 2 steps, seed 0, 96 x 64).
+ARCHITECTURE = {"hybrid": "segsnn", "events": "evsegsnn"}
 
 
 @pytest.mark.parametrize("mode,message", [("hybrid", "dvs"), ("events", "packet")])
@@ -36,7 +21,8 @@ def test_demo_graph_reports_miou_and_latency(mode, message, tmp_path, monkeypatc
     out = tmp_path / "demo"
     cmd = [sys.executable, "-m", "ness_ros.cli.main", "demo", "--mode", mode,
            "--duration", "3", "--rate", "0.5", "--size", "96", "64", "--seed", "7",
-           "--event-message", message, "--model", str(tiny_model(tmp_path, mode)),
+           "--event-message", message,
+           "--model", str(tiny_model_file(tmp_path, ARCHITECTURE[mode])),
            "--out", str(out), "--json", str(tmp_path / "demo.json")]
     result = subprocess.run(cmd, capture_output=True, text=True, timeout=240)
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]

@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import rclpy
-import torch
 from diagnostic_msgs.msg import DiagnosticArray
 from dvs_msgs.msg import EventArray
 from ness_msgs.msg import SegmentationLatency
@@ -16,14 +15,13 @@ from sensor_msgs.msg import Image
 from vision_msgs.msg import LabelInfo
 
 from helpers.ros_graph import spin_until, start_node, stop_node
+from helpers.tiny_models import tiny_model_file
 from ness_ros.events.batch import EventBatch
 from ness_ros.events.cdr import Header
 from ness_ros.events.dvs_codec import encode_event_array
 from ness_ros.events.image_codec import decode_image_cdr, encode_image_cdr
 from ness_ros.graph import NodeSpec
 from ness_ros.labels import colourize
-from ness_ros.models.segsnn import SegSNN
-from ness_ros.models.weights import ModelCard, save_model
 from ness_ros.ros.qos import LATCHED_QOS, OUTPUT_QOS, SENSOR_QOS
 
 H, W = 64, 96
@@ -31,14 +29,7 @@ H, W = 64, 96
 
 @pytest.fixture(scope="module")
 def model_file(tmp_path_factory):
-    torch.manual_seed(0)
-    model = SegSNN(base_width=8, num_steps=2)
-    card = ModelCard.for_model(model, input_size=(W, H), event_window_ms=50.0,
-                               event_clip=4.0, event_scale=0.25, frame_mean=[0.45] * 3,
-                               frame_std=[0.25] * 3)
-    stem = tmp_path_factory.mktemp("model") / "tiny_segsnn"
-    save_model(model, card, stem)
-    return stem.with_suffix(".safetensors")
+    return tiny_model_file(tmp_path_factory.mktemp("model"), base_width=8, width=W, height=H)
 
 
 @pytest.fixture(scope="module")

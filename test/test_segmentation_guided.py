@@ -7,7 +7,7 @@ import pytest
 import torch
 import torch.nn.functional as F  # noqa: N812
 
-from ness_ros.models.segsnn import SegSNN
+from helpers.tiny_models import tiny_segsnn
 from ness_ros.segmentation.gating_config import PUBLISHED_RULE
 from ness_ros.segmentation.guided import (
     DEFAULT_GUIDED,
@@ -78,8 +78,7 @@ def test_a_line_thinner_than_a_head_cell_follows_the_frame():
 
 
 def test_guided_labels_of_a_segsnn_on_an_unpadded_frame():
-    torch.manual_seed(0)
-    model = SegSNN(base_width=4, num_steps=2).eval()
+    model = tiny_segsnn(base_width=4)  # seed 0, 2 steps, eval mode
     enc = encoder()
     image = np.random.default_rng(1).integers(0, 256, (50, 70, 3), dtype=np.uint8)
     frame = torch.from_numpy(enc.frame_tensor(image))[None]
