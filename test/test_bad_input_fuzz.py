@@ -5,6 +5,9 @@ default suite: run ``ness fuzz --seconds 60``."""
 from __future__ import annotations
 
 import json
+import struct
+
+import pytest
 
 from ness_ros import fuzzing
 from ness_ros.cli.main import main
@@ -47,7 +50,21 @@ def test_a_crash_is_reported_with_its_input_and_exit_code_1(monkeypatch, capsys)
     assert "first input (" in out
 
 
-def test_mutations_stay_valid_python_bytes():
-    seeds = fuzzing.seed_messages()
-    for ops in (b"", b"\x05\x00\x00\x07" * 3, bytes(range(24))):
-        assert isinstance(fuzzing.mutate(seeds[0], ops, seeds[-1]), bytes)
+DATA = bytes(range(10))
+OTHER = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+@pytest.mark.parametrize(("ops", "expected"), [
+    (b"", DATA),
+    (bytes([0, 3, 0, 0xAA]), b"\x00\x01\x02\xaa" + DATA[4:]),           # set a byte
+    (bytes([1, 2, 0, 8]), DATA[:2] + struct.pack("<I", 2**31 - 1) + DATA[6:]),  # a u32
+    (bytes([2, 1, 0, 7]), DATA[:1] + b"\x07" * 3 + DATA[1:]),            # insert 1 + 7 % 5
+    (bytes([3, 4, 0, 9]), DATA[:4] + DATA[7:]),                          # delete 1 + 9 % 7
+    (bytes([4, 6, 0, 0]), DATA[:6]),                                     # truncate
+    (bytes([5, 2, 0, 30]), DATA[:2] + OTHER[3:17]),   # splice: other[30 % 27:][:8 + 30 % 24]
+    (bytes([6, 0x0B, 0x01, 0xEE]), DATA[:3] + b"\xee" + DATA[4:]),  # kind 6 % 6, at 267 % 11
+    # In order: the second edit is at 9 % 7 of the truncated 6 bytes; a 3-byte rest is ignored.
+    (bytes([4, 6, 0, 0, 0, 9, 0, 1, 3, 0, 0]), DATA[:2] + b"\x01" + DATA[3:6]),
+])
+def test_each_mutation_does_exactly_its_edit(ops, expected):
+    assert fuzzing.mutate(DATA, ops, OTHER) == expected

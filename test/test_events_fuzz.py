@@ -1,8 +1,10 @@
-"""Every decoder, fed random bytes and mutated valid messages, raises nothing but EventError."""
+"""Every decoder, fed random bytes and mutated valid messages, raises nothing but EventError.
+
+The inputs and checks are those of ``ness fuzz`` (:mod:`ness_ros.fuzzing`): its seed messages,
+its mutator and its targets (each decoder with its result's contract), here with fixed example
+counts instead of a time budget."""
 
 from __future__ import annotations
-
-import struct
 
 import numpy as np
 from hypothesis import HealthCheck, given, settings
@@ -12,115 +14,65 @@ from ness_ros.events import (
     EventBatch,
     EventError,
     EventPacketDecoder,
-    EventPacketEncoder,
     Evt3Decoder,
-    Header,
-    LibcaerDecoder,
-    MonoDecoder,
+    LibcaerCmpDecoder,
     decode_event_array,
     decode_image_cdr,
-    encode_event_array,
-    encode_image_cdr,
-    parse_event_packet,
 )
-from ness_ros.events.packet_codec import _parse_checked
+from ness_ros.fuzzing import MAX_RANDOM_BYTES, make_targets, mutate, seed_messages
 
-# Random bytes: 3,000 examples x 2 inputs; mutations: 1,000 examples x 12 seed messages. With the
-# seeds' own decoders that is 18,000 inputs to every decoder, in well under 20 s.
+# Random bytes: 3,000 examples x 2 inputs; mutations: 1,000 examples x 12 seed messages. That is
+# 18,000 inputs to every target, in well under 20 s.
 RANDOM_EXAMPLES = 3000
 MUTATION_EXAMPLES = 1000
 
-
-def seed_messages() -> list[bytes]:
-    rng = np.random.default_rng(0)
-    n = 9
-    batch = EventBatch.from_arrays(np.sort(rng.integers(0, 10**9, n)), rng.integers(0, 64, n),
-                                   rng.integers(0, 48, n), rng.integers(0, 2, n),
-                                   width=64, height=48)
-    messages = [encode_event_array(batch, Header(1, 2, "cam")),
-                encode_event_array(EventBatch.empty(3, 3), Header(0, 0, ""))]
-    for encoding in ("evt3", "libcaer", "mono"):
-        encoder = EventPacketEncoder(encoding, width=64, height=48, frame_id="e")
-        messages.append(encoder.encode(batch, stamp_ns=5))
-    for encoding, pixels in [("rgb8", rng.integers(0, 255, (3, 4, 3)).astype(np.uint8)),
-                             ("mono16", rng.integers(0, 9999, (2, 3)).astype(np.uint16)),
-                             ("32FC1", rng.random((2, 2), dtype=np.float32))]:
-        messages.append(encode_image_cdr(pixels, encoding, Header(3, 4, "img")))
-    vectors = np.array([0x8001, 0x6002, 0x0005, 0x3010, 0x4FFF, 0x50F0, 0x2801, 0xA000],
-                       "<u2")
-    messages.append(vectors.tobytes())
-    return messages
-
-
 SEEDS = seed_messages()
-EVT3 = Evt3Decoder(64, 48)  # shared on purpose: garbage must not break its carried state
+#: Built once: the stateful decoders and streams are shared on purpose, as in ``ness fuzz``:
+#: garbage must not break the state they carry.
+TARGETS = make_targets()
 
 
 def only_event_errors(data: bytes) -> None:
-    calls = [
-        lambda: decode_event_array(data),
-        lambda: EventPacketDecoder().decode(data),
-        lambda: decode_image_cdr(data),
-        lambda: EVT3.decode(data),
-        lambda: LibcaerDecoder(64, 48).decode(data, 10**15),
-        lambda: MonoDecoder(64, 48).decode(data, 10**15),
-    ]
-    for call in calls:
+    for name, target in TARGETS.items():
         try:
-            result = call()
+            target(data)  # checks the result's contract itself (AssertionError)
         except EventError:
             continue
-        batch = result[0] if isinstance(result, tuple) else result
-        if isinstance(batch, EventBatch):
-            assert batch.events.ndim == 1
-    try:
-        fast = parse_event_packet(data)
-    except EventError:
-        return
-    checked = _parse_checked(data)  # the fast path must agree with the field-by-field one
-    assert fast[0] == checked[0] and bytes(fast[1]) == bytes(checked[1])
+        except Exception as exc:
+            raise AssertionError(f"{name} raised {type(exc).__name__}: {exc} "
+                                 f"on {data.hex()}") from exc
 
 
 @settings(max_examples=RANDOM_EXAMPLES, deadline=None,
           suppress_health_check=[HealthCheck.too_slow])
-@given(data=st.binary(max_size=200))
+@given(data=st.binary(max_size=MAX_RANDOM_BYTES))
 def test_random_bytes(data):
     only_event_errors(data)
     only_event_errors(b"\x00\x01\x00\x00" + data)  # past the encapsulation check
 
 
-U32_VALUES = [0, 1, 2, 7, 255, 2**31, 2**32 - 1, 12345]
-
-
-def mutate(data: bytes, ops: bytes) -> bytes:
-    """Apply the 4-byte operations in ``ops``: kind, position (2 bytes), value."""
-    buf = bytearray(data)
-    for i in range(0, len(ops) - 3, 4):
-        kind, pos, value = ops[i] % 5, (ops[i + 1] | ops[i + 2] << 8) % (len(buf) + 1), ops[i + 3]
-        if kind == 0 and pos < len(buf):
-            buf[pos] = value
-        elif kind == 1:
-            buf[pos:pos + 4] = struct.pack("<I", U32_VALUES[value % len(U32_VALUES)])
-        elif kind == 2:
-            buf[pos:pos] = bytes([value]) * (1 + value % 5)
-        elif kind == 3:
-            del buf[pos:pos + 1 + value % 7]
-        else:
-            del buf[pos:]
-    return bytes(buf)
-
-
 @settings(max_examples=MUTATION_EXAMPLES, deadline=None,
           suppress_health_check=[HealthCheck.too_slow])
-@given(ops=st.binary(min_size=4, max_size=16))
-def test_mutated_messages(ops):
+@given(ops=st.binary(min_size=4, max_size=16), other=st.sampled_from(SEEDS))
+def test_mutated_messages(ops, other):
     for seed in SEEDS:
-        only_event_errors(mutate(seed, ops))
+        only_event_errors(mutate(seed, ops, other))
 
 
 def test_seeds_are_valid():
+    """Each seed decodes to what was encoded: mutations start from valid messages."""
+    assert len(SEEDS) == 12
     assert len(decode_event_array(SEEDS[0])[0]) == 9
-    for raw in SEEDS[2:5]:
+    assert len(decode_event_array(SEEDS[1])[0]) == 0
+    for raw in SEEDS[2:5]:  # evt3, libcaer, mono packets of the same 9 events
         assert len(EventPacketDecoder().decode(raw)[0]) == 9
-    for raw in SEEDS[5:8]:
-        decode_image_cdr(raw)
+    images = [decode_image_cdr(raw) for raw in SEEDS[5:10]]
+    assert [(pixels.shape, pixels.dtype, encoding) for pixels, encoding, _ in images] == [
+        ((3, 4, 3), np.uint8, "rgb8"), ((2, 2, 4), np.uint8, "bgra8"),
+        ((2, 3), np.uint16, "mono16"), ((2, 2), np.float32, "32FC1"),
+        ((2, 3), np.uint16, "mono16")]
+    np.testing.assert_array_equal(images[4][0], images[2][0].byteswap())  # big-endian copy
+    words = Evt3Decoder(64, 48).decode(SEEDS[10])
+    compressed = LibcaerCmpDecoder(64, 48).decode(SEEDS[11], 10**15)
+    assert isinstance(words, EventBatch) and len(words) == 17
+    assert isinstance(compressed, EventBatch) and len(compressed) == 5
