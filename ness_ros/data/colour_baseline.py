@@ -8,14 +8,14 @@ shape, context and motion. Its MIoU on held-out seeds is the floor a model has t
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 from numpy.typing import NDArray
 from tqdm import tqdm
 
 from ness_ros.data.errors import DataError
-from ness_ros.data.sequence import SequenceConfig, SyntheticSequence, generate_sequence
+from ness_ros.data.sequence import SequenceConfig, generate_sequence
 from ness_ros.labels import IGNORE_LABEL, NUM_CLASSES
 from ness_ros.metrics import confusion_matrix, summarize
 
@@ -63,15 +63,6 @@ class ColourBaseline:
     def confusion(self, frames: NDArray[np.uint8], labels: NDArray[np.uint8]
                   ) -> NDArray[np.int64]:
         return confusion_matrix(self.predict(frames), labels, self.num_classes)
-
-
-def fit_colour_baseline(sequences: Iterable[SyntheticSequence], bins: int = 16
-                        ) -> ColourBaseline:
-    """A baseline fitted on every frame of ``sequences``."""
-    model = ColourBaseline(bins)
-    for seq in sequences:
-        model.fit(seq.frames, seq.labels)
-    return model
 
 
 def colour_baseline_scores(train_seeds: Sequence[int], test_seeds: Sequence[int], *,

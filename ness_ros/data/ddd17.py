@@ -48,7 +48,6 @@ DDD17_SHAPE = (200, 346)
 #: Channel meaning of the Ev-SegNet representation, in the assumed order.
 EVSEGNET_CHANNELS: tuple[str, ...] = ("count_negative", "count_positive", "mean_t_negative",
                                       "mean_t_positive", "std_t_negative", "std_t_positive")
-SPLITS = ("train", "test")
 
 
 class Ddd17Split:

@@ -11,7 +11,6 @@ import math
 
 import numba
 import numpy as np
-from numpy.typing import NDArray
 
 from ness_ros.data.objects import (
     M_CAR_END,
@@ -290,6 +289,3 @@ def shade_frame(ids, plane, zrange, par, mat, cls, pshade, rows, cols, cam, gp, 
             out_rgb[py, px, 2] = (bl * (1.0 - hz) + haze_b * hz) * lit
             out_label[py, px] = label
 
-
-def empty_outputs(height: int, width: int) -> tuple[NDArray[np.float32], NDArray[np.uint8]]:
-    return np.empty((height, width, 3), np.float32), np.empty((height, width), np.uint8)
