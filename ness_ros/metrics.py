@@ -42,17 +42,17 @@ def confusion_matrix(pred: ArrayLike, label: ArrayLike, num_classes: int = NUM_C
         ValueError: shapes differ, or a counted label or prediction is outside 0..C-1 (a
             prediction of 255 on a labelled pixel is an error, not a silent miss).
     """
-    pred = np.asarray(pred)
-    label = np.asarray(label)
-    if pred.shape != label.shape:
-        raise ValueError(f"prediction shape {pred.shape} differs from label shape {label.shape}")
-    pred, label = pred.ravel(), label.ravel()
+    pred_ids, label_ids = np.asarray(pred), np.asarray(label)
+    if pred_ids.shape != label_ids.shape:
+        raise ValueError(f"prediction shape {pred_ids.shape} differs from label shape "
+                         f"{label_ids.shape}")
+    pred_ids, label_ids = pred_ids.ravel(), label_ids.ravel()
     if ignore is not None:
-        keep = label != ignore
+        keep = label_ids != ignore
         if not keep.all():
-            pred, label = pred[keep], label[keep]
-    label = label.astype(np.int64, copy=False)
-    pred = pred.astype(np.int64, copy=False)
+            pred_ids, label_ids = pred_ids[keep], label_ids[keep]
+    label = label_ids.astype(np.int64, copy=False)
+    pred = pred_ids.astype(np.int64, copy=False)
     for name, ids in (("label", label), ("prediction", pred)):
         if ids.size and (ids.min() < 0 or ids.max() >= num_classes):
             bad = ids[(ids < 0) | (ids >= num_classes)][0]

@@ -5,10 +5,11 @@ render time from closed-form motion, so any sub-frame time can be rendered.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-from numpy.typing import NDArray
+from numpy.typing import ArrayLike, NDArray
 
 from ness_ros.data.kits import CAR_COLOURS, FLAT, GREYS, HUMAN, VEHICLE, pick
 from ness_ros.data.objects import (
@@ -28,6 +29,8 @@ from ness_ros.data.road import EgoMotion, Road
 
 PARKED, LEAD, ONCOMING, OVERTAKE = range(4)
 WALK, STAND, CROSS = range(3)
+#: ``shadow_at(s, d)``: ground shade factor at arc lengths s and lateral offsets d.
+ShadowAt = Callable[[NDArray[np.float64], NDArray[np.float64]], ArrayLike]
 
 TROUSERS = [(0.1, 0.12, 0.25), (0.05, 0.05, 0.05), (0.4, 0.4, 0.4), (0.6, 0.55, 0.4),
             (0.2, 0.3, 0.15), (0.3, 0.2, 0.15)]
@@ -55,7 +58,8 @@ class CarFleet:
     sun_lateral: float
 
     @classmethod
-    def build(cls, rng: np.random.Generator, cars: list[tuple[int, float, tuple]],
+    def build(cls, rng: np.random.Generator,
+              cars: list[tuple[int, float, tuple[float, float, float, float], bool]],
               sun_lateral: float) -> CarFleet:
         """``cars``: (kind, lateral offset, motion parameters (4,), reverse) per car."""
         n = len(cars)
@@ -90,7 +94,7 @@ class CarFleet:
                           shade=np.ones(3 * n, np.float32))
         return cls(np.array([c[0] for c in cars], np.int8), np.array([c[1] for c in cars]),
                    np.array([c[2] for c in cars], np.float64).reshape(n, 4),
-                   np.array([c[3] for c in cars], bool), dims, template, sun_lateral)
+                   np.array([c[3] for c in cars], np.bool_), dims, template, sun_lateral)
 
     def s_at(self, t: float, ego: EgoMotion) -> NDArray[np.float64]:
         """Arc length of every car at time t (s)."""
@@ -104,7 +108,7 @@ class CarFleet:
             s_ego + m[:, 0] + m[:, 1] * t)
 
     def boxes_at(self, t: float, ego: EgoMotion, road: Road,
-                 shadow_at: callable) -> BoxSet:
+                 shadow_at: ShadowAt) -> BoxSet:
         """The fleet's boxes at time t; ``shadow_at(s, d)`` gives the ground shade factor."""
         if len(self.kind) == 0:
             return self.template
@@ -186,7 +190,7 @@ class Crowd:
         lateral = np.where(crossing & (tc > 0) & (tc < cross_dur), 1.0, 0.2)
         return s, d, walked, lateral
 
-    def sprites_at(self, t: float, road: Road, shadow_at: callable, s_min: float = -np.inf,
+    def sprites_at(self, t: float, road: Road, shadow_at: ShadowAt, s_min: float = -np.inf,
                    s_max: float = np.inf) -> SpriteSet:
         """The pedestrians with arc length in [s_min, s_max) at time t, as sprites."""
         s, d, walked, lateral = self.state_at(t)

@@ -5,6 +5,7 @@ traffic-light schedule. Built once per sequence from its seed.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import cv2
@@ -170,7 +171,9 @@ def build_layout(rng: np.random.Generator, road: Road, ego: EgoMotion, cross: Cr
 
 def _place_roadside(b: GeometryBuilder, rng: np.random.Generator, road: Road,
                     cross: CrossSection, terrain: NDArray[np.uint8], side: float, row: int,
-                    s_lo: float, s_hi: float, world, shade, mark) -> None:
+                    s_lo: float, s_hi: float, world: Callable[[float, float], tuple[float, float]],
+                    shade: Callable[[float, float], float],
+                    mark: Callable[..., None]) -> None:
     """Blocks of buildings (paved ground) or parks (grass, trees, bushes, hedges), and a far row
     of tall buildings behind them, on one side of the road."""
     outer = cross.sidewalk_outer
@@ -281,6 +284,6 @@ def _shadow_map(rng: np.random.Generator, s_lo: float, s_hi: float,
     ns = int((s_hi - s_lo) / SHADOW_DS) + 2
     nd = int(2 * SHADOW_D_RANGE / SHADOW_DS) + 1
     field = cv2.GaussianBlur(rng.standard_normal((ns, nd)).astype(np.float32), (0, 0), 7.0)
-    field /= field.std() + 1e-9
+    field = field / (field.std() + 1e-9)
     covered = np.clip((field - 0.6) * 3.0, 0.0, 1.0)
     return (1.0 - strength * covered).astype(np.float32)

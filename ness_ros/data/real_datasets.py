@@ -7,6 +7,7 @@ Every failure is a :class:`~ness_ros.data.errors.DataError` whose message names 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import cast
 
 import cv2
 import h5py
@@ -47,7 +48,7 @@ def read_label_png(path: Path, shape: tuple[int, int] | None = None) -> NDArray[
     if shape is not None and image.shape != tuple(shape):
         raise DataError(f"label image {path} is {image.shape[1]} x {image.shape[0]} (W x H), "
                         f"expected {shape[1]} x {shape[0]}")
-    return image
+    return cast(NDArray[np.uint8], image)  # dtype checked above
 
 
 def check_class_ids(label: NDArray[np.uint8], num_classes: int, source: Path | str) -> None:

@@ -83,7 +83,7 @@ class Road:
 
     def heading(self, s: ArrayLike) -> NDArray[np.float64]:
         """Road heading at arc length s (radians; 0 = +z, positive turns towards +x)."""
-        return np.interp(s, self.s, self.heading_s)
+        return np.interp(np.asarray(s, np.float64), self.s, self.heading_s)
 
     def arc_length(self, x: ArrayLike, z: ArrayLike) -> NDArray[np.float64]:
         """Arc length of the centre-line sample nearest to each world point (x, z), to
@@ -170,10 +170,10 @@ class EgoMotion:
                        float(np.interp(t, self.t, self.speed)))
 
     def speed_at(self, t: ArrayLike) -> NDArray[np.float64]:
-        return np.interp(t, self.t, self.speed)
+        return np.interp(np.asarray(t, np.float64), self.t, self.speed)
 
     def s_at(self, t: ArrayLike) -> NDArray[np.float64]:
-        return np.interp(t, self.t, self.s)
+        return np.interp(np.asarray(t, np.float64), self.t, self.s)
 
     def time_at(self, s: float) -> float:
         """First time the ego reaches arc length s; +inf if it never does."""

@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any, cast
 
 import numpy as np
 from numpy.typing import NDArray
@@ -88,13 +89,14 @@ class SequenceConfig:
 class FrameWindow:
     """One frame with its label and the events of its window (previous stamp, stamp].
 
-    frame: (H, W, 3) uint8 RGB; label: (H, W) uint8 class ids (255 unlabelled); stamp_ns: int
-    frame time (ns); events: time-sorted; ego_speed in m/s; renders: scene renders the event
-    simulation used for this window (0 when loaded from disk).
+    frame: (H, W, 3) uint8 RGB (None where a data set has no frames: DSEC); label: (H, W) uint8
+    class ids (255 unlabelled); stamp_ns: int frame time (ns); events: time-sorted; ego_speed in
+    m/s; renders: scene renders the event simulation used for this window (0 when loaded from
+    disk).
     """
 
     index: int
-    frame: NDArray[np.uint8]
+    frame: NDArray[np.uint8] | None
     label: NDArray[np.uint8]
     stamp_ns: int
     events: EventBatch
@@ -217,12 +219,14 @@ def generate_sequence(seed: int, duration_s: float | None = None, width: int | N
         config: base options (default :class:`SequenceConfig()`); ``options`` override any
             other field of it (e.g. ``events=False``, ``sim=EventSimConfig(...)``).
     """
-    given = {"duration_s": duration_s, "width": width, "height": height, "fps": fps}
+    given: dict[str, Any] = {"duration_s": duration_s, "width": width, "height": height,
+                             "fps": fps}
     cfg = dataclasses.replace(config or SequenceConfig(),
                               **{k: v for k, v in given.items() if v is not None}, **options)
     windows = list(stream_sequence(seed, cfg, progress=progress))
     return SyntheticSequence(
-        frames=np.stack([w.frame for w in windows]),
+        # generated windows always have a frame
+        frames=np.stack(cast(list[NDArray[np.uint8]], [w.frame for w in windows])),
         labels=np.stack([w.label for w in windows]),
         stamps_ns=np.array([w.stamp_ns for w in windows], np.int64),
         events=EventBatch.concatenate([w.events for w in windows]),

@@ -56,7 +56,8 @@ def as_buffer(data: BytesLike | NDArray[np.uint8]) -> bytes | bytearray | memory
     if isinstance(data, bytes | bytearray):
         return data
     try:
-        return memoryview(data).cast("B")
+        # ndarray declares __buffer__ in numpy's stubs only for Python >= 3.12
+        return memoryview(data).cast("B")  # type: ignore[arg-type]
     except TypeError as exc:
         raise EventError(f"expected serialized bytes, got {type(data).__name__}") from exc
 

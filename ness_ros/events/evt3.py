@@ -42,6 +42,7 @@ _WORD = np.dtype("<u2")
 # EVENT_DTYPE's bytes with x and y as one little-endian uint32 (x | y << 16): the kernel then
 # stores three fields per word instead of four (about 1.2x faster); callers see EVENT_DTYPE.
 _PACKED = np.dtype([("t", "<i8"), ("xy", "<u4"), ("polarity", "u1")])
+assert EVENT_DTYPE.fields is not None
 assert _PACKED.itemsize == EVENT_DTYPE.itemsize and EVENT_DTYPE.fields["y"][1] == 10
 
 

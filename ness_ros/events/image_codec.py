@@ -94,7 +94,8 @@ def encode_image_cdr(pixels: NDArray, encoding: str, header: Header | None = Non
     writer.u32(width * channels * dtype.itemsize)
     body = np.ascontiguousarray(pixels, dtype=dtype)
     writer.u32(check_uint(body.nbytes, 32, "data length"))
-    return bytes(writer.buf) + memoryview(body.reshape(-1).view(np.uint8))
+    # ndarray declares __buffer__ in numpy's stubs only for Python >= 3.12
+    return bytes(writer.buf) + memoryview(body.reshape(-1).view(np.uint8))  # type: ignore[arg-type]
 
 
 def to_rgb8(pixels: NDArray, encoding: str) -> NDArray[np.uint8]:

@@ -142,7 +142,8 @@ def measure_work(model: nn.Module, *inputs: torch.Tensor) -> WorkReport:
         totals["spikes"] += float(output.sum(dtype=torch.float64))
         totals["neuron_steps"] += output.numel()
 
-    def count_own(module: nn.Module, args: tuple[Any, ...], output: torch.Tensor) -> None:
+    def count_own(module: Any, args: tuple[Any, ...], output: torch.Tensor) -> None:
+        # module: a layer with its own count_macs (nn.Module types attributes as Tensor)
         totals["macs"] += module.count_macs(*args)
 
     handles = []

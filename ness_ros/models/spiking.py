@@ -87,6 +87,7 @@ class _LIFSequence(torch.autograd.Function):
                 derivative: Callable[[torch.Tensor], torch.Tensor]
                 ) -> tuple[torch.Tensor, torch.Tensor]:
         spikes, membrane, _ = _lif_loop(x, beta, threshold, keep_membrane=True)
+        assert membrane is not None  # kept: keep_membrane=True
         ctx.save_for_backward(membrane, beta)
         ctx.threshold, ctx.derivative = threshold, derivative
         return spikes, membrane
@@ -147,6 +148,8 @@ class LIF(nn.Module):
         lif = LIF(beta=0.5)
         spikes = lif(torch.rand(4, 2, 8, 16, 16))
     """
+
+    mem: torch.Tensor  # a buffer, registered in __init__
 
     def __init__(self, *, beta: float = 0.5, threshold: float = 1.0, learn_beta: bool = False,
                  channels: int | None = None, surrogate: str = "atan",
@@ -342,8 +345,10 @@ class FrameEventStem(nn.Module):
         """Dense multiply-accumulates of one call (both inputs are real-valued): the frame's
         share once per frame, the events' share once per time step."""
         kh, kw = self.conv.kernel_size
-        h_out = (frame.shape[-2] + 2 * self.conv.padding[0] - kh) // self.conv.stride[0] + 1
-        w_out = (frame.shape[-1] + 2 * self.conv.padding[1] - kw) // self.conv.stride[1] + 1
+        padding = self.conv.padding
+        assert not isinstance(padding, str)  # built with numeric padding
+        h_out = (frame.shape[-2] + 2 * padding[0] - kh) // self.conv.stride[0] + 1
+        w_out = (frame.shape[-1] + 2 * padding[1] - kw) // self.conv.stride[1] + 1
         per_input_channel = self.conv.out_channels * h_out * w_out * kh * kw
         return per_input_channel * frame.shape[0] * (
             self.frame_channels + events.shape[0] * (self.conv.in_channels - self.frame_channels))
@@ -366,7 +371,8 @@ class SEWBlock(nn.Module):
     def __init__(self, channels: int, *, batch_norm: bool = True, beta: float = 0.5,
                  surrogate: str = "atan") -> None:
         super().__init__()
-        options = {"batch_norm": batch_norm, "beta": beta, "surrogate": surrogate}
+        options: dict[str, Any] = {"batch_norm": batch_norm, "beta": beta,
+                                   "surrogate": surrogate}
         self.conv1 = ConvLIF(channels, channels, **options)
         self.conv2 = ConvLIF(channels, channels, **options)
 

@@ -164,6 +164,7 @@ def evaluate_hybrid(model: torch.nn.Module, encoder: InputEncoder,
                                                                      frame.shape[0]))
             bar.update()
         if masks_out is not None:
+            assert masks is not None  # allocated whenever masks_out is given
             masks_out.append(masks)
     bar.close()
     report = _report(name or f"theta={gating.theta:g}", confusion, times, recomputed, keyframes,

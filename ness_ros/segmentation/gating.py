@@ -88,6 +88,7 @@ class RegionGate:
                     raise ValueError("warped reuse needs the map of unexplained pixels")
                 change = self._rate = self._region_means(unexplained)
             else:
+                assert self.last_stamp is not None  # labels exist only after a planned frame
                 change = region_counts(events.time_slice(self.last_stamp, stamp_ns),
                                        g.rows, g.cols)
             if g.accumulate and self._change is not None and self._change.shape == change.shape:
@@ -139,7 +140,8 @@ class RegionGate:
     def _region_means(self, values: NDArray[np.float32]) -> NDArray[np.float64]:
         """Mean of ``values`` (H, W) over each region of the grid, shape (rows, cols)."""
         g = self.config
-        row_edges, col_edges = region_bounds(*values.shape, g.rows, g.cols)
+        height, width = values.shape
+        row_edges, col_edges = region_bounds(height, width, g.rows, g.cols)
         sums = np.add.reduceat(np.add.reduceat(values, row_edges[:-1], axis=0, dtype=np.float64),
                                col_edges[:-1], axis=1)
         return sums / np.outer(np.diff(row_edges), np.diff(col_edges))

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -195,7 +196,7 @@ def guided_labels(model: torch.nn.Module, frames: torch.Tensor, events: torch.Te
     the frames' brightness. ``frames`` (B, C, H, W) normalised with ``mean`` and ``std``; the
     model must take ``upsample=False`` and have a ``head_stride`` (SegSNN)."""
     logits = model(frames, events, upsample=False)
-    stride = int(model.head_stride)
+    stride = int(cast(Any, model).head_stride)  # SegSNN's; nn.Module types it Tensor | Module
     height, width = frames.shape[-2:]
     guide = brightness(frames, mean, std)
     # The model pads its input to its total stride; the guide follows with edge values.
