@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -43,11 +44,17 @@ def test_every_console_script_is_an_executable_in_lib():
         assert exe.is_file() and os.access(exe, os.X_OK), f"missing executable {exe}"
 
 
+#: Every verb of ``ness``, in the order ``ness --help`` lists them.
+VERBS = ["bag", "bench", "data", "demo", "env", "eval", "fuzz", "train"]
+
+
 def test_ness_help_lists_verbs():
     prefix = Path(ament_index.get_package_prefix("ness_ros"))
     out = subprocess.run([str(prefix / "lib" / "ness_ros" / "ness"), "--help"],
                          capture_output=True, text=True, timeout=60, check=True).stdout
-    assert "usage: ness" in out and "env" in out
+    assert out.startswith("usage: ness [-h] VERB ...\n")
+    verbs = out[out.index("\nverbs:\n"):]
+    assert re.findall(r"^    (\w+)  ", verbs, re.M) == VERBS, out  # each with its summary
 
 
 def test_ness_parser_builds_without_torch_numba_or_rclpy():

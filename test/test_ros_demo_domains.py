@@ -10,6 +10,9 @@ import socket
 import subprocess
 import sys
 
+import pytest
+
+from helpers.scores import miou_of, scored_pixels
 from helpers.tiny_models import tiny_model_file
 from ness_ros.domain import (
     DOMAINS,
@@ -107,4 +110,6 @@ def test_two_demos_at_once_each_score_only_their_own_masks(tmp_path):
         assert 10 <= report["frames_evaluated"] <= FRAMES, report
         assert report["masks_received"] <= FRAMES, report
         assert report["masks_unmatched"] <= 2, report
-        assert 0.0 <= report["miou"] <= 1.0
+        assert report["miou"] == pytest.approx(miou_of(report["confusion"]), abs=1e-9)
+        assert scored_pixels(report["confusion"]) + report["unscored_pixels"] \
+            == report["frames_evaluated"] * 96 * 64
