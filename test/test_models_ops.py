@@ -19,13 +19,7 @@ from ness_ros.models import (
 from ness_ros.models.ops import synaptic_ops
 from ness_ros.models.spiking import calibrate_batch_norm
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def test_macs_of_a_single_conv_equal_the_hand_count():

@@ -20,15 +20,7 @@ from ness_ros.models.spiking import (
     upsample_nearest,
 )
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """One torch thread: on a shared 2-core machine, two OpenMP threads that wait on each other
-    make these small tensors 20x slower."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 

@@ -22,13 +22,7 @@ from ness_ros.models import (
     save_model,
 )
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _segsnn_card(model: SegSNN, **overrides) -> ModelCard:
