@@ -22,6 +22,7 @@ labels are reused is :attr:`GatingConfig.reuse`:
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import numpy as np
 import torch
@@ -82,7 +83,8 @@ class HybridSegmenter:
         self.gate = RegionGate(gating)
         self.model = inference_model(model)
         self.encoder = encoder
-        self.stride = int(total_stride or getattr(model, "total_stride", 1))
+        model_stride: Any = getattr(model, "total_stride", 1)  # torch types attributes loosely
+        self.stride = int(total_stride or model_stride)
         self.device = torch.device(device)
         self.num_classes = int(getattr(model, "num_classes", 0)) or None
         self._warped: WarpedLabels | None = None
@@ -171,7 +173,9 @@ class HybridSegmenter:
             t4 = t5 = time.perf_counter()
         else:
             if not warped:
+                assert self._mask is not None  # the gate plans regions only after a keyframe
                 mask = self._mask.copy()
+            assert mask is not None  # warped: the carried labels (a plan needs them)
             recomputed, pixels = int(changed.sum()), 0
             t4 = t5 = time.perf_counter()
             if recomputed:
@@ -247,6 +251,7 @@ class HybridSegmenter:
             crops = [(x, y, x + crop_w, y + crop_h) for _, (x, y) in chosen]
             origin_of = [origin for _, origin in chosen]
         frames, event_crops = stack_crops(frame, events, crops)
+        assert frames is not None  # the hybrid model always has a frame
         labels = self._predict(frames, event_crops)
         done = time.perf_counter()
         for index, (((x0, y0, x1, y1), _), (wx0, wy0)) in enumerate(
@@ -274,6 +279,7 @@ class HybridSegmenter:
         computed = []
         for group in by_shape.values():
             frames, event_crops = stack_crops(frame, events, group)
+            assert frames is not None  # the hybrid model always has a frame
             computed.append((group, self._predict(frames, event_crops)))
         done = time.perf_counter()
         fresh = np.zeros(mask.shape, bool)
@@ -313,9 +319,10 @@ class _ModelInputs:
         if self._tensors is None:
             start = time.perf_counter()
             encoder, image, events, stamp_ns, stride = self._args
-            layout = {"pad_to": stride, "channels_last": True}
-            frame = torch.from_numpy(encoder.frame_tensor(image, **layout))
-            event_tensor = torch.from_numpy(encoder.event_tensor(events, stamp_ns, **layout))
+            frame = torch.from_numpy(encoder.frame_tensor(image, pad_to=stride,
+                                                          channels_last=True))
+            event_tensor = torch.from_numpy(encoder.event_tensor(events, stamp_ns, pad_to=stride,
+                                                                 channels_last=True))
             self._tensors = frame, event_tensor
             self.ms = time.perf_counter() - start
         return self._tensors

@@ -60,7 +60,8 @@ def grey_frame(image: NDArray[np.uint8]) -> NDArray[np.uint8]:
     if image.ndim == 3 and image.shape[2] == 1:
         return np.ascontiguousarray(image[:, :, 0])
     if image.ndim == 3 and image.shape[2] == 3:
-        return cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_RGB2GRAY)
+        return np.asarray(cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_RGB2GRAY),
+                          dtype=np.uint8)
     raise ValueError(f"frame must be (H, W) or (H, W, 3), got shape {image.shape}")
 
 
@@ -90,7 +91,7 @@ class FrameMotion:
         """Start the next estimate from zero motion, with a new DIS instance: one that refined
         an initial flow at one size crashes (segmentation fault) when it is then given frames
         of another size without one (OpenCV 5.0)."""
-        self._dis = cv2.DISOpticalFlow_create(FLOW_PRESETS[self.preset])
+        self._dis = cv2.DISOpticalFlow.create(FLOW_PRESETS[self.preset])
         self._dis.setFinestScale(max(self._dis.getFinestScale() - 1, 0))
         #: The last estimate at half resolution, the next one's start.
         self._flow: NDArray[np.float32] | None = None
@@ -107,8 +108,12 @@ class FrameMotion:
                                          for image in (current, previous))
         if self._flow is not None and self._flow.shape[:2] != small_current.shape:
             self.reset()
-        self._flow = self._dis.calc(small_current, small_previous, self._flow)
-        flow = cv2.resize(self._flow, (width, height), interpolation=cv2.INTER_LINEAR)
+        # No initial flow (None) for the first estimate: OpenCV takes it, its stubs do not.
+        estimate = self._dis.calc(small_current, small_previous,
+                                  self._flow)  # type: ignore[arg-type]
+        self._flow = np.asarray(estimate, dtype=np.float32)
+        flow = np.asarray(cv2.resize(self._flow, (width, height),
+                                     interpolation=cv2.INTER_LINEAR), dtype=np.float32)
         flow[:, :, 0] *= width / half[0]
         flow[:, :, 1] *= height / half[1]
         return flow

@@ -257,15 +257,15 @@ class Rescaler:
         sx, sy = self.mapping.scale
         k = int(min(1 / sx, 1 / sy))
         if k >= 2:
-            crop = cv2.resize(crop[:h - h % k, :w - w % k], (w // k, h // k),
-                              interpolation=cv2.INTER_AREA)
+            crop = np.asarray(cv2.resize(crop[:h - h % k, :w - w % k], (w // k, h // k),
+                                         interpolation=cv2.INTER_AREA), dtype=image.dtype)
         # Output pixel centre u sits at input (u + 0.5) / sx - 0.5, block (u + 0.5) / (sx k) - 0.5.
         k = max(k, 1)
         affine = np.array([[1 / (sx * k), 0.0, 0.5 / (sx * k) - 0.5],
                            [0.0, 1 / (sy * k), 0.5 / (sy * k) - 0.5]])
-        return cv2.warpAffine(crop, affine, self.size,
-                              flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
-                              borderMode=cv2.BORDER_REPLICATE)
+        return np.asarray(cv2.warpAffine(crop, affine, self.size,
+                                         flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                                         borderMode=cv2.BORDER_REPLICATE), dtype=image.dtype)
 
     def mask(self, mask: NDArray[np.uint8]) -> NDArray[np.uint8]:
         """The published mask from the working-resolution one: as it is (``working``), or at the
