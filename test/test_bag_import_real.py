@@ -158,3 +158,23 @@ def test_ddd17_without_images_and_the_old_aedat4_form_still_parse(tmp_path, caps
                  str(tmp_path / "b2")]) == 1
     assert "not a DDD17 split folder" in capsys.readouterr().out
     assert main(["bag", "import", str(tmp_path / "missing.aedat4"), str(tmp_path / "b3")]) == 1
+
+
+def test_dsec_bag_replayed_through_the_event_node_scores_every_label(models, tmp_path, capsys):
+    """A DSEC bag has labels but no event-camera frames: the live replay triggers the
+    event-only node on the labels' stamps, as ``ness bag eval`` segments at them, so every
+    label is scored over DDS too."""
+    folder, _ = write_dsec_sequence(tmp_path / "data", "official")
+    bag = tmp_path / "bag"
+    assert main(["bag", "import", "dsec", str(folder), "--out", str(bag), "--classes", "ddd17",
+                 "--no-progress"]) == 0
+    offline = _eval(bag, models["events"], "events", tmp_path / "eval")
+    report = tmp_path / "replay.json"
+    assert main(["bag", "replay", str(bag), "--mode", "events", "--model",
+                 str(models["events"]), "--rate", "0.5", "--out", str(tmp_path / "replay"),
+                 "--no-progress", "--json", str(report)]) == 0
+    figures = json.loads(report.read_text())["figures"]
+    assert figures["inputs_published"] == 5 and figures["masks_received"] == 5
+    assert figures["frames_evaluated"] == offline["frames_evaluated"] == 5
+    assert figures["node_events_received"] == offline["events"]
+    assert figures["miou"] == pytest.approx(offline["miou"])  # live and offline agree

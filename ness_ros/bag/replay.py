@@ -8,7 +8,8 @@ The node (``hybrid_segmentation`` or ``event_segmentation``, the installed execu
 started with :class:`~ness_ros.graph_runner.GraphProcesses`; publishing starts once it
 subscribes to the inputs and publishes ``~/mask``. Latency is the time from publishing an input
 to receiving its mask (see :mod:`ness_ros.bag.live_stats`); masks are matched with the bag's
-labels by stamp.
+labels by stamp. The event-only node segments at the frames' stamps, at the labels' in a bag
+without frames (:func:`trigger_topic`), else every ``period_s``.
 """
 
 from __future__ import annotations
@@ -67,6 +68,15 @@ class ReplayOptions:
     progress: bool = True
 
 
+def trigger_topic(topics: BagTopics, mode: str) -> str | None:
+    """The bag topic whose stamps the node segments at: the frames; in events mode without
+    frames, the labels (as ``ness bag eval`` does, so that every label gets its mask: a real
+    dataset's bag has labels but no event-camera frames); None: the event node's period."""
+    if topics.image:
+        return topics.image
+    return topics.labels if mode == "events" else None
+
+
 def node_spec(topics: BagTopics, options: ReplayOptions) -> NodeSpec:
     """The segmentation node for this bag: parameters and input remappings."""
     name = NODES[options.mode]
@@ -74,13 +84,14 @@ def node_spec(topics: BagTopics, options: ReplayOptions) -> NodeSpec:
                               "event_message": topics.event_message or "dvs"}
     if options.model:
         params["model"] = str(Path(options.model).resolve())
+    trigger = trigger_topic(topics, options.mode)
     if options.mode == "events":
-        params["trigger"] = "frame" if topics.image else "period"
+        params["trigger"] = "frame" if trigger else "period"
         params["period_s"] = float(options.period_s)
     params.update(options.node_params)
     remap = [("events", topics.events or "/camera/events")]
-    if topics.image:
-        remap.append(("image", topics.image))
+    if trigger:  # the event node reads only the stamps of what comes on ``image``
+        remap.append(("image", trigger))
     return NodeSpec(name, name, [], params, remap)
 
 
@@ -121,6 +132,7 @@ def publish_messages(path, topics: BagTopics, pubs: dict, options: ReplayOptions
     sent = {"frames": 0, "event_messages": 0, "events": 0, "labels": 0, "rejected": 0,
             "bag_first_ns": None, "bag_last_ns": None, "wall_first_s": None, "wall_last_s": None}
     total = sum(topics.counts.values())
+    trigger = trigger_topic(topics, options.mode)
     with tqdm(total=total, desc=f"replay x{options.rate:g}", unit="msg",
               disable=not options.progress, leave=False) as bar:
         for topic, bag_ns, data in read_messages(path, topics.names()):
@@ -137,13 +149,15 @@ def publish_messages(path, topics: BagTopics, pubs: dict, options: ReplayOptions
             sent["bag_last_ns"], sent["wall_last_s"] = bag_ns, now
             bar.update()
             try:
-                _account(topic, data, now, topics, sent, log, tally, stream, stream_lock)
+                _account(topic, data, now, topics, trigger, sent, log, tally, stream,
+                         stream_lock)
             except EventError:
                 sent["rejected"] += 1
     return sent
 
 
-def _account(topic, data, now, topics, sent, log, tally, stream, stream_lock) -> None:
+def _account(topic, data, now, topics, trigger, sent, log, tally, stream,  # noqa: ANN001
+             stream_lock) -> None:
     """Note what one published message was (after it went out, so timing is not delayed)."""
     if topic == topics.image:
         stamp = CdrReader(data, "Image").header().stamp_ns
@@ -162,6 +176,9 @@ def _account(topic, data, now, topics, sent, log, tally, stream, stream_lock) ->
         pixels, encoding, header = decode_image_cdr(data)
         tally.add_label(header.stamp_ns, to_mono8(pixels, encoding))
         sent["labels"] += 1
+        if topic == trigger:  # the labels trigger the masks
+            log.frame(header.stamp_ns, now)
+            sent["frames"] += 1
 
 
 def drain(tally: ReplayTally, graph: GraphProcesses, name: str, expected: int | None,

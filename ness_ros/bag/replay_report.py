@@ -8,6 +8,7 @@ from typing import Any
 
 from ness_ros.bag.live_stats import ReplayTally
 from ness_ros.bag.reader import BagInfo, BagTopics
+from ness_ros.bag.replay import trigger_topic
 from ness_ros.bag.report import BagReport, latency_stats, per_class
 from ness_ros.graph import NodeSpec
 
@@ -29,7 +30,7 @@ def replay_report(path: str | Path, info: BagInfo, topics: BagTopics, options,
     processing = latency_stats(tally.processing_ms)
     wall = ((sent["wall_last_s"] or 0.0) - (sent["wall_first_s"] or 0.0))
     span = ((sent["bag_last_ns"] or 0) - (sent["bag_first_ns"] or 0)) / 1e9
-    by_frame = topics.image is not None
+    by_frame = trigger_topic(topics, options.mode) is not None
     mask_span = (tally.last_mask_s or 0.0) - (tally.first_mask_s or 0.0)
     diag = tally.diagnostics
     figures: dict[str, Any] = {

@@ -29,6 +29,7 @@ from ness_ros.bag.replay import (
     event_window_ns,
     node_spec,
     publish_messages,
+    trigger_topic,
 )
 from ness_ros.bag.replay_report import replay_report
 from ness_ros.bag.report import BagReport, events_image
@@ -49,8 +50,9 @@ def replay_bag(path: str | Path, topics: BagTopics, options: ReplayOptions) -> B
     check_replay(path, topics, options)
     info = bag_info(path)
     spec = node_spec(topics, options)
-    by_frame = topics.image is not None
-    expected = topics.counts[topics.image] if by_frame else None
+    trigger = trigger_topic(topics, options.mode)
+    by_frame = trigger is not None
+    expected = topics.counts[trigger] if trigger is not None else None
     stream = EventStream(topics.event_message or "dvs")
     stream_lock = threading.Lock()
     window_ns = event_window_ns(options)
@@ -84,7 +86,7 @@ def replay_bag(path: str | Path, topics: BagTopics, options: ReplayOptions) -> B
         spinning = threading.Thread(target=_spin, args=(executor, context), daemon=True)
         spinning.start()
         graph.start()
-        needed = [pubs[topics.events]] + ([pubs[topics.image]] if topics.image else [])
+        needed = [pubs[topics.events]] + ([pubs[trigger]] if trigger else [])
         _wait_ready(node, graph, spec.name, needed, options.startup_timeout_s)
         sent = publish_messages(path, topics, pubs, options, log, tally, stream, stream_lock, graph)
         drain(tally, graph, spec.name, expected, options.drain_s)
