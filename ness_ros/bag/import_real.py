@@ -45,16 +45,14 @@ from numpy.typing import NDArray
 from tqdm import tqdm
 
 from ness_ros.bag.errors import BagError
-from ness_ros.bag.record import RecordOptions, RecordSummary
+from ness_ros.bag.record import RecordOptions, RecordSummary, packet_encoder
 from ness_ros.bag.types import EVENT_TYPES, IMAGE_TYPE
 from ness_ros.bag.writer import BagWriter
 from ness_ros.data.errors import DataError
 from ness_ros.events.batch import EventBatch
 from ness_ros.events.cdr import Header
 from ness_ros.events.dvs_codec import encode_event_array
-from ness_ros.events.errors import EventError
 from ness_ros.events.image_codec import encode_image_cdr
-from ness_ros.events.packet_codec import EventPacketEncoder
 
 #: Data sets ``ness bag import`` reads besides AEDAT4 files.
 DATASETS = ("dsec", "ddd17")
@@ -282,13 +280,7 @@ def _write(out: Path, stream: _Stream, options: ImportOptions, *, source: str, l
     bounds = np.union1d(np.arange(start + period, int(stamps[-1]), period), stamps)
     bounds = bounds[bounds > start]
     label_at = {int(s): i for i, s in enumerate(stamps)}
-    try:
-        packets = (EventPacketEncoder(record.packet_encoding, width=stream.width,
-                                      height=stream.height, frame_id=record.frame_id,
-                                      origin_ns=max(start, 0))
-                   if record.event_message == "packet" else None)
-    except EventError as exc:
-        raise BagError(str(exc)) from exc
+    packets = packet_encoder(record, stream.width, stream.height, start)
     classes = "ddd17" if options.classes == "ddd17" or dataset == "ddd17" else "dsec11"
     events = 0
     with BagWriter(out, storage=record.storage) as bag:

@@ -80,6 +80,23 @@ class Frame:
     label: NDArray[np.uint8] | None = None
 
 
+
+def packet_encoder(options: RecordOptions, width: int, height: int,
+                   start_ns: int) -> EventPacketEncoder | None:
+    """The EventPacket encoder of a recording's events (None when they go out as EventArray),
+    its sensor time starting at ``start_ns``.
+
+    Raises:
+        BagError: an encoding the encoder does not write.
+    """
+    if options.event_message != "packet":
+        return None
+    try:
+        return EventPacketEncoder(options.packet_encoding, width=width, height=height,
+                                  frame_id=options.frame_id, origin_ns=max(start_ns, 0))
+    except EventError as exc:
+        raise BagError(str(exc)) from exc
+
 def record_sequence(sequence, path: str | Path, options: RecordOptions) -> RecordSummary:
     """Write a :class:`~ness_ros.data.sequence.SyntheticSequence`: rgb8 frames, events and the
     ground-truth labels (mono8, same stamp as their frame). Events start after time 0."""
@@ -125,13 +142,7 @@ def write_recording(path: str | Path, events: EventBatch, frames: Sequence[Frame
     bounds = bounds[bounds > start]
     topics = options.topics
     has_labels = any(f.label is not None for f in frames)
-    try:
-        packets = (EventPacketEncoder(options.packet_encoding, width=events.width,
-                                      height=events.height, frame_id=options.frame_id,
-                                      origin_ns=max(start, 0))
-                   if options.event_message == "packet" else None)
-    except EventError as exc:
-        raise BagError(str(exc)) from exc
+    packets = packet_encoder(options, events.width, events.height, start)
     with BagWriter(path, storage=options.storage) as bag:
         if frames:
             bag.add_topic(topics["image"], IMAGE_TYPE)
