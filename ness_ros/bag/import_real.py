@@ -45,13 +45,17 @@ from numpy.typing import NDArray
 from tqdm import tqdm
 
 from ness_ros.bag.errors import BagError
-from ness_ros.bag.record import RecordOptions, RecordSummary, packet_encoder
+from ness_ros.bag.record import (
+    RecordOptions,
+    RecordSummary,
+    packet_encoder,
+    write_events,
+)
 from ness_ros.bag.types import EVENT_TYPES, IMAGE_TYPE
 from ness_ros.bag.writer import BagWriter
 from ness_ros.data.errors import DataError
 from ness_ros.events.batch import EventBatch
 from ness_ros.events.cdr import Header
-from ness_ros.events.dvs_codec import encode_event_array
 from ness_ros.events.image_codec import encode_image_cdr
 
 #: Data sets ``ness bag import`` reads besides AEDAT4 files.
@@ -297,13 +301,7 @@ def _write(out: Path, stream: _Stream, options: ImportOptions, *, source: str, l
             chunk = stream.events_between(previous, bound)
             previous = bound
             if len(chunk):
-                if packets is not None:
-                    stamp = int(chunk.t[0])
-                    data = packets.encode(chunk, stamp)
-                else:
-                    stamp = bound
-                    data = encode_event_array(chunk, Header.from_ns(stamp, record.frame_id))
-                bag.write(topics["events"], stamp, data)
+                write_events(bag, topics["events"], chunk, bound, packets, record.frame_id)
                 events += len(chunk)
             i = label_at.get(bound)
             if i is None:

@@ -81,6 +81,19 @@ class Frame:
 
 
 
+def write_events(bag: BagWriter, topic: str, chunk: EventBatch, bound_ns: int,
+                 packets: EventPacketEncoder | None, frame_id: str) -> None:
+    """Write one message of ``chunk``'s events: an EventPacket stamped with its first event
+    (what the drivers do), or an EventArray stamped with the end of its period."""
+    if packets is not None:
+        stamp = int(chunk.t[0])
+        data = packets.encode(chunk, stamp)
+    else:
+        stamp = bound_ns
+        data = encode_event_array(chunk, Header.from_ns(stamp, frame_id))
+    bag.write(topic, stamp, data)
+
+
 def packet_encoder(options: RecordOptions, width: int, height: int,
                    start_ns: int) -> EventPacketEncoder | None:
     """The EventPacket encoder of a recording's events (None when they go out as EventArray),
@@ -157,13 +170,7 @@ def write_recording(path: str | Path, events: EventBatch, frames: Sequence[Frame
                               disable=not options.progress, leave=False):
             if hi > lo:
                 chunk = EventBatch(events.events[lo:hi], events.width, events.height)
-                if packets is not None:
-                    stamp = int(chunk.t[0])
-                    data = packets.encode(chunk, stamp)
-                else:
-                    stamp = bound
-                    data = encode_event_array(chunk, Header.from_ns(stamp, options.frame_id))
-                bag.write(topics["events"], stamp, data)
+                write_events(bag, topics["events"], chunk, bound, packets, options.frame_id)
                 lo = hi
             frame = frame_at.get(bound)
             if frame is not None:
