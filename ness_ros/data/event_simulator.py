@@ -206,35 +206,28 @@ def _crossings(old, new, ref, last, c_on, c_off, t0, t1, refractory, out_t, out_
                 continue
             start = a + slope * (ready - t0)
             r = start
+        # One loop for both polarities: ``sign`` turns an OFF ramp into a rising one (negation
+        # is exact, so the crossings are those of separate ON and OFF loops).
         if b > start:
-            level = r + c_on[p]
-            while level <= b:
-                tc = t0 + (level - a) / slope
-                out_t[n], out_i[n], out_p[n] = tc, p, 1
-                n += 1
-                last[p] = tc
-                r = level
-                if refractory > 0.0:
-                    ready = tc + refractory
-                    if ready >= t1:
-                        r = b
-                        break
-                    r = a + slope * (ready - t0)
-                level = r + c_on[p]
+            sign, c, polarity = 1.0, c_on[p], 1
         elif b < start:
-            level = r - c_off[p]
-            while level >= b:
-                tc = t0 + (level - a) / slope
-                out_t[n], out_i[n], out_p[n] = tc, p, 0
-                n += 1
-                last[p] = tc
-                r = level
-                if refractory > 0.0:
-                    ready = tc + refractory
-                    if ready >= t1:
-                        r = b
-                        break
-                    r = a + slope * (ready - t0)
-                level = r - c_off[p]
+            sign, c, polarity = -1.0, c_off[p], 0
+        else:
+            ref[p] = r
+            continue
+        level = r + sign * c
+        while sign * level <= sign * b:
+            tc = t0 + (level - a) / slope
+            out_t[n], out_i[n], out_p[n] = tc, p, polarity
+            n += 1
+            last[p] = tc
+            r = level
+            if refractory > 0.0:
+                ready = tc + refractory
+                if ready >= t1:
+                    r = b
+                    break
+                r = a + slope * (ready - t0)
+            level = r + sign * c
         ref[p] = r
     return n
