@@ -104,11 +104,9 @@ def latency_stats(samples: list[float]) -> dict[str, float]:
 
 def plot_latency(samples: list[float], path: Path, label: str, title: str) -> Path:
     """Histogram of latency samples (ms) with p50 and p95 marked, as a PNG."""
-    import matplotlib
+    from ness_ros.segmentation.plots import pyplot, save_figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     stats = latency_stats(samples)
     fig, ax = plt.subplots(figsize=(6.4, 3.8))
     ax.hist(samples, bins=min(50, max(5, len(samples) // 3)), color="tab:blue", alpha=0.8)
@@ -118,11 +116,7 @@ def plot_latency(samples: list[float], path: Path, label: str, title: str) -> Pa
     ax.set_ylabel("masks")
     ax.set_title(title)
     ax.legend()
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, dpi=110)
 
 
 def markdown(report: BagReport, files: dict[str, Path]) -> str:

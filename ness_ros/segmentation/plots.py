@@ -1,17 +1,20 @@
-"""Plots people would rather look at than read: confusion matrices and the threshold sweep."""
+"""Plots people would rather look at than read: confusion matrices, the threshold sweep, the
+ceiling; :func:`save_figure` also writes the bag reports' latency histograms."""
 
 from __future__ import annotations
 
 import textwrap
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from ness_ros.labels import CLASS_NAMES
 
 
-def _pyplot():
+def pyplot() -> Any:
+    """matplotlib's pyplot drawing to files (the Agg backend), imported on first use."""
     import matplotlib
 
     matplotlib.use("Agg")  # files only, no display
@@ -23,7 +26,7 @@ def _pyplot():
 def plot_confusion(confusion: np.ndarray, path: Path, title: str = "",
                    class_names: Sequence[str] = CLASS_NAMES) -> Path:
     """Row-normalised confusion matrix (rows: ground truth) as a PNG."""
-    plt = _pyplot()
+    plt = pyplot()
     conf = np.asarray(confusion, dtype=np.float64)
     rows = conf.sum(axis=1, keepdims=True)
     norm = np.divide(conf, rows, out=np.zeros_like(conf), where=rows > 0)
@@ -39,11 +42,7 @@ def plot_confusion(confusion: np.ndarray, path: Path, title: str = "",
                     color="white" if norm[i, j] > 0.5 else "black")
     fig.colorbar(im, ax=ax, fraction=0.046)
     ax.set_title(title or "confusion matrix (row-normalised)")
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 #: The hybrid method's published trade-off on DSEC-Semantic (ICONIP 2024), against its full
@@ -62,7 +61,7 @@ def plot_sweep(rows: Sequence[dict], path: Path, title: str = "") -> Path:
     (right), one line per rule of reuse (rows from ``ness eval sweep``: ``reuse``,
     ``threshold``, ``delta_miou_points``, ``speedup``, ``macs_ratio``), with the published
     method's points on DSEC-Semantic."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(11.5, 4.6), sharey=True)
     styles = {"static": ("o-", "tab:blue", "static reuse, event count (published rule)"),
               "warped": ("s-", "tab:green", "warped reuse, residual (labels follow motion)")}
@@ -95,11 +94,7 @@ def plot_sweep(rows: Sequence[dict], path: Path, title: str = "") -> Path:
     axes[0].set_ylabel("MIoU change against the full pass (points)")
     axes[1].legend(fontsize=8, loc="lower right")
     fig.suptitle(textwrap.fill(title, 160) if title else "change threshold sweep", fontsize=9)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def _speedup(row: dict) -> float:
@@ -112,7 +107,7 @@ def plot_ceiling(rows: Sequence[dict], path: Path, title: str = "",
                  allowed_loss_points: float = 1.5) -> Path:
     """MIoU lost against the fraction of regions computed, one line per grid and reference
     (rows from ``ness eval ceiling``), with the line ``allowed_loss_points`` under a full pass."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(6.4, 4.4))
     for key in dict.fromkeys((r["pasted"], r.get("reuse", "static"), r["grid"]) for r in rows):
         mine = [r for r in rows if (r["pasted"], r.get("reuse", "static"), r["grid"]) == key]
@@ -124,15 +119,20 @@ def plot_ceiling(rows: Sequence[dict], path: Path, title: str = "",
     ax.set_xlabel("fraction of regions computed per frame (keyframes included)")
     ax.set_ylabel("MIoU change against the full pass (points)")
     ax.set_title(title or "label reuse ceiling (clairvoyant gate)")
-    return _save_with_grid(plt, fig, ax, path)
+    return _save_with_grid(fig, ax, path)
 
 
-def _save_with_grid(plt, fig, ax, path: Path) -> Path:  # noqa: ANN001 (matplotlib objects)
+def _save_with_grid(fig: Any, ax: Any, path: Path) -> Path:
     """A light grid and the legend on ``ax``, then ``fig`` written to ``path`` and closed."""
     ax.grid(alpha=0.3)
     ax.legend()
+    return save_figure(fig, path)
+
+
+def save_figure(fig: Any, path: Path, dpi: int = 120) -> Path:
+    """Lay ``fig`` out, write it to ``path`` (its folder made) and close it; returns ``path``."""
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    fig.savefig(path, dpi=dpi)
+    pyplot().close(fig)
     return path
