@@ -330,25 +330,16 @@ def cpu_seconds(pid: int) -> float | None:
 
 def model_file(requested: str, folder: Path) -> tuple[str, str]:
     """The model to run and a note saying what it is."""
-    from ness_ros.models.weights import ModelCard, default_weights_path, save_model
+    from ness_ros.models.tiny import tiny_model_file
+    from ness_ros.models.weights import default_weights_path
 
     if requested:
         return requested, f"model {requested}"
     packaged = default_weights_path("segsnn")
     if packaged.is_file():
         return str(packaged), f"packaged weights {packaged}"
-    import torch
-
-    from ness_ros.models.segsnn import SegSNN
-
-    torch.manual_seed(0)
-    model = SegSNN(base_width=8, num_steps=2)
-    card = ModelCard.for_model(model, input_size=(WIDTH, HEIGHT), event_window_ms=50.0,
-                               event_clip=4.0, event_scale=0.25, frame_mean=[0.45] * 3,
-                               frame_std=[0.25] * 3)
-    stem = folder / "tiny_segsnn"
-    save_model(model, card, stem)
-    return str(stem.with_suffix(".safetensors")), (
+    path = tiny_model_file(folder, width=WIDTH, height=HEIGHT, base_width=8, num_steps=2)
+    return str(path), (
         f"NO packaged weights at {packaged}: a tiny untrained SegSNN (base_width 8, 2 steps) "
         "built on the fly")
 
