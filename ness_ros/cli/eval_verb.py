@@ -59,6 +59,13 @@ def register(subparsers: Any) -> None:
                             "run the model at --working-size, as the nodes do")
     model.add_argument("--working-size", default="auto",
                        help="the nodes' working_size: auto, sensor or WIDTHxHEIGHT")
+    model.add_argument("--dataset", choices=("synthetic", "dsec", "ddd17"), default="synthetic",
+                       help="synthetic drives (--seeds), or every labelled window of a split of "
+                            "DSEC-Semantic or DDD17 (--data-root, --split), scored in the "
+                            "model card's classes")
+    model.add_argument("--data-root", type=Path, default=None,
+                       help="the real data set's folder, holding train/ and test/")
+    model.add_argument("--split", default="test", help="split folder of --data-root")
     _common(model)
     model.set_defaults(func=run_model)
     sweep = sub.add_parser("sweep", help="change-threshold sweep of the hybrid method")
@@ -155,6 +162,10 @@ def _sequence_facts(sequences) -> dict[str, Any]:
 
 
 def run_model(args: argparse.Namespace) -> int:
+    if args.dataset != "synthetic":
+        from ness_ros.cli.eval_dataset import run_dataset_model
+
+        return run_dataset_model(args)
     from ness_ros.labels import CLASS_NAMES
     from ness_ros.metrics import mean_iou, per_class_iou
     from ness_ros.segmentation.ceiling import head_resolution_confusion

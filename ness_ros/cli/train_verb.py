@@ -1,9 +1,11 @@
-"""``ness train``: train EvSegSNN or SegSNN on synthetic sequences (YAML config or flags)."""
+"""``ness train``: train EvSegSNN or SegSNN on synthetic sequences, DSEC-Semantic or DDD17 (YAML
+config or flags)."""
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +16,8 @@ def register(subparsers: Any) -> None:
     from ness_ros.training.config import FIELD_HELP, TrainConfig  # no torch: a quick parser
 
     parser = subparsers.add_parser(
-        "train", help="train a segmentation model on synthetic sequences",
+        "train", help="train a segmentation model on synthetic sequences, DSEC-Semantic or "
+                      "DDD17",
         description="Train a model; a YAML --config sets any field, flags override it.")
     parser.add_argument("--config", type=Path, help="YAML file with TrainConfig fields")
     defaults = TrainConfig()
@@ -61,10 +64,15 @@ def config_from_args(args: argparse.Namespace):
 
 
 def run(args: argparse.Namespace) -> int:
+    from ness_ros.models.errors import ModelError
     from ness_ros.training.trainer import export, train
 
     config = config_from_args(args)
-    model, card, history = train(config, resume=args.resume, progress=not args.no_progress)
+    try:
+        model, card, history = train(config, resume=args.resume, progress=not args.no_progress)
+    except (ValueError, ModelError) as exc:  # a bad setting or data file: named, no traceback
+        print(f"ness train: {exc}", file=sys.stderr)
+        return 2
     rows = [dataclasses.asdict(r) for r in history]
     print(format_table(rows, title=f"ness train {config.model}"))
     if args.export:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 import time
 
+import numpy as np
 from builtin_interfaces.msg import Time
 from ness_msgs.msg import SegmentationLatency
 from rclpy.node import Node
@@ -14,7 +15,7 @@ from vision_msgs.msg import LabelInfo, VisionClass
 
 from ness_ros.events.cdr import Header
 from ness_ros.events.image_codec import encode_image_cdr
-from ness_ros.labels import colourize
+from ness_ros.labels import PALETTE, class_set_named, colourize
 from ness_ros.ros.qos import LATCHED_QOS, OUTPUT_QOS
 from ness_ros.segmentation.result import SegmentationResult
 
@@ -22,8 +23,16 @@ from ness_ros.segmentation.result import SegmentationResult
 class SegmentationOutputs:
     """The output topics of a segmentation node (relative names: ``~/mask`` and so on)."""
 
-    def __init__(self, node: Node, class_names: list[str]) -> None:
+    def __init__(self, node: Node, class_names: list[str],
+                 palette: list[list[int]] | None = None) -> None:
+        """``class_names`` and ``palette`` (one RGB row per class) are the model card's; without
+        a palette, that of the registered class set with these names (the 11 DSEC classes get
+        DSEC's colours), else the default one."""
         self.node = node
+        if palette is None:
+            known = class_set_named(class_names)
+            palette = (known.palette if known is not None else PALETTE).tolist()
+        self.palette = np.asarray(palette, dtype=np.uint8)
         self.mask = node.create_publisher(Image, "~/mask", OUTPUT_QOS)
         self.mask_color = node.create_publisher(Image, "~/mask_color", OUTPUT_QOS)
         self.camera_info = node.create_publisher(CameraInfo, "~/camera_info", OUTPUT_QOS)
@@ -47,7 +56,8 @@ class SegmentationOutputs:
         start = time.monotonic_ns()
         self.mask.publish(encode_image_cdr(result.mask, "mono8", header))
         if self.mask_color.get_subscription_count():  # rendered only for someone (lazy)
-            self.mask_color.publish(encode_image_cdr(colourize(result.mask), "rgb8", header))
+            colour = colourize(result.mask, self.palette)
+            self.mask_color.publish(encode_image_cdr(colour, "rgb8", header))
         if camera_info is not None:
             self.camera_info.publish(camera_info)
         done = time.monotonic_ns()

@@ -6,11 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ness_ros.labels import NUM_CLASSES
-
 if TYPE_CHECKING:
     import torch
 
+    from ness_ros.labels import ClassSet
     from ness_ros.segmentation.inputs import InputEncoder
 
 #: Frame normalisation of models with a frame input (per channel; mono uses the first value).
@@ -29,6 +28,9 @@ class TrainConfig:
     frame_channels: int = 3
     event_window_ms: float = 50.0
     event_clip: float = 4.0
+    dataset: str = "synthetic"
+    data_root: str = ""
+    classes: str = ""
     train_seeds: list[int] = field(default_factory=lambda: list(range(1, 9)))
     val_seeds: list[int] = field(default_factory=lambda: [1001])
     duration_s: float = 10.0
@@ -61,13 +63,19 @@ class TrainConfig:
             frame_channels=channels, frame_mean=(FRAME_MEAN,) * channels,
             frame_std=(FRAME_STD,) * channels)
 
+    def class_set(self) -> ClassSet:
+        """The label set the model learns: ``classes``, or the data set's own."""
+        from ness_ros.training.real_data import dataset_class_set
+
+        return dataset_class_set(self.dataset, self.classes)
+
     def build_model(self) -> torch.nn.Module:
         from ness_ros.models.weights import ARCHITECTURES
 
         if self.model not in ARCHITECTURES:
             raise ValueError(f"unknown model {self.model!r}; choose from {sorted(ARCHITECTURES)}")
-        kwargs: dict[str, Any] = {"num_classes": NUM_CLASSES, "base_width": self.base_width,
-                                  "num_steps": self.num_steps}
+        kwargs: dict[str, Any] = {"num_classes": self.class_set().num_classes,
+                                  "base_width": self.base_width, "num_steps": self.num_steps}
         if self.model == "segsnn":
             kwargs["frame_channels"] = self.frame_channels
             kwargs["fine_width"] = self.fine_width
@@ -86,6 +94,14 @@ FIELD_HELP: dict[str, str] = {
     "frame_channels": "segsnn only: 3 (RGB) or 1 (mono)",
     "event_window_ms": "events before each frame that make its input, milliseconds",
     "event_clip": "per-bin event counts are clipped at this value (and scaled by its inverse)",
+    "dataset": "synthetic (sequences generated from seeds), dsec (DSEC-Semantic, event-only: "
+               "evsegsnn) or ddd17 (DDD17 as released with Ev-SegNet); real data sets train on "
+               "their train split at their own size (DSEC 640 x 440, DDD17 346 x 200; width, "
+               "height and the seeds are then unused) and validate on the test split, else on "
+               "a held-out tenth of train",
+    "data_root": "the real data set's folder, holding train/ and test/ (see doc/data.md)",
+    "classes": "label set: empty for the data set's own (DSEC: dsec11, its 11 classes; "
+               "synthetic and DDD17: ddd17, six), or ddd17 to map DSEC's classes to DDD17's six",
     "train_seeds": "synthetic sequences to train on",
     "val_seeds": "synthetic sequences to validate on after every epoch",
     "duration_s": "seconds per sequence",

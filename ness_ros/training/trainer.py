@@ -34,6 +34,7 @@ from ness_ros.training.dataset import (
     augment_batch,
     collate,
 )
+from ness_ros.training.real_data import real_training_data
 
 
 @dataclass
@@ -45,29 +46,42 @@ class EpochRecord:
     seconds: float
 
 
-def class_weights(sequences, kind: str) -> torch.Tensor | None:
+def class_weights(sequences, kind: str, num_classes: int = NUM_CLASSES) -> torch.Tensor | None:
     """Loss weights per class from the label frequencies of ``sequences`` (see TrainConfig)."""
     if kind == "none":
         return None
-    if kind != "inverse_sqrt":
+    _check_class_weights(kind)
+    counts = sum(np.bincount(s.labels.ravel(), minlength=256)[:num_classes] for s in sequences)
+    return weights_from_counts(np.asarray(counts), kind)
+
+
+def _check_class_weights(kind: str) -> None:
+    if kind not in ("none", "inverse_sqrt"):
         raise ValueError(f"class_weights must be 'none' or 'inverse_sqrt', got {kind!r}")
-    counts = sum(np.bincount(s.labels.ravel(), minlength=256)[:NUM_CLASSES] for s in sequences)
+
+
+def weights_from_counts(counts: np.ndarray, kind: str) -> torch.Tensor | None:
+    """Loss weights per class from pixel ``counts`` per class (see TrainConfig.class_weights)."""
+    _check_class_weights(kind)
+    if kind == "none":
+        return None
     freq = counts / max(1, counts.sum())
     weights = np.where(freq > 0, np.maximum(freq, 1e-6) ** -0.5, 0.0)
     weights = np.minimum(weights / weights[freq > 0].mean(), 10.0)
     return torch.tensor(weights, dtype=torch.float32)
 
 
-def evaluate_frames(model: torch.nn.Module, samples: FrameSamples, *, batch_size: int = 4,
-                    device: str = "cpu", progress: bool = False) -> np.ndarray:
+def evaluate_frames(model: torch.nn.Module, samples: torch.utils.data.Dataset, *,
+                    batch_size: int = 4, device: str = "cpu", progress: bool = False,
+                    num_classes: int = NUM_CLASSES) -> np.ndarray:
     """Confusion matrix (classes x classes, rows = truth) of ``model`` over ``samples``."""
     model.eval()
-    confusion = np.zeros((NUM_CLASSES, NUM_CLASSES), dtype=np.int64)
+    confusion = np.zeros((num_classes, num_classes), dtype=np.int64)
     loader = torch.utils.data.DataLoader(samples, batch_size=batch_size, collate_fn=collate)
     for frames, events, labels in tqdm(loader, desc="validate", disable=not progress,
                                        leave=False):
         pred = predict_labels(model, frames.to(device), events.to(device)).cpu().numpy()
-        confusion += confusion_matrix(pred, labels.numpy(), NUM_CLASSES, ignore=IGNORE_LABEL)
+        confusion += confusion_matrix(pred, labels.numpy(), num_classes, ignore=IGNORE_LABEL)
     return confusion
 
 
@@ -89,18 +103,28 @@ def train(config: TrainConfig, *, resume: bool = False, progress: bool = True,
         log("CUDA is not available: training on the CPU")
         device = "cpu"
     encoder = config.encoder()
-    train_seqs = load_or_generate(config.train_seeds, config, progress=progress)
-    val_seqs = load_or_generate(config.val_seeds, config, progress=progress)
-    train_set = FrameSamples(train_seqs, encoder)
+    classes = config.class_set()
+    train_set: torch.utils.data.Dataset | None
+    if config.dataset == "synthetic":
+        train_seqs = load_or_generate(config.train_seeds, config, progress=progress)
+        val_seqs = load_or_generate(config.val_seeds, config, progress=progress)
+        train_set = FrameSamples(train_seqs, encoder)
+        val_stride = max(1, sum(len(s.stamps_ns) for s in val_seqs) // max(1, config.val_frames))
+        val_set: torch.utils.data.Dataset = FrameSamples(val_seqs, encoder,
+                                                         frame_stride=val_stride)
+        weights = class_weights(train_seqs, config.class_weights)
+        input_size = (config.width, config.height)
+    else:  # a real data set: read window by window, never all in memory
+        real = real_training_data(config, encoder, classes, log=log)
+        train_set, val_set, train_seqs = real.train, real.val, []
+        weights = weights_from_counts(real.label_counts, config.class_weights)
+        input_size = real.input_size
     augmentation = Augmentation(crop=tuple(config.crop))
-    val_stride = max(1, sum(len(s.stamps_ns) for s in val_seqs) // max(1, config.val_frames))
-    val_set = FrameSamples(val_seqs, encoder, frame_stride=val_stride)
     if config.preload not in ("auto", "yes", "no"):
         raise ValueError(f"preload must be 'auto', 'yes' or 'no', got {config.preload!r}")
     preload = config.preload == "yes" or (config.preload == "auto" and device.startswith("cuda"))
     on_device = DeviceSamples(train_set, device, workers=config.data_workers,
                               progress=progress) if preload else None
-    weights = class_weights(train_seqs, config.class_weights)
     steps_per_epoch = max(1, len(train_set) // config.batch_size)  # drop_last batches
     if on_device is not None:  # the encoded samples are all training needs now: free the rest
         train_set, train_seqs = None, []
@@ -158,7 +182,8 @@ def train(config: TrainConfig, *, resume: bool = False, progress: bool = True,
             scheduler.step()
             losses.append(loss.item())
             bar.set_postfix(loss=f"{np.mean(losses[-20:]):.3f}")
-        confusion = evaluate_frames(model, val_set, device=device, progress=progress)
+        confusion = evaluate_frames(model, val_set, device=device, progress=progress,
+                                    num_classes=classes.num_classes)
         miou = float(mean_iou(confusion))
         accuracy = pixel_accuracy(confusion)
         record = EpochRecord(epoch, float(np.mean(losses)), miou, accuracy,
@@ -189,13 +214,14 @@ def train(config: TrainConfig, *, resume: bool = False, progress: bool = True,
     load_checkpoint(out / "best", model, optimizer, None)
     best = max(history, key=lambda r: r.val_miou)
     card = ModelCard.for_model(
-        model, input_size=(config.width, config.height),
+        model, input_size=input_size,
         event_window_ms=config.event_window_ms, event_clip=config.event_clip,
         event_scale=1.0 / config.event_clip,
         frame_mean=[FRAME_MEAN] * encoder.frame_channels or None,
         frame_std=[FRAME_STD] * encoder.frame_channels or None,
         training_command=_training_command(source_card),
         data_seeds=_data_seeds(config, source_card),
+        class_names=list(classes.names), palette=classes.palette.tolist(),
         metrics={"val_miou": best.val_miou, "val_pixel_accuracy": best.val_pixel_accuracy,
                  "epochs": float(len(history))})
     return model, card, history
@@ -214,7 +240,8 @@ def _data_seeds(config: TrainConfig, source: ModelCard | None) -> list[int]:
     """Seeds of every sequence the weights have seen, those of the ``init_weights`` (card
     ``source``) included, in the order first seen: held-out checks against the card stay
     sound."""
-    seeds = list(config.train_seeds) + list(config.val_seeds)
+    seeds = (list(config.train_seeds) + list(config.val_seeds)
+             if config.dataset == "synthetic" else [])  # a real data set has no seeds
     if source is not None:
         seeds = list(source.data_seeds) + seeds
     return list(dict.fromkeys(seeds))
