@@ -14,7 +14,7 @@ import os
 import signal
 import subprocess
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 from ness_ros.domain import isolated_ros_env
@@ -31,17 +31,45 @@ def executable_path(spec: NodeSpec) -> Path:
     return path
 
 
+def start_process(command: Sequence[str], log_path: Path,
+                  env: Mapping[str, str] | None = None) -> subprocess.Popen:
+    """Start ``command`` with its output (stdout and stderr) in ``log_path``, in a session of its
+    own (a Ctrl-C at the terminal reaches the caller only, which stops it in order)."""
+    log = open(log_path, "w")  # noqa: SIM115 - closed with the process by the OS
+    return subprocess.Popen(list(command), stdout=log, stderr=subprocess.STDOUT,
+                            env=None if env is None else dict(env), start_new_session=True)
+
+
+def stop_processes(processes: Iterable[subprocess.Popen], timeout: float) -> None:
+    """SIGINT every process still running (a node's clean stop), then SIGKILL what is left
+    after ``timeout`` seconds."""
+    processes = list(processes)
+    for proc in processes:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+    deadline = time.monotonic() + timeout
+    for proc in processes:
+        try:
+            proc.wait(timeout=max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
 class GraphProcesses:
     """Starts, watches and stops the processes of a graph (a context manager).
 
     The processes get ``os.environ``, the variables of :func:`~ness_ros.domain.isolated_ros_env`
-    (its domain in :attr:`domain_id`) and then ``env``.
+    (its domain in :attr:`domain_id`) and then ``env``. Each one's output goes to
+    ``log_dir/<name>.log``, or to the file ``log_files`` gives for its name.
     """
 
     def __init__(self, specs: Sequence[NodeSpec], log_dir: Path,
-                 env: dict[str, str] | None = None) -> None:
+                 env: dict[str, str] | None = None,
+                 log_files: Mapping[str, Path] | None = None) -> None:
         self.specs = list(specs)
         self.log_dir = Path(log_dir)
+        self.log_files = dict(log_files or {})
         self.env = {**os.environ, **isolated_ros_env(), **(env or {})}
         self.domain_id = int(self.env["ROS_DOMAIN_ID"])
         self.processes: dict[str, subprocess.Popen] = {}
@@ -51,16 +79,17 @@ class GraphProcesses:
             return list(spec.command)
         return [str(executable_path(spec)), *spec.ros_args()]
 
+    def log_path(self, name: str) -> Path:
+        return Path(self.log_files.get(name, self.log_dir / f"{name}.log"))
+
     def start(self) -> None:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         for spec in self.specs:
-            log = open(self.log_dir / f"{spec.name}.log", "w")  # noqa: SIM115 (lives with proc)
-            self.processes[spec.name] = subprocess.Popen(
-                self.command(spec), stdout=log, stderr=subprocess.STDOUT, env=self.env,
-                start_new_session=True)
+            self.processes[spec.name] = start_process(self.command(spec),
+                                                      self.log_path(spec.name), self.env)
 
     def log_text(self, name: str) -> str:
-        path = self.log_dir / f"{name}.log"
+        path = self.log_path(name)
         return path.read_text(errors="replace") if path.exists() else ""
 
     def wait(self, name: str, timeout: float) -> int | None:
@@ -77,16 +106,7 @@ class GraphProcesses:
 
     def stop(self, timeout: float = 5.0) -> dict[str, int]:
         """SIGINT every process still running, then SIGKILL what is left after ``timeout``."""
-        for proc in self.processes.values():
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGINT)
-        deadline = time.monotonic() + timeout
-        for proc in self.processes.values():
-            try:
-                proc.wait(timeout=max(0.0, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        stop_processes(self.processes.values(), timeout)
         return {name: p.returncode for name, p in self.processes.items()}
 
     def __enter__(self) -> GraphProcesses:

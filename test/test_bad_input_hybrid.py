@@ -16,11 +16,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import pytest
-import rclpy
 from sensor_msgs.msg import Image
-from test_faults_support import FRAME_NS, H, NodeDriver, W, random_events
+from test_faults_support import FRAME_NS, H, NodeDriver, W, random_events, serving_node
 
-from helpers.tiny_models import tiny_model_file
 from ness_ros.events import EventBatch, Header, encode_event_array, encode_image_cdr
 
 NAME = "bad_input_hybrid"
@@ -29,23 +27,13 @@ BUFFER_EVENTS = 1_000_000
 
 @pytest.fixture(scope="module")
 def node(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("bad_input")
-    rclpy.init()
-    driver = NodeDriver(NAME, {
-        "model": str(tiny_model_file(folder, base_width=8)), "theta": 1.0, "grid_rows": 2,
-        "grid_cols": 3,
-        "event_wait_s": 0.1, "diagnostics_period_s": 0.2,
-        "event_buffer_max_events": BUFFER_EVENTS,
-        f"qos_overrides./{NAME}/in/events.subscription.reliability": "reliable"},
-        folder / "node.log", live=True, reliable_events=True)
-    try:
-        driver.ready()
-        driver.serve(2)
+    with serving_node(NAME, {
+            "theta": 1.0, "grid_rows": 2, "grid_cols": 3, "event_wait_s": 0.1,
+            "diagnostics_period_s": 0.2, "event_buffer_max_events": BUFFER_EVENTS,
+            f"qos_overrides./{NAME}/in/events.subscription.reliability": "reliable"},
+            tmp_path_factory.mktemp("bad_input"), live=True, reliable_events=True) as driver:
         yield driver
-    finally:
-        code, _ = driver.stop()
-        rclpy.shutdown()
-    assert code == 0, driver.log()
+    assert driver.stopped[0] == 0, driver.log()
 
 
 def image(*, width=W, height=H, encoding="rgb8", step=None, data=None, stamp=0) -> Image:

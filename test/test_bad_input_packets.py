@@ -10,10 +10,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pytest
-import rclpy
-from test_faults_support import H, NodeDriver, W, random_events
+from test_faults_support import H, NodeDriver, W, random_events, serving_node
 
-from helpers.tiny_models import tiny_model_file
 from ness_ros.events import (
     Header,
     PacketInfo,
@@ -25,21 +23,12 @@ from ness_ros.events import (
 
 @pytest.fixture(scope="module")
 def node(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("bad_packets")
-    rclpy.init()
-    driver = NodeDriver("bad_input_packets", {
-        "model": str(tiny_model_file(folder, base_width=8)), "theta": 1.0, "grid_rows": 2,
-        "grid_cols": 3,
-        "event_wait_s": 0.1, "diagnostics_period_s": 0.2}, folder / "node.log",
-        event_message="packet")
-    try:
-        driver.ready()
-        driver.serve(2)
+    with serving_node("bad_input_packets", {
+            "theta": 1.0, "grid_rows": 2, "grid_cols": 3, "event_wait_s": 0.1,
+            "diagnostics_period_s": 0.2}, tmp_path_factory.mktemp("bad_packets"),
+            event_message="packet") as driver:
         yield driver
-    finally:
-        code, _ = driver.stop()
-        rclpy.shutdown()
-    assert code == 0, driver.log()
+    assert driver.stopped[0] == 0, driver.log()
 
 
 def valid_packet(node) -> bytes:

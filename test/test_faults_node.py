@@ -7,30 +7,20 @@ from __future__ import annotations
 import time
 
 import pytest
-import rclpy
 from diagnostic_msgs.msg import DiagnosticStatus
-from test_faults_support import FRAME_NS, NodeDriver
-
-from helpers.tiny_models import tiny_model_file
+from test_faults_support import FRAME_NS, NodeDriver, serving_node
 
 
 @pytest.fixture(scope="module")
 def node(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("faults")
-    rclpy.init()
-    driver = NodeDriver("faults_hybrid", {
-        "model": str(tiny_model_file(folder, base_width=8)), "theta": 1e6, "residual_theta": 1e6,
-        "grid_rows": 2, "grid_cols": 3,
-        "keyframe_max_age_s": 1.0, "event_wait_s": 0.05, "events_timeout_s": 0.5,
-        "diagnostics_period_s": 0.2, "latency_warn_ms": 1e5, "latency_error_ms": 1e5,
-        "drop_warn_fraction": 1.0, "drop_error_fraction": 1.0}, folder / "node.log")
-    try:
-        driver.ready()
-        driver.serve(2)
+    with serving_node("faults_hybrid", {
+            "theta": 1e6, "residual_theta": 1e6, "grid_rows": 2, "grid_cols": 3,
+            "keyframe_max_age_s": 1.0, "event_wait_s": 0.05, "events_timeout_s": 0.5,
+            "diagnostics_period_s": 0.2, "latency_warn_ms": 1e5, "latency_error_ms": 1e5,
+            "drop_warn_fraction": 1.0, "drop_error_fraction": 1.0},
+            tmp_path_factory.mktemp("faults")) as driver:
         yield driver
-    finally:
-        code, elapsed = driver.stop()
-        rclpy.shutdown()
+    code, elapsed = driver.stopped
     assert code == 0 and elapsed < 2.0, (code, elapsed, driver.log())
 
 

@@ -1,26 +1,27 @@
 """Shared by the fault and bad-input tests (no tests here): a driver that talks to a
-segmentation node in its own process over DDS, sending frames and events with chosen
-stamps and waiting for the masks of exactly those stamps. (Their tiny model file:
+segmentation node in its own process over DDS (through :class:`ness_ros.ros.harness.NodeHarness`),
+sending frames and events with chosen stamps and waiting for the masks of exactly those stamps;
+:func:`serving_node`, a module's node fixture. (Their tiny model file:
 ``helpers.tiny_models.tiny_model_file(folder, base_width=8)``.)"""
 
 from __future__ import annotations
 
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import rclpy
-from diagnostic_msgs.msg import DiagnosticArray
 from dvs_msgs.msg import EventArray
 from event_camera_msgs.msg import EventPacket
 from ness_msgs.msg import SegmentationLatency
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import Image
 
-from helpers.ros_graph import spin_until, start_node, stop_node
+from helpers.tiny_models import tiny_model_file
 from ness_ros.events import (
     EventBatch,
     EventPacketEncoder,
@@ -30,7 +31,8 @@ from ness_ros.events import (
     encode_image_cdr,
 )
 from ness_ros.graph import NodeSpec
-from ness_ros.ros.qos import OUTPUT_QOS, SENSOR_QOS
+from ness_ros.ros.harness import NodeHarness, discovered, subscribe_outputs
+from ness_ros.ros.qos import SENSOR_QOS
 
 W, H = 96, 64
 FRAME_NS = 50_000_000
@@ -69,14 +71,15 @@ class NodeDriver:
                        "camera_info": f"/{name}/in/camera_info"}
         spec = NodeSpec("hybrid_segmentation", name, [], {"event_message": event_message,
                                                           **params}, list(self.topics.items()))
-        self.proc: subprocess.Popen = start_node(spec, log)
+        self.harness = NodeHarness([spec], log.parent, f"{name}_driver", log_files={name: log})
+        self.node = self.harness.node
         self.event_message, self.live = event_message, live
         self.rng = np.random.default_rng(0)
         self.stamp = (time.time_ns() // FRAME_NS * FRAME_NS) if live else REPLAY_START_NS
         self.masks: list[tuple[int, tuple[int, ...]]] = []
         self.latency: list[SegmentationLatency] = []
         self.diagnostics: list[tuple[int, str, dict[str, str]]] = []
-        self.node = rclpy.create_node(f"{name}_driver")
+        self.stopped: tuple[int, float] | None = None  # by serving_node: (exit code, s to exit)
         events_qos = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE) \
             if reliable_events else SENSOR_QOS
         self.image_pub = self.node.create_publisher(Image, self.topics["image"], SENSOR_QOS)
@@ -85,26 +88,21 @@ class NodeDriver:
             events_qos)
         self.packets = EventPacketEncoder("evt3", width=W, height=H, frame_id="cam",
                                           origin_ns=self.stamp - 10**9)
-        self.node.create_subscription(Image, f"/{name}/mask", self._on_mask, OUTPUT_QOS,
-                                      raw=True)
-        self.node.create_subscription(SegmentationLatency, f"/{name}/latency",
-                                      self.latency.append, OUTPUT_QOS)
-        self.node.create_subscription(DiagnosticArray, "/diagnostics", self._on_diagnostics,
-                                      OUTPUT_QOS)
+        subscribe_outputs(self.node, name, mask=self._on_mask, latency=self.latency.append,
+                          diagnostics=self._on_diagnostics)
+        self.harness.start()
+        self.proc: subprocess.Popen = self.harness.process(name)
 
     def _on_mask(self, data: bytes) -> None:
         pixels, _, header = decode_image_cdr(data)
         self.masks.append((header.stamp_ns, pixels.shape))
 
-    def _on_diagnostics(self, msg: DiagnosticArray) -> None:
-        for status in msg.status:
-            if status.name == f"/{self.name}":
-                self.diagnostics.append((status.level[0], status.message,
-                                         {kv.key: kv.value for kv in status.values}))
+    def _on_diagnostics(self, status: Any, values: dict[str, str]) -> None:
+        self.diagnostics.append((status.level[0], status.message, values))
 
     # -- waiting ----------------------------------------------------------------------------
     def spin_until(self, condition: Callable[[], bool], timeout: float = 10.0) -> bool:
-        return spin_until(self.node, condition, timeout, self.proc, self.log_path)
+        return self.harness.spin_until(condition, timeout)
 
     def values(self) -> dict[str, str]:
         return self.diagnostics[-1][2] if self.diagnostics else {}
@@ -123,19 +121,16 @@ class NodeDriver:
 
     def ready(self, timeout: float = 60.0) -> None:
         """Wait for the node's diagnostics and for it to subscribe to our topics."""
-        assert self.spin_until(lambda: bool(self.diagnostics) and
-                               self.image_pub.get_subscription_count() > 0 and
-                               self.events_pub.get_subscription_count() > 0, timeout), \
-            self.log()
+        self.harness.wait_ready(lambda: bool(self.diagnostics) and
+                                discovered([self.image_pub, self.events_pub]), timeout)
 
     def log(self) -> str:
-        return self.log_path.read_text(errors="replace")[-3000:]
+        return self.harness.log(self.name)
 
     def stop(self) -> tuple[int, float]:
         """SIGINT the node: its exit code and how long it took to exit, s."""
-        self.node.destroy_node()
         start = time.monotonic()
-        code = stop_node(self.proc)
+        code = self.harness.stop(timeout=10.0)[self.name]
         return code, time.monotonic() - start
 
     # -- sending ----------------------------------------------------------------------------
@@ -192,3 +187,24 @@ class NodeDriver:
         found = lambda: [m for m in self.latency  # noqa: E731
                          if m.header.stamp.sec * 10**9 + m.header.stamp.nanosec == stamp]
         return found()[0] if self.spin_until(lambda: bool(found()), timeout) else None
+
+
+@contextmanager
+def serving_node(name: str, params: dict[str, Any], folder: Path,
+                 **kwargs: Any) -> Iterator[NodeDriver]:
+    """rclpy up and the node ``name`` (the tiny model of ``folder`` unless ``params`` names one)
+    ready and serving its first two frames; on leaving, the node stopped, its exit code and
+    seconds to exit in the driver's ``stopped``, and rclpy down. ``kwargs`` go to
+    :class:`NodeDriver`."""
+    rclpy.init()
+    try:
+        driver = NodeDriver(name, {"model": str(tiny_model_file(folder, base_width=8)),
+                                   **params}, folder / "node.log", **kwargs)
+        try:
+            driver.ready()
+            driver.serve(2)
+            yield driver
+        finally:
+            driver.stopped = driver.stop()
+    finally:
+        rclpy.shutdown()

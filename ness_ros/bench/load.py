@@ -546,7 +546,6 @@ def run(args: argparse.Namespace) -> int:
 
     isolate_this_process()  # this process talks to the node: both on one domain of their own
     from ness_ros.graph import NodeSpec
-    from ness_ros.graph_runner import GraphProcesses
     from ness_ros.ros import load_monitor  # rclpy: imported after the domain is set
 
     config = {"duration": float(args.duration), "event_rate": float(args.event_rate),
@@ -560,17 +559,17 @@ def run(args: argparse.Namespace) -> int:
                         "diagnostics_period_s": 0.5, "event_message": args.event_message},
                         list(TOPICS.items()))
         log_dir = Path(args.log_dir) if args.log_dir else Path(tmp) / "logs"
-        graph = GraphProcesses([spec], log_dir)
-        load_monitor.start_ros()
+        harness = load_monitor.harness(spec, log_dir)
+        graph = harness.graph
         publisher = None
         try:
-            graph.start()
+            harness.start()
             # The publisher starts with the node; it waits for the node's subscriptions.
             publisher = subprocess.Popen(
                 [sys.executable, "-m", "ness_ros.ros.load_publisher", "--publish",
                  json.dumps(config)],
                 stdout=subprocess.PIPE, text=True)
-            monitor = load_monitor.Monitor(graph.processes[NODE_NAME].pid)
+            monitor = load_monitor.Monitor(harness)
             deadline = time.monotonic() + 60.0
             while not monitor.ready and time.monotonic() < deadline and not graph.failed():
                 monitor.spin(0.1)
@@ -596,8 +595,7 @@ def run(args: argparse.Namespace) -> int:
             if publisher is not None and publisher.poll() is None:
                 publisher.kill()
                 publisher.wait()
-            codes = graph.stop()
-            load_monitor.stop_ros()
+            codes = harness.stop()
         figures = summarize(monitor, published, load_start, load_end, config, note,
                             codes.get(NODE_NAME), intake_seconds(config))
     kind = (f"EventPackets ({config['encoding']})" if config["event_message"] == "packet"

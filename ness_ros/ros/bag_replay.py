@@ -1,8 +1,8 @@
 """Live replay of a bag into the ROS graph (``ness bag replay``): the rclpy side.
 
-The publishers of the bag's topics, the subscriptions to the node's mask, latency and
-diagnostics, and the executor; options, pacing and accounting are
-:mod:`ness_ros.bag.replay`'s (ROS-free).
+The publishers of the bag's topics and the subscriptions to the node's mask, latency and
+diagnostics; the node's process and this side's spinning are :mod:`ness_ros.ros.harness`'s;
+options, pacing and accounting :mod:`ness_ros.bag.replay`'s (ROS-free).
 """
 
 from __future__ import annotations
@@ -11,12 +11,9 @@ import threading
 import time
 from pathlib import Path
 
-import rclpy
-from diagnostic_msgs.msg import DiagnosticArray
 from dvs_msgs.msg import EventArray
 from event_camera_msgs.msg import EventPacket
-from ness_msgs.msg import SegmentationLatency
-from rclpy.executors import SingleThreadedExecutor
+from rclpy.node import Node
 from sensor_msgs.msg import Image
 
 from ness_ros.bag.errors import BagError
@@ -36,8 +33,8 @@ from ness_ros.bag.report import BagReport, events_image
 from ness_ros.domain import isolate_this_process
 from ness_ros.events.errors import EventError
 from ness_ros.events.image_codec import decode_image_cdr, to_mono8
-from ness_ros.graph_runner import GraphProcesses
-from ness_ros.ros.qos import OUTPUT_QOS, SENSOR_QOS
+from ness_ros.ros.harness import NodeFailed, NodeHarness, discovered, subscribe_outputs
+from ness_ros.ros.qos import SENSOR_QOS
 from ness_ros.segmentation.inputs_stream import EventStream
 
 
@@ -67,13 +64,10 @@ def replay_bag(path: str | Path, topics: BagTopics, options: ReplayOptions) -> B
     tally = ReplayTally(log, by_frame=by_frame, picture=picture, overlay_spacing_ns=spacing,
                         overlay_count=options.overlay_count)
     isolate_this_process()  # the node and this process: one domain of their own, this host
-    context = rclpy.Context()
-    rclpy.init(context=context)
-    graph = GraphProcesses([spec], options.log_dir,
-                           env={"PYTHONUNBUFFERED": "1", **options.node_env})
-    spinning = None
+    harness = NodeHarness([spec], options.log_dir, "ness_bag_replay",
+                          env={"PYTHONUNBUFFERED": "1", **options.node_env}, own_context=True)
     try:
-        node = rclpy.create_node("ness_bag_replay", context=context)
+        node = harness.node
         pubs = {topics.events: node.create_publisher(
             EventArray if topics.event_message == "dvs" else EventPacket, topics.events,
             SENSOR_QOS)}
@@ -81,35 +75,24 @@ def replay_bag(path: str | Path, topics: BagTopics, options: ReplayOptions) -> B
             if topic:
                 pubs[topic] = node.create_publisher(Image, topic, SENSOR_QOS)
         _listen(node, spec.name, tally)
-        executor = SingleThreadedExecutor(context=context)
-        executor.add_node(node)
-        spinning = threading.Thread(target=_spin, args=(executor, context), daemon=True)
-        spinning.start()
-        graph.start()
+        harness.spin_in_background()
+        harness.start()
         needed = [pubs[topics.events]] + ([pubs[trigger]] if trigger else [])
-        _wait_ready(node, graph, spec.name, needed, options.startup_timeout_s)
-        sent = publish_messages(path, topics, pubs, options, log, tally, stream, stream_lock, graph)
-        drain(tally, graph, spec.name, expected, options.drain_s)
+        try:  # until the node subscribes to our inputs and publishes its masks
+            harness.wait_ready(lambda: discovered(needed, node, [f"/{spec.name}/mask"]),
+                               options.startup_timeout_s, failures_only=True, settle_s=0.5)
+        except NodeFailed as exc:
+            raise BagError(str(exc)) from exc
+        sent = publish_messages(path, topics, pubs, options, log, tally, stream, stream_lock,
+                                harness.graph)
+        drain(tally, harness.graph, spec.name, expected, options.drain_s)
     finally:
-        codes = graph.stop()
-        rclpy.try_shutdown(context=context)
-        if spinning is not None:
-            spinning.join(timeout=2.0)
+        codes = harness.stop()
     return replay_report(path, info, topics, options, spec, tally, sent, codes.get(spec.name),
-                         graph.log_text(spec.name))
+                         harness.graph.log_text(spec.name))
 
 
-def _spin(executor: SingleThreadedExecutor, context: rclpy.Context) -> None:
-    while context.ok():
-        try:
-            executor.spin_once(timeout_sec=0.05)
-        except Exception:  # the context went down under the executor: replay is over
-            if context.ok():
-                raise
-            return
-
-
-def _listen(node, name: str, tally: ReplayTally) -> None:
+def _listen(node: Node, name: str, tally: ReplayTally) -> None:
     """Subscribe the node's mask, latency and diagnostics."""
     def on_mask(data: bytes) -> None:
         received = time.monotonic()
@@ -119,31 +102,7 @@ def _listen(node, name: str, tally: ReplayTally) -> None:
             return
         tally.add_mask(header.stamp_ns, to_mono8(pixels, encoding), received)
 
-    def on_diagnostics(msg: DiagnosticArray) -> None:
-        for status in msg.status:
-            if status.name.rsplit("/", 1)[-1] == name:
-                tally.add_diagnostics({kv.key: kv.value for kv in status.values},
-                                      time.monotonic())
-
-    node.create_subscription(Image, f"/{name}/mask", on_mask, OUTPUT_QOS, raw=True)
-    node.create_subscription(SegmentationLatency, f"/{name}/latency",
-                             lambda m: tally.add_processing(m.processing_ms), OUTPUT_QOS)
-    node.create_subscription(DiagnosticArray, "/diagnostics", on_diagnostics, OUTPUT_QOS)
-
-
-def _wait_ready(node, graph: GraphProcesses, name: str, needed: list, timeout: float) -> None:
-    """Until the node subscribes to our inputs and publishes its masks."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if graph.failed():
-            raise BagError(f"{name} exited with {graph.failed()[name]}:\n"
-                           f"{graph.log_text(name)[-3000:]}")
-        if all(p.get_subscription_count() for p in needed) and \
-                node.count_publishers(f"/{name}/mask"):
-            time.sleep(0.5)  # both ends of every match settle
-            return
-        time.sleep(0.1)
-    raise BagError(f"{name} did not come up within {timeout:g} s:\n"
-                   f"{graph.log_text(name)[-3000:]}")
-
-
+    subscribe_outputs(node, name, mask=on_mask,
+                      latency=lambda m: tally.add_processing(m.processing_ms),
+                      diagnostics=lambda _, values: tally.add_diagnostics(values,
+                                                                          time.monotonic()))
