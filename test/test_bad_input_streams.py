@@ -1,5 +1,6 @@
 """The node's input checks without ROS: each bad input raises InputError with the kind the
-node counts (``rejected_<stream>_<kind>``), or is handled as the node_base table says."""
+node counts (``rejected_<stream>_<kind>``), or is handled as the bad-input table of doc/nodes.md
+says."""
 
 from __future__ import annotations
 

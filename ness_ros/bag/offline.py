@@ -1,10 +1,11 @@
 """Offline evaluation of a bag: read with rosbags, decode with our codecs, no DDS.
 
-Messages are taken in receive-time order. Events go through the nodes' own input path
-(:class:`~ness_ros.segmentation.inputs_stream.EventStream`: decoding, EventPacket sensor time
-anchored to the header stamp, a bounded ring buffer). A frame is segmented once the events have
+Messages are taken in receive-time order through the nodes' own frame path
+(:class:`~ness_ros.segmentation.pipeline.FramePipeline`: event decoding and buffering, the stamp
+rules, the event window, the working resolution). A frame is segmented once the events have
 reached its stamp (or the bag has moved ``event_lag_s`` past it, or ended), with the events the
-node would use: since the previous frame and the model's window, before the stamp. Mode
+node would use. A message the node would reject is counted (``rejected_messages``, by kind in
+the report's details) and skipped. Mode
 ``hybrid`` runs :class:`HybridSegmenter`; ``events`` runs :class:`EventSegmenter` at every frame
 stamp; when the bag has no frames, at every label stamp (event-only data sets such as
 DSEC-Semantic, imported by ``ness bag import dsec``), or every ``period_s`` of event time when it
@@ -15,7 +16,7 @@ labels by stamp. ROS-free.
 from __future__ import annotations
 
 import time
-from collections import deque
+from collections import Counter, deque
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,9 +28,9 @@ from tqdm import tqdm
 from ness_ros.bag.errors import BagError
 from ness_ros.bag.reader import BagTopics, bag_info, read_messages
 from ness_ros.bag.report import BagReport, events_image, latency_stats, per_class
-from ness_ros.events.batch import EventBatch
 from ness_ros.events.errors import EventError
 from ness_ros.events.image_codec import decode_image_cdr, to_mono8
+from ness_ros.segmentation.errors import InputError
 from ness_ros.segmentation.event_only import EventSegmenter
 from ness_ros.segmentation.guided import GuidedUpsampling
 from ness_ros.segmentation.hybrid import GatingConfig, HybridSegmenter
@@ -37,6 +38,7 @@ from ness_ros.segmentation.inputs import InputEncoder
 from ness_ros.segmentation.inputs_stream import EventStream, decode_frame
 from ness_ros.segmentation.online_eval import OnlineEvaluator
 from ness_ros.segmentation.overlay import overlay_row
+from ness_ros.segmentation.pipeline import FramePipeline, Segmenter
 from ness_ros.segmentation.working_resolution import SensorRescaler, WorkingResolution
 
 MODES = ("hybrid", "events")
@@ -79,61 +81,81 @@ class _Run:
     def __init__(self, model: torch.nn.Module, card, topics: BagTopics, options: EvalOptions,
                  expected_masks: int) -> None:
         self.options, self.topics = options, topics
-        self.encoder = InputEncoder.from_card(card)
-        self.window_ns = self.encoder.event_window_ns
+        encoder = InputEncoder.from_card(card)
+        self.window_ns = encoder.event_window_ns
+        segmenter: Segmenter
         if options.mode == "hybrid":
-            self.segmenter = HybridSegmenter(model, self.encoder, options.gating,
-                                             device=options.device, guided=options.guided)
+            segmenter = HybridSegmenter(model, encoder, options.gating, device=options.device,
+                                        guided=options.guided)
         else:
-            self.segmenter = EventSegmenter(model, self.encoder, device=options.device)
-        self.stream = EventStream(topics.event_message or "dvs",
-                                  max_events=options.event_buffer_max_events,
-                                  max_seconds=options.event_buffer_seconds)
-        self.rescalers = SensorRescaler(options.working, card.input_size)
+            segmenter = EventSegmenter(model, encoder, device=options.device)
+        stream = EventStream(topics.event_message or "dvs",
+                             max_events=options.event_buffer_max_events,
+                             max_seconds=options.event_buffer_seconds)
+        self.pipeline = FramePipeline(segmenter, SensorRescaler(options.working, card.input_size),
+                                      stream)
+        self.stream = stream
         self.evaluator = OnlineEvaluator()
         self.pending: deque[tuple[int, NDArray[np.uint8] | None]] = deque()
         self.period_ns = int(round(options.period_s * 1e9))
         self.next_trigger: int | None = None
-        self.last_stamp: int | None = None
         self.segment_ms: list[float] = []
         self.recomputed: list[float] = []
         self.keyframes = self.events = self.rejected = 0
+        self.rejected_kinds: Counter[str] = Counter()
         self.every = max(1, expected_masks // max(1, options.overlay_count))
         self.overlays: dict[int, list] = {}
         self.recent_labels: dict[int, NDArray[np.uint8]] = {}
 
+    def reject(self, stream: str, exc: EventError) -> None:
+        self.rejected += 1
+        self.rejected_kinds[f"{stream}_{getattr(exc, 'kind', 'malformed')}"] += 1
+
     def on_events(self, data: bytes) -> None:
         try:
-            self.events += self.stream.push(data).events
-        except EventError:
-            self.rejected += 1
+            self.events += self.pipeline.push_events(data).events
+        except EventError as exc:
+            self.reject("events", exc)
             return
         newest = self.stream.newest_ns
         if self.topics.image is None and self.topics.labels is None and newest is not None:
             if self.next_trigger is None:
-                self.next_trigger = int(self.stream.buffer.oldest_ns) + self.period_ns
+                assert self.stream.buffer is not None  # events were buffered
+                self.next_trigger = int(self.stream.buffer.oldest_ns or newest) + self.period_ns
             while self.next_trigger <= newest:
-                self.pending.append((self.next_trigger, None))
+                self.trigger(self.next_trigger)
                 self.next_trigger += self.period_ns
+
+    def trigger(self, stamp: int, rgb: NDArray[np.uint8] | None = None) -> None:
+        """A frame (or a stamp to segment at) arrives: the pipeline's stamp rules, then queued
+        until its events are complete."""
+        size = None if rgb is None or self.options.mode != "hybrid" else (rgb.shape[1],
+                                                                           rgb.shape[0])
+        try:
+            self.pipeline.admit(stamp, size=size)
+        except InputError as exc:
+            self.reject("image", exc)
+            return
+        self.pending.append((stamp, rgb))
 
     def on_frame(self, data: bytes) -> None:
         try:
             rgb, header, _ = decode_frame(data)
-        except EventError:
-            self.rejected += 1
+        except EventError as exc:
+            self.reject("image", exc)
             return
-        self.pending.append((header.stamp_ns, rgb))
+        self.trigger(header.stamp_ns, rgb)
 
     def on_label(self, data: bytes) -> None:
         try:
             pixels, encoding, header = decode_image_cdr(data)
             label = to_mono8(pixels, encoding)
-        except EventError:
-            self.rejected += 1
+        except EventError as exc:
+            self.reject("labels", exc)
             return
         self.evaluator.add_label(header.stamp_ns, label)
         if self.topics.image is None:  # no frames: a mask at every label (event-only data sets)
-            self.pending.append((header.stamp_ns, None))
+            self.trigger(header.stamp_ns)
         if header.stamp_ns in self.overlays:
             self.overlays[header.stamp_ns][2] = label
         self.recent_labels[header.stamp_ns] = label
@@ -144,58 +166,35 @@ class _Run:
         lag = int(self.options.event_lag_s * 1e9)
         while self.pending:
             stamp, rgb = self.pending[0]
-            newest = self.stream.newest_ns
-            if not (final or (newest is not None and newest >= stamp)
+            if not (final or self.pipeline.events_complete(stamp)
                     or bag_time_ns >= stamp + lag):
                 return
             self.pending.popleft()
             self._segment(stamp, rgb)
 
     def _segment(self, stamp: int, rgb: NDArray[np.uint8] | None) -> None:
-        if stamp == self.last_stamp:
-            return  # a duplicate stamp, skipped as the nodes do
-        t0 = stamp - self.window_ns
-        if self.options.mode == "hybrid" and self.last_stamp is not None \
-                and stamp > self.last_stamp:
-            t0 = min(t0, self.last_stamp)  # the gating counts events since the previous frame
-        events = self.stream.query(t0, stamp)
         start = time.perf_counter()
-        if self.options.mode == "hybrid":
-            height, width = rgb.shape[:2]
-            if events is None:
-                events = EventBatch.empty(width, height)
-            elif (events.width, events.height) != (width, height):
-                raise BagError(f"event sensor {events.width} x {events.height} differs from the "
-                               f"image {width} x {height}")
-            rescaler = self._rescaler((width, height))
-            result = self.segmenter.segment(rescaler.frame(rgb), stamp, rescaler.events(events))
-            if not result.reset:
-                self.recomputed.append(result.recomputed_fraction)
-        else:
-            if events is None:
-                return
-            rescaler = self._rescaler((events.width, events.height))
-            result = self.segmenter.segment(rescaler.events(events), stamp)
-        result.mask = rescaler.mask(result.mask)
+        try:
+            result = self.pipeline.segment(stamp, rgb if self.options.mode == "hybrid" else None)
+        except InputError as exc:
+            if exc.kind == "roi":  # every frame would fail: the user's options are wrong
+                raise BagError(f"working resolution: {exc}") from exc
+            self.reject("image", exc)
+            return
+        if result is None:  # events mode before the first event
+            return
         self.segment_ms.append((time.perf_counter() - start) * 1e3)
+        if self.options.mode == "hybrid" and not result.reset:
+            self.recomputed.append(result.recomputed_fraction)
         self.keyframes += int(result.keyframe)
-        self.last_stamp = stamp
         self.evaluator.add_mask(stamp, result.mask, time.monotonic())
         if (len(self.segment_ms) - 1) % self.every == 0 and \
                 len(self.overlays) < self.options.overlay_count:
+            events = self.pipeline.last_events
+            assert events is not None  # set by every segment call that returns a result
             picture = rgb if rgb is not None else events_image(
                 events.time_slice(stamp - self.window_ns, stamp))
             self.overlays[stamp] = [picture, result.mask, self.recent_labels.get(stamp)]
-
-
-    def _rescaler(self, sensor_size: tuple[int, int]):
-        try:
-            rescaler, made = self.rescalers.for_sensor(sensor_size)
-        except ValueError as exc:
-            raise BagError(f"working resolution: {exc}") from exc
-        if made:  # binned counts weigh as counts per sensor pixel, as in the nodes
-            self.segmenter.encoder = rescaler.encoder(self.encoder)
-        return rescaler
 
 
 def evaluate_bag(path: str | Path, model: torch.nn.Module, card, topics: BagTopics,
@@ -250,7 +249,7 @@ def _report(path, duration_s: float, topics: BagTopics, options: EvalOptions, ru
         else float("nan"),
         "rejected_messages": run.rejected,
         "unscored_pixels": summary.unscored_pixels,
-        "resolution": run.rescalers.describe(),
+        "resolution": run.pipeline.rescalers.describe(),
     }
     has_labels = topics.labels is not None and summary.frames_evaluated > 0
     rows = [overlay_row(f, m, lab) for f, m, lab in run.overlays.values()]
@@ -262,4 +261,5 @@ def _report(path, duration_s: float, topics: BagTopics, options: EvalOptions, ru
         overlays=rows,
         details={"bag": str(path), "topics": topics.__dict__, "gating": options.gating.__dict__,
                  "guided_upsampling": options.guided.__dict__ if options.guided else None,
-                 "event_counts": dict(run.stream.counts)})
+                 "event_counts": dict(run.stream.counts),
+                 "rejected": dict(run.rejected_kinds)})

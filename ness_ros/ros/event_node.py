@@ -17,17 +17,13 @@ from sensor_msgs.msg import Image
 from ness_ros.errors import ParameterError
 from ness_ros.events.cdr import CdrReader, Header
 from ness_ros.events.errors import EventError
-from ness_ros.ros.node_base import (
-    INPUT_QOS_OVERRIDES,
-    SegmentationNode,
-    working_max_pixels_param,
-)
+from ness_ros.ros.node_base import SegmentationNode
+from ness_ros.ros.node_params import INPUT_QOS_OVERRIDES, working_max_pixels_param
 from ness_ros.ros.params import ParamSpec
 from ness_ros.ros.qos import SENSOR_QOS
 from ness_ros.ros.startup import run
 from ness_ros.segmentation.event_only import EventSegmenter
 from ness_ros.segmentation.inputs import InputEncoder
-from ness_ros.segmentation.result import SegmentationResult
 from ness_ros.segmentation.working_resolution import EVENT_ONLY_MAX_PIXELS
 
 TRIGGERS = ("period", "frame")
@@ -46,14 +42,13 @@ class EventSegmentationNode(SegmentationNode):
                   0.001, 10.0),
     ]
 
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(self.node_name, **kwargs)
-        self.segmenter = EventSegmenter(self.model, InputEncoder.from_card(self.card),
-                                        device=self.device)
-        self.window_ns = self.segmenter.encoder.event_window_ns
-        self.segmenter.warm_up(*self.card.input_size)
-        self._last_stamp: int | None = None
-        self._frame_id = ""
+    _frame_id = ""                       # of the newest event message: the masks' frame
+    _last_trigger_ns: int | None = None   # stamp of the last period trigger
+
+    def make_segmenter(self, encoder: InputEncoder) -> EventSegmenter:
+        return EventSegmenter(self.model, encoder, device=self.device)
+
+    def subscribe_inputs(self) -> None:
         if self.params["trigger"] == "frame":
             self.create_subscription(Image, "image", self._on_frame, SENSOR_QOS, raw=True,
                                      qos_overriding_options=INPUT_QOS_OVERRIDES)
@@ -79,33 +74,16 @@ class EventSegmentationNode(SegmentationNode):
         except EventError as exc:
             self.reject("image_malformed", exc)
             return
-        if self.admit_frame(header):
-            self.enqueue((None, header, arrival))
+        self.admit(None, header, arrival)
 
     def _on_period(self) -> None:
-        with self.lock:
-            newest = self.events.newest_ns
-        if newest is None or (self._last_stamp is not None and newest <= self._last_stamp):
+        """A window ending right after the newest event, when there is a newer one than the
+        last window's (after a loop of the input, an older one)."""
+        newest = self.pipeline.events.newest_ns
+        if newest is None or newest + 1 == self._last_trigger_ns:
             return
-        self.enqueue((None, Header.from_ns(newest + 1, self._frame_id), time.monotonic_ns()))
-
-    def process(self, payload: Any, header: Header) -> SegmentationResult | None:
-        stamp = header.stamp_ns
-        if self._last_stamp is not None and stamp < self._last_stamp:
-            self.get_logger().warning("window stamp went backwards (bag loop?): state reset")
-            self.counts["frame_time_resets"] += 1
-            self.segmenter.reset()
-        self._last_stamp = stamp
-        events = self.events_until(stamp - self.window_ns, stamp)
-        if events is None:
-            return None
-        start = time.perf_counter()
-        rescaler = self.rescaler((events.width, events.height))
-        binned = rescaler.events(events)
-        binning_ms = (time.perf_counter() - start) * 1e3
-        result = self.segmenter.segment(binned, stamp)
-        result.stage_ms["represent"] += binning_ms  # binning is part of the input's making
-        return self.to_output(result, rescaler)
+        self._last_trigger_ns = newest + 1
+        self.admit(None, Header.from_ns(newest + 1, self._frame_id), time.monotonic_ns())
 
     def extra_diagnostics(self) -> dict[str, object]:
         # Without frames there is no photometric residual to gate on and no keyframe to carry:

@@ -17,13 +17,8 @@ from typing import Any
 from sensor_msgs.msg import Image
 
 from ness_ros.errors import ParameterError
-from ness_ros.events.batch import EventBatch
-from ness_ros.events.cdr import Header
-from ness_ros.ros.node_base import (
-    INPUT_QOS_OVERRIDES,
-    SegmentationNode,
-    working_max_pixels_param,
-)
+from ness_ros.ros.node_base import SegmentationNode
+from ness_ros.ros.node_params import INPUT_QOS_OVERRIDES, working_max_pixels_param
 from ness_ros.ros.params import ParamSpec
 from ness_ros.ros.qos import SENSOR_QOS
 from ness_ros.ros.startup import run
@@ -32,7 +27,6 @@ from ness_ros.segmentation.guided import DEFAULT_GUIDED
 from ness_ros.segmentation.hybrid import GatingConfig, HybridSegmenter
 from ness_ros.segmentation.inputs import InputEncoder
 from ness_ros.segmentation.inputs_stream import decode_frame
-from ness_ros.segmentation.result import SegmentationResult
 
 #: Gating parameters: node parameter name -> GatingConfig field (all changeable at run time;
 #: defaults: :class:`~ness_ros.segmentation.gating_config.GatingConfig`'s own).
@@ -90,16 +84,11 @@ class HybridSegmentationNode(SegmentationNode):
                   "frame's edges, 1-3 ms per frame more (false: the model's bilinear logits)"),
     ]
 
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(self.node_name, **kwargs)
-        gating = self._gating(self.params)
-        self.segmenter = HybridSegmenter(
-            self.model, InputEncoder.from_card(self.card), gating, device=self.device,
-            guided=DEFAULT_GUIDED if self.params["guided_upsampling"] else None)
-        self.encoder = self.segmenter.encoder
-        self.segmenter.warm_up(*self.card.input_size)
-        self._last_stamp: int | None = None
-        self._size: tuple[int, int] | None = None
+    def make_segmenter(self, encoder: InputEncoder) -> HybridSegmenter:
+        return HybridSegmenter(self.model, encoder, self._gating(self.params), device=self.device,
+                               guided=DEFAULT_GUIDED if self.params["guided_upsampling"] else None)
+
+    def subscribe_inputs(self) -> None:
         self.create_subscription(Image, "image", self._on_image, SENSOR_QOS, raw=True,
                                  qos_overriding_options=INPUT_QOS_OVERRIDES)
 
@@ -141,53 +130,11 @@ class HybridSegmentationNode(SegmentationNode):
         except InputError as exc:
             self.reject(f"image_{exc.kind}", exc)
             return
-        size = rgb.shape[:2]
-        if not self.admit_frame(header, (size[1], size[0])):
-            return
-        if self._size is not None and size != self._size:
-            self.get_logger().warning(f"image size changed from {self._size[1]} x "
-                                      f"{self._size[0]} to {size[1]} x {size[0]}: next frame "
-                                      "is a keyframe")
-            self.counts["image_size_changes"] += 1
-        self._size = size
-        self.enqueue((rgb, header, arrival))
-
-    def image_size(self) -> tuple[int, int] | None:
-        return None if self._size is None else (self._size[1], self._size[0])
-
-    def process(self, rgb: Any, header: Header) -> SegmentationResult | None:
-        stamp = header.stamp_ns
-        if self._last_stamp is not None and stamp < self._last_stamp:
-            back_s = (self._last_stamp - stamp) / 1e9
-            self.get_logger().warning(f"frame stamp went back by {back_s:.3f} s (bag loop?): "
-                                      "state reset")
-            self.counts["frame_time_resets"] += 1
-            self.segmenter.reset()
-        elif stamp == self._last_stamp:
-            raise InputError("duplicate_stamp", f"stamp {stamp} ns was segmented already")
-        since = self._last_stamp if self._last_stamp is not None and stamp > self._last_stamp \
-            else stamp - self.encoder.event_window_ns
-        t0 = min(since, stamp - self.encoder.event_window_ns)
-        events = self.events_until(t0, stamp)
-        if events is None:  # no event message yet: segment the frame with no events
-            events = EventBatch.empty(rgb.shape[1], rgb.shape[0])
-        elif (events.width, events.height) != (rgb.shape[1], rgb.shape[0]):
-            raise InputError("sensor_mismatch", f"event sensor {events.width} x {events.height} "
-                                                f"differs from the image {rgb.shape[1]} x "
-                                                f"{rgb.shape[0]}")
-        self._last_stamp = stamp
-        start = time.perf_counter()
-        rescaler = self.rescaler((rgb.shape[1], rgb.shape[0]))
-        frame, events = rescaler.frame(rgb), rescaler.events(events)
-        rescale_ms = (time.perf_counter() - start) * 1e3
-        result = self.segmenter.segment(frame, stamp, events)
-        result.stage_ms["represent"] += rescale_ms  # resizing is part of the input's making
-        return self.to_output(result, rescaler)
+        self.admit(rgb, header, arrival, (rgb.shape[1], rgb.shape[0]))
 
     def extra_diagnostics(self) -> dict[str, object]:
         g = self.segmenter.gating
-        return {"image_size_changes": self.counts["image_size_changes"],
-                "reuse": g.reuse, "theta": g.theta, "residual_theta": g.residual_theta,
+        return {"reuse": g.reuse, "theta": g.theta, "residual_theta": g.residual_theta,
                 "grid": f"{g.rows}x{g.cols}",
                 "keyframe_max_age_s": g.keyframe_max_age_s if g.keyframe_max_age_s else math.inf}
 

@@ -1,14 +1,15 @@
 """Offline evaluation of the segmenters on sequences: the code behind ``ness eval`` and the sweep.
 
-Frames are fed in stamp order to the same :class:`HybridSegmenter` / :class:`EventSegmenter`
-that the nodes run, so the figures describe the nodes' algorithm. Time is measured around each
-``segment`` call (model inputs, gating, inference and pasting; no message handling).
+Frames are fed in stamp order through the :class:`~ness_ros.segmentation.pipeline.FramePipeline`
+and the :class:`HybridSegmenter` / :class:`EventSegmenter` that the nodes run, so the figures
+describe the nodes' algorithm. Time is measured around each ``FramePipeline.segment`` call (the
+event window, model inputs, gating, inference and pasting; no message handling).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -29,7 +30,12 @@ from ness_ros.segmentation.event_only import EventSegmenter
 from ness_ros.segmentation.guided import GuidedUpsampling
 from ness_ros.segmentation.hybrid import GatingConfig, HybridSegmenter
 from ness_ros.segmentation.inputs import InputEncoder
-from ness_ros.segmentation.working_resolution import Rescaler
+from ness_ros.segmentation.pipeline import FramePipeline, RecordedEvents, Segmenter
+from ness_ros.segmentation.working_resolution import (
+    Rescaler,
+    SensorRescaler,
+    WorkingResolution,
+)
 
 
 @dataclass
@@ -95,6 +101,15 @@ def full_frame_work(model: torch.nn.Module, encoder: InputEncoder,
     return WorkReport(params=reports[0].params, **mean)
 
 
+def _at_working_resolution(seq: SyntheticSequence, encoder: InputEncoder,
+                           rescaler: Rescaler | None) -> tuple:
+    """(events, encoder) of ``seq`` for the model: as they are, or binned with the encoder
+    that weighs binned counts (:meth:`Rescaler.encoder`)."""
+    if rescaler is None:
+        return seq.events, encoder
+    return rescaler.events(seq.events), rescaler.encoder(encoder)
+
+
 def evaluate_hybrid(model: torch.nn.Module, encoder: InputEncoder,
                     sequences: Sequence[SyntheticSequence], gating: GatingConfig, *,
                     name: str = "", work: WorkReport | None = None,
@@ -121,75 +136,17 @@ def evaluate_hybrid(model: torch.nn.Module, encoder: InputEncoder,
     sensor's resolution); not with ``ceiling`` or ``paired_with``."""
     if rescaler is not None and (ceiling or paired_with is not None):
         raise ValueError("a working resolution is evaluated without ceiling or paired timing")
-    confusion = np.zeros((NUM_CLASSES, NUM_CLASSES), np.int64)
-    times, recomputed, pixels, keyframes = [], [], [], 0
-    stage_ms: dict[str, list[float]] = {}
-    replays: list[DecisionReplay] = []
-    paired_times: list[float] = []
-    total = sum(len(s) for s in sequences)
-    bar = tqdm(total=total, desc=name or f"theta {gating.theta:g}", disable=not progress,
-               leave=False)
-    for seq in sequences:
-        events, seq_encoder = _at_working_resolution(seq, encoder, rescaler)
-        seg = HybridSegmenter(model, seq_encoder, gating, device=device, guided=guided)
-        masks = np.empty_like(seq.labels) if masks_out is not None else None
-        if ceiling:
-            replays.append(DecisionReplay(gating.reuse, gating.flow_preset))
-        twin = None if paired_with is None else HybridSegmenter(model, encoder, paired_with,
-                                                                device=device, guided=guided)
-        for i in range(len(seq)):
-            stamp = int(seq.stamps_ns[i])
-            if twin is not None and i % 2 == 0:
-                paired_times.append(_timed(twin, seq, i))
-            frame = seq.frames[i] if rescaler is None else rescaler.frame(seq.frames[i])
-            start = time.perf_counter()
-            result = seg.segment(frame, stamp, events)
-            times.append(time.perf_counter() - start)
-            if rescaler is not None:
-                result.mask = rescaler.mask(result.mask)
-            if twin is not None and i % 2 == 1:
-                paired_times.append(_timed(twin, seq, i))
-            for stage, ms in result.stage_ms.items():
-                stage_ms.setdefault(stage, []).append(ms)
-            if ceiling:
-                replays[-1].add(seq.frames[i], seq.labels[i], result)
-            confusion += confusion_matrix(result.mask, seq.labels[i], NUM_CLASSES,
-                                          ignore=IGNORE_LABEL)
-            keyframes += int(result.keyframe)
-            if masks is not None:
-                masks[i] = result.mask
-            if not result.reset:  # the first frame of a sequence is a keyframe by necessity
-                recomputed.append(result.recomputed_fraction)
-            pixels.append(result.pixels_computed / seg.padded_pixels(frame.shape[1],
-                                                                     frame.shape[0]))
-            bar.update()
-        if masks_out is not None:
-            assert masks is not None  # allocated whenever masks_out is given
-            masks_out.append(masks)
-    bar.close()
-    report = _report(name or f"theta={gating.theta:g}", confusion, times, recomputed, keyframes,
-                     pixels, work)
-    report.extra.update({f"{stage}_ms": float(np.mean(v)) for stage, v in stage_ms.items()})
-    if replays:
-        report.extra["ceiling_miou"] = float(mean_iou(sum(r.confusion for r in replays)))
-    if paired_times:
-        report.extra["paired_speedup"] = float(np.sum(paired_times) / np.sum(times))
-    return report
 
+    def hybrid(config: GatingConfig) -> Callable[[], HybridSegmenter]:
+        return lambda: HybridSegmenter(model, encoder, config, device=device, guided=guided)
 
-def _at_working_resolution(seq: SyntheticSequence, encoder: InputEncoder,
-                           rescaler: Rescaler | None) -> tuple:
-    """(events, encoder) of ``seq`` for the model: as they are, or binned with the encoder
-    that weighs binned counts (:meth:`Rescaler.encoder`)."""
-    if rescaler is None:
-        return seq.events, encoder
-    return rescaler.events(seq.events), rescaler.encoder(encoder)
-
-
-def _timed(segmenter: HybridSegmenter, seq: SyntheticSequence, i: int) -> float:
-    start = time.perf_counter()
-    segmenter.segment(seq.frames[i], int(seq.stamps_ns[i]), seq.events)
-    return time.perf_counter() - start
+    return _evaluate(name or f"theta={gating.theta:g}", sequences, hybrid(gating),
+                     uses_frames=True, work=work, progress=progress, rescaler=rescaler,
+                     masks_out=masks_out,
+                     ceiling=(lambda: DecisionReplay(gating.reuse, gating.flow_preset)) if ceiling
+                     else None,
+                     paired=None if paired_with is None else hybrid(paired_with),
+                     desc=name or f"theta {gating.theta:g}")
 
 
 def evaluate_events(model: torch.nn.Module, encoder: InputEncoder,
@@ -198,22 +155,91 @@ def evaluate_events(model: torch.nn.Module, encoder: InputEncoder,
                     rescaler: Rescaler | None = None) -> EvalReport:
     """Run the EventSegmenter at every frame stamp of ``sequences`` (at the working resolution
     of ``rescaler``, as :func:`evaluate_hybrid`)."""
+    return _evaluate("event-only", sequences,
+                     lambda: EventSegmenter(model, encoder, device=device), uses_frames=False,
+                     work=work, progress=progress, rescaler=rescaler, desc="events")
+
+
+def _evaluate(name: str, sequences: Sequence[SyntheticSequence],
+              make_segmenter: Callable[[], Segmenter], *, uses_frames: bool,
+              work: WorkReport | None, progress: bool, rescaler: Rescaler | None, desc: str,
+              masks_out: list[np.ndarray] | None = None,
+              ceiling: Callable[[], DecisionReplay] | None = None,
+              paired: Callable[[], Segmenter] | None = None) -> EvalReport:
+    """Every frame of ``sequences`` through a fresh :class:`FramePipeline` per sequence, the
+    nodes' path; the time of each :meth:`FramePipeline.segment` call is the frame's time."""
     confusion = np.zeros((NUM_CLASSES, NUM_CLASSES), np.int64)
-    times, pixels = [], []
-    total = sum(len(s) for s in sequences)
-    bar = tqdm(total=total, desc="events", disable=not progress, leave=False)
+    times: list[float] = []
+    recomputed: list[float] = []
+    pixels: list[float] = []
+    keyframes = 0
+    stage_ms: dict[str, list[float]] = {}
+    paired_times: list[float] = []
+    replays: list[DecisionReplay] = []
+    bar = tqdm(total=sum(len(s) for s in sequences), desc=desc, disable=not progress,
+               leave=False)
     for seq in sequences:
-        events, seq_encoder = _at_working_resolution(seq, encoder, rescaler)
-        seg = EventSegmenter(model, seq_encoder, device=device)
+        pipeline = _pipeline(make_segmenter(), seq, rescaler)
+        twin = None if paired is None else _pipeline(paired(), seq, None)
+        masks = np.empty_like(seq.labels) if masks_out is not None else None
+        replay = None if ceiling is None else ceiling()
+        if replay is not None:
+            replays.append(replay)
         for i in range(len(seq)):
+            stamp = int(seq.stamps_ns[i])
+            frame = seq.frames[i] if uses_frames else None
+            if twin is not None and i % 2 == 0:
+                paired_times.append(_timed(twin, stamp, frame))
+            pipeline.admit(stamp)
             start = time.perf_counter()
-            result = seg.segment(events, int(seq.stamps_ns[i]))
+            result = pipeline.segment(stamp, frame)
             times.append(time.perf_counter() - start)
-            if rescaler is not None:
-                result.mask = rescaler.mask(result.mask)
+            assert result is not None  # recorded events: a result for every stamp
+            if twin is not None and i % 2 == 1:
+                paired_times.append(_timed(twin, stamp, frame))
+            for stage, ms in result.stage_ms.items():
+                stage_ms.setdefault(stage, []).append(ms)
+            if replay is not None:
+                replay.add(seq.frames[i], seq.labels[i], result)
             confusion += confusion_matrix(result.mask, seq.labels[i], NUM_CLASSES,
                                           ignore=IGNORE_LABEL)
-            pixels.append(1.0)
+            keyframes += int(result.keyframe)
+            if masks is not None:
+                masks[i] = result.mask
+            if uses_frames and not result.reset:  # a sequence's first frame is a keyframe
+                recomputed.append(result.recomputed_fraction)
+            working = pipeline.rescalers.current
+            assert working is not None  # made by the first segment call
+            pixels.append(result.pixels_computed / pipeline.segmenter.padded_pixels(*working.size))
             bar.update()
+        if masks_out is not None:
+            assert masks is not None  # allocated whenever masks_out is given
+            masks_out.append(masks)
     bar.close()
-    return _report("event-only", confusion, times, [], len(times), pixels, work)
+    report = _report(name, confusion, times, recomputed, keyframes, pixels, work)
+    if uses_frames:
+        report.extra.update({f"{stage}_ms": float(np.mean(v)) for stage, v in stage_ms.items()})
+    if replays:
+        report.extra["ceiling_miou"] = float(mean_iou(sum(r.confusion for r in replays)))
+    if paired_times:
+        report.extra["paired_speedup"] = float(np.sum(paired_times) / np.sum(times))
+    return report
+
+
+def _pipeline(segmenter: Segmenter, seq: SyntheticSequence,
+              rescaler: Rescaler | None) -> FramePipeline:
+    """The pipeline of one sequence: its recorded events, at the sensor's resolution or at
+    ``rescaler``'s."""
+    events = RecordedEvents(seq.events)
+    if rescaler is None:
+        rescalers = SensorRescaler(WorkingResolution("sensor"), (seq.width, seq.height))
+    else:
+        rescalers = SensorRescaler.fixed(rescaler)
+    return FramePipeline(segmenter, rescalers, events)
+
+
+def _timed(pipeline: FramePipeline, stamp: int, frame: np.ndarray | None) -> float:
+    pipeline.admit(stamp)
+    start = time.perf_counter()
+    pipeline.segment(stamp, frame)
+    return time.perf_counter() - start

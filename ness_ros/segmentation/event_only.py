@@ -6,6 +6,7 @@ import time
 
 import numpy as np
 import torch
+from numpy.typing import NDArray
 
 from ness_ros.events.batch import EventBatch
 from ness_ros.segmentation.inputs import InputEncoder
@@ -22,6 +23,9 @@ class EventSegmenter:
         device: torch device of the model.
     """
 
+    #: A window ends at its stamp; the events before it do not matter.
+    needs_events_since_previous = False
+
     def __init__(self, model: torch.nn.Module, encoder: InputEncoder, *,
                  device: str = "cpu") -> None:
         self.model = inference_model(model)
@@ -32,14 +36,21 @@ class EventSegmenter:
 
     def warm_up(self, width: int, height: int) -> None:
         """One pass on no events, so the first real window does not pay for start-up."""
-        self.segment(EventBatch.empty(width, height), self.encoder.event_window_ns)
+        self.segment(None, self.encoder.event_window_ns, EventBatch.empty(width, height))
         self.reset()
+
+    def padded_pixels(self, width: int, height: int) -> int:
+        """Input pixels of a full pass, as :attr:`SegmentationResult.pixels_computed` counts
+        them (the sensor's)."""
+        return width * height
 
     def reset(self) -> None:
         self._last_stamp = None
 
-    def segment(self, events: EventBatch, stamp_ns: int) -> SegmentationResult:
-        """Mask of the sensor (H, W) from the events before ``stamp_ns``."""
+    def segment(self, frame: NDArray[np.uint8] | None, stamp_ns: int,
+                events: EventBatch) -> SegmentationResult:
+        """Mask of the sensor (H, W) from the events before ``stamp_ns``; ``frame`` is not
+        used (the signature is the hybrid segmenter's, so that callers need not branch)."""
         t0 = time.perf_counter()
         reset = self._last_stamp is None or stamp_ns < self._last_stamp
         tensor = torch.from_numpy(self.encoder.event_tensor(

@@ -71,6 +71,9 @@ class HybridSegmenter:
             (:mod:`ness_ros.segmentation.guided`), or None for the model's bilinear logits.
     """
 
+    #: The gate counts the events since the previous processed frame.
+    needs_events_since_previous = True
+
     def __init__(self, model: torch.nn.Module, encoder: InputEncoder, gating: GatingConfig,
                  *, total_stride: int | None = None, device: str = "cpu",
                  guided: GuidedUpsampling | None = None) -> None:
@@ -124,7 +127,7 @@ class HybridSegmenter:
         self._warped.set_preset(self.gating.flow_preset)
         return self._warped
 
-    def segment(self, image: NDArray[np.uint8], stamp_ns: int,
+    def segment(self, image: NDArray[np.uint8] | None, stamp_ns: int,
                 events: EventBatch) -> SegmentationResult:
         """Segment the frame ``image`` (H, W, 3 or H, W) taken at ``stamp_ns``.
 
@@ -132,6 +135,8 @@ class HybridSegmenter:
         model's event window before ``stamp_ns`` (more is fine). A stamp earlier than the
         previous one resets the state (a bag loop).
         """
+        if image is None:
+            raise ValueError("the hybrid segmenter needs a frame")
         t0 = time.perf_counter()
         height, width = image.shape[:2]
         last = self.gate.last_stamp

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 import threading
-from collections import deque
+from collections import Counter, deque
 from dataclasses import dataclass
 
 import numpy as np
@@ -138,3 +138,66 @@ class LatestSlot:
         with self._cond:
             self._closed = True
             self._cond.notify_all()
+
+
+class NodeStats:
+    """What a segmentation node measures of itself for /diagnostics: latencies per stage,
+    rates, rejections. Thread-safe enough for one writer per counter (the worker records
+    results, the callbacks count inputs and rejections)."""
+
+    def __init__(self) -> None:
+        self.processing_ms, self.end_to_end_ms = Percentiles(), Percentiles()
+        self.stage_ms: dict[str, Percentiles] = {}
+        self.input_rate, self.output_rate, self.event_rate = RateMeter(), RateMeter(), RateMeter()
+        self.recomputed_fraction = Percentiles()
+        self.published = 0
+        self.frames_without_events = 0
+        #: Rejected inputs by ``<stream>_<kind>`` (``image_duplicate_stamp``, ...).
+        self.rejected: Counter[str] = Counter()
+
+    def record(self, now_s: float, processing_ms: float, end_to_end_ms: float,
+               stages_ms: dict[str, float], recomputed_fraction: float) -> None:
+        """One published mask (``end_to_end_ms`` NaN when the stamps are not live)."""
+        self.published += 1
+        self.output_rate.add(now_s)
+        self.processing_ms.add(processing_ms)
+        if not math.isnan(end_to_end_ms):
+            self.end_to_end_ms.add(end_to_end_ms)
+        for stage, ms in stages_ms.items():
+            self.stage_ms.setdefault(stage, Percentiles()).add(ms)
+        self.recomputed_fraction.add(recomputed_fraction)
+
+    def report(self, now_s: float, dropped: int, thresholds: HealthThresholds, *,
+               event_age_s: float, events_timeout_s: float
+               ) -> tuple[int, str, dict[str, object]]:
+        """(level, message, values) of the node's own figures for /diagnostics."""
+        processing, e2e = self.processing_ms.summary(), self.end_to_end_ms.summary()
+        inputs, outputs = self.input_rate.rate(now_s), self.output_rate.rate(now_s)
+        taken = self.published + dropped
+        p95 = processing["p95"] if processing["count"] else 0.0
+        level, message = health(p95, dropped / taken if taken else 0.0, outputs, inputs,
+                                thresholds, event_age_s=event_age_s,
+                                events_timeout_s=events_timeout_s)
+        values: dict[str, object] = {
+            "processing_latency_p50_ms": processing["p50"],
+            "processing_latency_p95_ms": processing["p95"],
+            "processing_latency_max_ms": processing["max"],
+            "end_to_end_latency_p50_ms": e2e["p50"], "end_to_end_latency_p95_ms": e2e["p95"],
+            "end_to_end_latency_max_ms": e2e["max"],
+            "input_rate_hz": inputs, "output_rate_hz": outputs,
+            "events_per_s": self.event_rate.rate(now_s),
+            "recomputed_fraction_p50": self.recomputed_fraction.summary()["p50"],
+            "frames_published": self.published, "frames_dropped": dropped,
+            "frames_without_events": self.frames_without_events,
+            "event_input_age_s": event_age_s,
+        }
+        for stage, stats in self.stage_ms.items():
+            values[f"stage_{stage}_p50_ms"] = stats.summary()["p50"]
+        rejected = dict(self.rejected)
+        values["rejected_total"] = sum(rejected.values())
+        for stream in ("image", "events"):
+            values[f"rejected_{stream}"] = sum(n for kind, n in rejected.items()
+                                               if kind.startswith(f"{stream}_"))
+        for kind, count in sorted(rejected.items()):
+            values[f"rejected_{kind}"] = count
+        return level, message, values

@@ -140,16 +140,32 @@ class SensorRescaler:
         self.working = working
         self.model_size = (int(model_size[0]), int(model_size[1]))
         self.current: Rescaler | None = None
+        self._only: Rescaler | None = None
+
+    @classmethod
+    def fixed(cls, rescaler: Rescaler) -> SensorRescaler:
+        """One ready rescaler, for its sensor size only (another raises ValueError): offline
+        evaluation of sequences of one size."""
+        made = cls(WorkingResolution(), rescaler.size)
+        made._only = rescaler
+        return made
 
     def for_sensor(self, sensor_size: tuple[int, int]) -> tuple[Rescaler, bool]:
         """(the rescaler of ``sensor_size``, True when it was made now).
 
         Raises:
-            ValueError: the roi does not fit in the sensor.
+            ValueError: the roi does not fit in the sensor (or the sensor is not the one of a
+                :meth:`fixed` rescaler).
         """
         if self.current is not None and self.current.sensor_size == sensor_size:
             return self.current, False
-        self.current = self.working.rescaler(sensor_size, self.model_size)
+        if self._only is None:
+            self.current = self.working.rescaler(sensor_size, self.model_size)
+        elif self._only.sensor_size == sensor_size:
+            self.current = self._only
+        else:
+            raise ValueError(f"a {sensor_size[0]} x {sensor_size[1]} sensor given to a rescaler "
+                             f"of {self._only.sensor_size[0]} x {self._only.sensor_size[1]}")
         return self.current, True
 
     def describe(self) -> str:
