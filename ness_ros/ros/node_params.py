@@ -3,7 +3,8 @@
 The table is the node's reference (``ros2 param describe``; doc/nodes.md lists it too). The
 defaults of the event buffer are :class:`~ness_ros.segmentation.inputs_stream.EventStream`'s,
 those of the working resolution :class:`~ness_ros.segmentation.working_resolution.
-WorkingResolution`'s (test/test_ros_params_defaults.py checks them against each other).
+WorkingResolution`'s; test/test_defaults_one_source.py checks them against each other and
+config/segmentation.yaml against the table.
 """
 
 from __future__ import annotations
