@@ -17,10 +17,10 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 from pathlib import Path
 from typing import Any
 
+from ness_ros.bench.errors import BenchError
 from ness_ros.cli_options import add_upsampling_option
 from ness_ros.report_tables import add_json_option, format_table, write_json
 
@@ -58,8 +58,7 @@ def run(args: argparse.Namespace) -> int:
     from ness_ros.machine_load import cpu_counters, load_between
 
     if args.repeats < 1:
-        print("ness bench latency: --repeats must be >= 1", file=sys.stderr)
-        return 2
+        raise BenchError(f"--repeats must be >= 1, got {args.repeats}")
     config = Path(get_package_share_directory("ness_ros")) / "config" / "segmentation.yaml"
     frames_sent = int(round(args.duration * 20))
     rows, reports = [], {}

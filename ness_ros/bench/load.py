@@ -57,6 +57,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from ness_ros.bench.errors import BenchError
 from ness_ros.report_tables import add_json_option, format_table, write_json
 
 NODE_NAME = "ness_bench_load"
@@ -181,7 +182,7 @@ class RestampedPackets:
         from ness_ros.events.packet_formats import encode_libcaer
 
         if encoding not in PACKET_ENCODINGS:
-            raise ValueError(f"encoding must be one of {PACKET_ENCODINGS}, got {encoding!r}")
+            raise BenchError(f"encoding must be one of {PACKET_ENCODINGS}, got {encoding!r}")
         period_us = max(1, int(period_ns) // 1000)
         rng = np.random.default_rng(seed)
         self.encoding, self.n, self.period_ns = encoding, int(n), period_us * 1000

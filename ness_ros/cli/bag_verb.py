@@ -19,6 +19,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from ness_ros.cli.errors import USAGE, CliError, option_errors
 from ness_ros.cli_options import add_upsampling_option, upsampling
 from ness_ros.graph import DEFAULT_TOPICS
 from ness_ros.report_tables import add_json_option, format_table, write_json
@@ -161,50 +162,37 @@ def _print_summary(summary, json_path: Path | None) -> int:
 
 
 def run_record(args: argparse.Namespace) -> int:
-    from ness_ros.bag.errors import BagError
     from ness_ros.bag.record import record_sequence
     from ness_ros.data.cache import cached_sequence
     from ness_ros.data.sequence import SequenceConfig
 
     config = SequenceConfig(width=args.width, height=args.height, duration_s=args.duration)
     sequence = cached_sequence(args.seed, config, progress=not args.no_progress)
-    try:
-        summary = record_sequence(sequence, args.out, _record_options(args))
-    except BagError as exc:
-        print(f"ness bag record: {exc}")
-        return 1
+    summary = record_sequence(sequence, args.out, _record_options(args))
     return _print_summary(summary, args.json)
 
 
 def run_import(args: argparse.Namespace) -> int:
-    from ness_ros.bag.errors import BagError
     from ness_ros.bag.import_real import DATASETS, ImportOptions, import_real
     from ness_ros.bag.record import import_aedat4
-    from ness_ros.data.errors import DataError
-    from ness_ros.events.errors import EventError
 
     kind, source, out = args.kind, args.source, args.out
     if kind not in (*DATASETS, "aedat4"):  # the old form: ness bag import FILE OUT
         kind, source, out = "aedat4", Path(args.kind), out or source
     if source is None or out is None:
-        print("ness bag import: give the recording and the bag: ness bag import "
-              "dsec|ddd17|aedat4 PATH --out BAG")
-        return 2
+        raise CliError("give the recording and the bag: ness bag import dsec|ddd17|aedat4 PATH "
+                       "--out BAG", USAGE)
     real = kind in DATASETS
     if args.event_message is None:  # real data sets: EventPacket evt3, as event cameras send
         args.event_message = "packet" if real else "dvs"
     record = _record_options(args)
-    try:
-        if real:
-            options = ImportOptions(record=record, classes=args.classes, window_s=args.window,
-                                    start_s=args.start, duration_s=args.duration,
-                                    rectify=False if args.no_rectify else None, split=args.split)
-            summary = import_real(kind, source, out, options)
-        else:
-            summary = import_aedat4(source, out, record)
-    except (BagError, EventError, DataError) as exc:
-        print(f"ness bag import: {exc}")
-        return 1
+    if real:
+        options = ImportOptions(record=record, classes=args.classes, window_s=args.window,
+                                start_s=args.start, duration_s=args.duration,
+                                rectify=False if args.no_rectify else None, split=args.split)
+        summary = import_real(kind, source, out, options)
+    else:
+        summary = import_aedat4(source, out, record)
     if real:
         print(f"source: {summary.source}")
         print(f"labels: {summary.labels} on {record.topics['labels']}, classes "
@@ -215,14 +203,9 @@ def run_import(args: argparse.Namespace) -> int:
 
 
 def run_info(args: argparse.Namespace) -> int:
-    from ness_ros.bag.errors import BagError
     from ness_ros.bag.reader import bag_info
 
-    try:
-        info = bag_info(args.bag)
-    except BagError as exc:
-        print(f"ness bag info: {exc}")
-        return 1
+    info = bag_info(args.bag)
     rows = [{"topic": n, "type": t, "messages": c} for n, (t, c) in info.topics.items()]
     print(format_table(rows, title=f"{info.path} ({info.storage}): {info.message_count} "
                        f"messages over {info.duration_s:.3f} s"))
@@ -258,20 +241,18 @@ def _show(report, args: argparse.Namespace) -> int:
 def run_eval(args: argparse.Namespace) -> int:
     import torch
 
-    from ness_ros.bag.errors import BagError
     from ness_ros.bag.offline import EvalOptions, evaluate_bag
     from ness_ros.bag.reader import bag_info, resolve_topics
-    from ness_ros.models.errors import ModelError
     from ness_ros.models.weights import default_weights_path, load_model
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    try:
+    with option_errors():
         guided = upsampling(args, hybrid=args.mode == "hybrid")
         arch = "segsnn" if args.mode == "hybrid" else "evsegsnn"
         model, card = load_model(args.model or default_weights_path(arch), device=args.device)
         if card.architecture != arch:
-            raise BagError(f"--mode {args.mode} needs a {arch} model, {args.model} is "
+            raise CliError(f"--mode {args.mode} needs a {arch} model, {args.model} is "
                            f"{card.architecture}")
         topics = resolve_topics(bag_info(args.bag), **_topic_names(args))
         options = EvalOptions(mode=args.mode, gating=_gating(args), period_s=args.period,
@@ -279,9 +260,6 @@ def run_eval(args: argparse.Namespace) -> int:
                               guided=guided, working=_working(args),
                               progress=not args.no_progress)
         report = evaluate_bag(args.bag, model, card, topics, options)
-    except (BagError, ModelError, ValueError) as exc:
-        print(f"ness bag eval: {exc}")
-        return 1
     return _show(report, args)
 
 
@@ -301,7 +279,7 @@ def _working(args: argparse.Namespace):
 def _param(text: str) -> tuple[str, Any]:
     name, sep, raw = text.partition(":=")
     if not sep or not name:
-        raise ValueError(f"--param takes NAME:=VALUE, got {text!r}")
+        raise CliError(f"--param takes NAME:=VALUE, got {text!r}")
     for cast in (int, float):
         try:
             return name, cast(raw)
@@ -311,12 +289,11 @@ def _param(text: str) -> tuple[str, Any]:
 
 
 def run_replay(args: argparse.Namespace) -> int:
-    from ness_ros.bag.errors import BagError
     from ness_ros.bag.reader import bag_info, resolve_topics
     from ness_ros.bag.replay import ReplayOptions
     from ness_ros.ros.bag_replay import replay_bag
 
-    try:
+    with option_errors():
         guided = upsampling(args, hybrid=args.mode == "hybrid")
         params: dict[str, Any] = {}
         if args.mode == "hybrid":
@@ -337,9 +314,6 @@ def run_replay(args: argparse.Namespace) -> int:
                                 startup_timeout_s=args.startup_timeout, log_dir=args.out / "logs",
                                 node_env=env, progress=not args.no_progress)
         report = replay_bag(args.bag, topics, options)
-    except (BagError, ValueError) as exc:
-        print(f"ness bag replay: {exc}")
-        return 1
     _show(report, args)
     figures = report.figures
     if figures["node_exit_code"] != 0 or figures["masks_received"] == 0:

@@ -14,7 +14,9 @@ def register(subparsers: Any) -> None:
     parser = subparsers.add_parser("bench", help="benchmarks measured side by side in one run")
     benches = parser.add_subparsers(title="benchmarks", dest="bench", metavar="NAME")
     for info in sorted(pkgutil.iter_modules(ness_ros.bench.__path__), key=lambda i: i.name):
-        importlib.import_module(f"ness_ros.bench.{info.name}").register(benches)
+        module = importlib.import_module(f"ness_ros.bench.{info.name}")
+        if hasattr(module, "register"):  # a benchmark (not bench.errors)
+            module.register(benches)
     parser.set_defaults(func=lambda args: _missing_name(parser, args))
 
 

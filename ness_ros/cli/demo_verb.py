@@ -11,10 +11,10 @@ discovery on this host, so two demos on one machine do not score each other's ma
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 from typing import Any
 
+from ness_ros.cli.errors import USAGE, option_errors
 from ness_ros.report_tables import add_json_option, format_table, write_json
 
 
@@ -78,11 +78,8 @@ def run(args: argparse.Namespace) -> int:
     from ness_ros.graph_runner import STARTUP_S, run_until_source_ends
 
     out = args.out
-    try:
+    with option_errors(USAGE):  # a mode, size or option the graph refuses
         specs = demo_graph(args, out)
-    except ValueError as exc:
-        print(f"ness demo: {exc}", file=sys.stderr)
-        return 2
     print(f"starting {', '.join(s.name for s in specs)} (logs in {out / 'logs'})")
     # The camera prepares its sequence (generated once, then cached), plays it once and exits.
     # The graph keeps to a ROS domain of its own (ROS_DOMAIN_ID if set) and to this host.

@@ -4,6 +4,10 @@ Each verb lives in its own module ``ness_ros/cli/<name>_verb.py`` exposing
 ``register(subparsers)``, which adds its parser and sets ``func`` to the callable that runs it.
 Verb modules are found by name, so adding a verb touches no other file. They import their heavy
 dependencies (torch, rclpy) inside the functions they run, so ``ness --help`` stays fast.
+
+Errors: a verb raises (:class:`~ness_ros.cli.errors.CliError`, or lets the error of the layer
+that refused through); :func:`main` prints it as one line ``ness <verb> [<command>]: <why>`` on
+stderr and returns the exit status (1, or 2 for a command line that cannot be run as written).
 """
 
 from __future__ import annotations
@@ -12,9 +16,19 @@ import argparse
 import importlib
 import pkgutil
 import sys
+from collections.abc import Sequence
 
 import ness_ros.cli
+from ness_ros.bench.errors import BenchError
+from ness_ros.cli.errors import USAGE, CliError
 from ness_ros.malloc_tuning import tune_malloc
+
+#: The layers' exceptions that end a verb with one error line and exit status 1, by module. They
+#: are looked up in ``sys.modules`` (where they are once raised) rather than imported here: their
+#: packages are heavy and ``ness --help`` stays fast.
+LAYER_ERRORS = (("ness_ros.bag.errors", "BagError"), ("ness_ros.data.errors", "DataError"),
+                ("ness_ros.events.errors", "EventError"), ("ness_ros.models.errors", "ModelError"),
+                ("ness_ros.errors", "ParameterError"))
 
 
 def verb_modules() -> list[str]:
@@ -34,14 +48,48 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def exit_status(exc: BaseException) -> int | None:
+    """The exit status :func:`main` ends with on ``exc``, None for an error it does not know
+    (a bug: its traceback is worth more than one line)."""
+    if isinstance(exc, CliError):
+        return exc.status
+    if isinstance(exc, BenchError):
+        return USAGE
+    for module, name in LAYER_ERRORS:
+        kind = getattr(sys.modules.get(module), name, None)
+        if kind is not None and isinstance(exc, kind):
+            return 1
+    return None
+
+
+def command_words(parser: argparse.ArgumentParser, argv: Sequence[str]) -> list[str]:
+    """The verb and sub-commands that ``argv`` starts with (``["bag", "replay"]``)."""
+    words: list[str] = []
+    for word in argv:
+        commands = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+        if not commands or word not in commands[0].choices:
+            break
+        words.append(word)
+        parser = commands[0].choices[word]
+    return words
+
+
 def main(argv: list[str] | None = None) -> int:
     tune_malloc()  # evaluations and benchmarks allocate as the nodes do
     parser = build_parser()
+    argv = sys.argv[1:] if argv is None else argv
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()
-        return 0 if args.verb is None else 2
-    return int(args.func(args) or 0)
+        return 0 if args.verb is None else USAGE
+    try:
+        return int(args.func(args) or 0)
+    except Exception as exc:
+        status = exit_status(exc)
+        if status is None:
+            raise
+        print(" ".join(["ness", *command_words(parser, argv)]) + f": {exc}", file=sys.stderr)
+        return status
 
 
 if __name__ == "__main__":
