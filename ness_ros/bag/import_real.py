@@ -270,11 +270,7 @@ def _import_ddd17(path: Path, out: Path, options: ImportOptions) -> ImportSummar
 def _write(out: Path, stream: _Stream, options: ImportOptions, *, source: str, layout: str,
            class_names: list[str], notes: list[str], dataset: str) -> ImportSummary:
     record = options.record
-    if record.event_period_s <= 0:
-        raise BagError(f"event_period_s must be positive, got {record.event_period_s}")
-    if record.event_message not in EVENT_TYPES:
-        raise BagError(f"event_message must be one of {', '.join(EVENT_TYPES)}, "
-                       f"got {record.event_message!r}")
+    record.check()
     topics = record.topics
     stamps = stream.stamps_ns
     if np.any(np.diff(stamps) <= 0):

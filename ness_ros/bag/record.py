@@ -56,6 +56,15 @@ class RecordOptions:
     topics: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_TOPICS))
     progress: bool = True
 
+    def check(self) -> None:
+        """Raise :class:`BagError` naming the option that cannot be written; both writers
+        (recordings and imports) call it before they open the bag."""
+        if self.event_period_s <= 0:
+            raise BagError(f"event_period_s must be positive, got {self.event_period_s}")
+        if self.event_message not in EVENT_TYPES:
+            raise BagError(f"event_message must be one of {', '.join(EVENT_TYPES)}, "
+                           f"got {self.event_message!r}")
+
 
 @dataclass
 class RecordSummary:
@@ -138,11 +147,7 @@ def write_recording(path: str | Path, events: EventBatch, frames: Sequence[Frame
     stamps = np.array([f.stamp_ns for f in frames], dtype=np.int64)
     if np.any(np.diff(stamps) <= 0):
         raise BagError("frame stamps must increase")
-    if options.event_period_s <= 0:
-        raise BagError(f"event_period_s must be positive, got {options.event_period_s}")
-    if options.event_message not in EVENT_TYPES:
-        raise BagError(f"event_message must be one of {', '.join(EVENT_TYPES)}, "
-                       f"got {options.event_message!r}")
+    options.check()
     t = events.t
     firsts = [int(t[0]) - 1] if len(t) else []
     firsts += [int(stamps[0]) - 1] if len(stamps) else []
