@@ -257,6 +257,18 @@ def rgb(grey: np.ndarray) -> np.ndarray:
     return np.repeat(grey[:, :, None], 3, axis=2)
 
 
+EMPTY = EventBatch.empty(W, H)
+
+
+def panning(model: SegSNN, gating, extra_columns: int) -> tuple[HybridSegmenter, np.ndarray]:
+    """A segmenter of ``gating`` that segmented the first frame (at 50 ms) of a pan over a
+    texture ``extra_columns`` wider than the frame; returns it and the texture."""
+    seg = HybridSegmenter(model, encoder(), gating)
+    scene = texture(H, W + extra_columns)
+    seg.segment(rgb(scene[:, :W]), 50 * MS, EMPTY)
+    return seg, scene
+
+
 def test_hybrid_segmenter_recomputes_only_windows_around_the_moving_object(model):
     images, _ = moving_object_frames(object_shift=7, ego_shift=3, frames=3)
     gating = replace(PUBLISHED_RULE, reuse="warped", residual_theta=0.08, rows=3, cols=4, margin=16,
@@ -280,26 +292,19 @@ def test_hybrid_segmenter_recomputes_only_windows_around_the_moving_object(model
 
 
 def test_windows_costing_about_a_full_pass_become_a_keyframe(model):
-    gating = replace(PUBLISHED_RULE, reuse="warped", residual_theta=0.0, rows=3, cols=4,
-                          max_changed_fraction=1.0)
-    seg = HybridSegmenter(model, encoder(), gating)
-    scene = texture(H, W + 20)
-    empty = EventBatch.empty(W, H)
-    seg.segment(rgb(scene[:, :W]), 50 * MS, empty)
-    result = seg.segment(rgb(scene[:, 2:W + 2]), 100 * MS, empty)
+    seg, scene = panning(model, replace(PUBLISHED_RULE, reuse="warped", residual_theta=0.0,
+                                        rows=3, cols=4, max_changed_fraction=1.0), 20)
+    result = seg.segment(rgb(scene[:, 2:W + 2]), 100 * MS, EMPTY)
     # theta 0: every region changed; one full pass instead of windows over the whole frame.
     assert result.keyframe and result.regions_recomputed == 12
 
 
 def test_switching_the_rule_of_reuse_starts_from_a_keyframe(model):
-    seg = HybridSegmenter(model, encoder(), replace(PUBLISHED_RULE, reuse="static", theta=1e9))
-    scene = texture(H, W + 20)
-    empty = EventBatch.empty(W, H)
-    seg.segment(rgb(scene[:, :W]), 50 * MS, empty)
-    assert not seg.segment(rgb(scene[:, 1:W + 1]), 100 * MS, empty).keyframe
+    seg, scene = panning(model, replace(PUBLISHED_RULE, reuse="static", theta=1e9), 20)
+    assert not seg.segment(rgb(scene[:, 1:W + 1]), 100 * MS, EMPTY).keyframe
     seg.configure(replace(PUBLISHED_RULE, reuse="warped", residual_theta=1e9))
-    assert seg.segment(rgb(scene[:, 2:W + 2]), 150 * MS, empty).keyframe
-    following = seg.segment(rgb(scene[:, 3:W + 3]), 200 * MS, empty)
+    assert seg.segment(rgb(scene[:, 2:W + 2]), 150 * MS, EMPTY).keyframe
+    following = seg.segment(rgb(scene[:, 3:W + 3]), 200 * MS, EMPTY)
     assert not following.keyframe and following.pixels_computed == 0
 
 
@@ -338,18 +343,14 @@ def test_regions_expected_to_pass_at_their_last_rate():
 
 
 def test_a_frame_expected_to_need_a_full_pass_skips_the_motion_estimate(model):
-    gating = replace(PUBLISHED_RULE, reuse="warped", residual_theta=0.25, rows=3, cols=4,
-                          max_changed_fraction=0.5)
-    seg = HybridSegmenter(model, encoder(), gating)
-    scene = texture(H, W + 40)
-    empty = EventBatch.empty(W, H)
-    seg.segment(rgb(scene[:, :W]), 50 * MS, empty)
+    seg, scene = panning(model, replace(PUBLISHED_RULE, reuse="warped", residual_theta=0.25,
+                                        rows=3, cols=4, max_changed_fraction=0.5), 40)
     # A pan with fresh content entering at the right (6 of each right-hand region's 40
     # columns a frame): those regions will pass the threshold at the next frame, and windows
     # around them would cost more than a full pass's max_window_fraction.
-    second = seg.segment(rgb(scene[:, 6:W + 6]), 100 * MS, empty)
+    second = seg.segment(rgb(scene[:, 6:W + 6]), 100 * MS, EMPTY)
     flow = seg._warped.motion._flow
     assert not second.keyframe and seg._full_pass_expected(W, H)
-    third = seg.segment(rgb(scene[:, 12:W + 12]), 150 * MS, empty)
+    third = seg.segment(rgb(scene[:, 12:W + 12]), 150 * MS, EMPTY)
     # The full pass came without a flow estimate for it.
     assert third.keyframe and seg._warped.motion._flow is flow
