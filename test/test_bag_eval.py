@@ -10,20 +10,17 @@ import numpy as np
 import pytest
 
 from conftest import SHARED_DATA
+from helpers.bags import drive, recorded_bag
 from helpers.scores import miou_of, scored_pixels
-from helpers.tiny_models import tiny_model_file
+from helpers.tiny_models import tiny_model_files
 from ness_ros.bag import (
     BagError,
     EvalOptions,
-    RecordOptions,
     bag_info,
     evaluate_bag,
-    record_sequence,
     resolve_topics,
 )
 from ness_ros.cli.main import main
-from ness_ros.data.cache import cached_sequence
-from ness_ros.data.sequence import SequenceConfig
 from ness_ros.models.weights import load_model
 from ness_ros.segmentation.evaluation import evaluate_hybrid
 from ness_ros.segmentation.gating_config import PUBLISHED_RULE
@@ -38,26 +35,17 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 @pytest.fixture(scope="module")
 def sequence(tmp_path_factory):
-    config = SequenceConfig(width=W, height=H, duration_s=2.0)
-    return cached_sequence(7, config, cache_dir=tmp_path_factory.getbasetemp() / "bag_cache",
-                           progress=False)
+    return drive(tmp_path_factory, W, H)
 
 
 @pytest.fixture(scope="module")
 def bag(sequence, tmp_path_factory):
-    path = tmp_path_factory.mktemp("bags") / "synthetic"
-    record_sequence(sequence, path, RecordOptions(progress=False))
-    return path
+    return recorded_bag(sequence, tmp_path_factory)
 
 
 @pytest.fixture(scope="module")
 def models(tmp_path_factory):
-    """A tiny untrained hybrid model and a tiny event-only one (files, as a user has them)."""
-    folder = tmp_path_factory.mktemp("models")
-    return {"hybrid": tiny_model_file(folder, "segsnn", width=W, height=H, base_width=8,
-                                      seed=0, name="segsnn"),
-            "events": tiny_model_file(folder, "evsegsnn", width=640, height=480,
-                                      name="evseg")}
+    return tiny_model_files(tmp_path_factory.mktemp("models"), W, H, base_width=8, seed=0)
 
 
 def test_offline_eval_equals_evaluating_the_sequence(sequence, bag, models):

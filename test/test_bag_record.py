@@ -15,10 +15,9 @@ from mcap.records import Schema
 from mcap_ros2.decoder import DecoderFactory
 
 from conftest import SHARED_DATA
+from helpers.bags import drive
 from ness_ros.bag import BagError, RecordOptions, bag_info, read_messages, record_sequence
 from ness_ros.cli.main import main
-from ness_ros.data.cache import cached_sequence
-from ness_ros.data.sequence import SequenceConfig
 from ness_ros.events import (
     Evt3Decoder,
     decode_event_array,
@@ -34,9 +33,7 @@ NAME = {v: k for k, v in TOPICS.items()}
 
 @pytest.fixture(scope="module")
 def sequence(tmp_path_factory):
-    config = SequenceConfig(width=W, height=H, duration_s=2.0)
-    return cached_sequence(7, config, cache_dir=tmp_path_factory.getbasetemp() / "bag_cache",
-                           progress=False)
+    return drive(tmp_path_factory, W, H)
 
 
 def ours(path: Path) -> dict[str, list]:

@@ -10,18 +10,15 @@ import pytest
 import torch
 
 from conftest import SHARED_DATA
-from helpers.tiny_models import tiny_model_file
+from helpers.bags import drive, recorded_bag
+from helpers.tiny_models import tiny_model_files
 from ness_ros.bag import (
     EvalOptions,
-    RecordOptions,
     bag_info,
     evaluate_bag,
-    record_sequence,
     resolve_topics,
 )
 from ness_ros.cli.main import main
-from ness_ros.data.cache import cached_sequence
-from ness_ros.data.sequence import SequenceConfig
 from ness_ros.models.weights import load_model
 from ness_ros.segmentation.gating_config import FULL_PASS
 
@@ -31,21 +28,12 @@ REPORT_FILES = ("report.json", "report.md", "overlays.png", "latency.png")
 
 @pytest.fixture(scope="module")
 def bag(tmp_path_factory):
-    config = SequenceConfig(width=W, height=H, duration_s=2.0)
-    sequence = cached_sequence(7, config, cache_dir=tmp_path_factory.getbasetemp() / "bag_cache",
-                               progress=False)
-    path = tmp_path_factory.mktemp("bags") / "synthetic"
-    record_sequence(sequence, path, RecordOptions(progress=False))
-    return path
+    return recorded_bag(drive(tmp_path_factory, W, H), tmp_path_factory)
 
 
 @pytest.fixture(scope="module")
 def models(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("models")
-    return {"hybrid": tiny_model_file(folder, "segsnn", width=W, height=H, base_width=4,
-                                      seed=1, name="segsnn"),
-            "events": tiny_model_file(folder, "evsegsnn", width=640, height=480,
-                                      name="evseg")}
+    return tiny_model_files(tmp_path_factory.mktemp("models"), W, H, base_width=4, seed=1)
 
 
 def replay(args: list[str], out) -> dict:
