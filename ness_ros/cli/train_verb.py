@@ -64,20 +64,27 @@ def config_from_args(args: argparse.Namespace):
 
 
 def run(args: argparse.Namespace) -> int:
+    """Train; under torchrun every process trains, rank 0 alone prints, exports and writes
+    the JSON (see ness_ros.training.distributed)."""
     from ness_ros.models.errors import ModelError
+    from ness_ros.training.distributed import is_main_process
     from ness_ros.training.trainer import export, train
 
     config = config_from_args(args)
+    facts: dict[str, Any] = {}
     try:
-        model, card, history = train(config, resume=args.resume, progress=not args.no_progress)
+        model, card, history = train(config, resume=args.resume, progress=not args.no_progress,
+                                     facts=facts)
     except (ValueError, ModelError) as exc:  # a bad setting or data file: named, no traceback
         print(f"ness train: {exc}", file=sys.stderr)
         return 2
+    if not is_main_process():
+        return 0
     rows = [dataclasses.asdict(r) for r in history]
     print(format_table(rows, title=f"ness train {config.model}"))
     if args.export:
         export(model, card, args.export)
         print(f"exported {args.export}.safetensors and {args.export}.json")
     write_json(args.json, {"config": dataclasses.asdict(config), "history": rows,
-                           "card": card.to_dict()})
+                           "card": card.to_dict(), **facts})
     return 0

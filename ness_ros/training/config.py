@@ -108,7 +108,7 @@ FIELD_HELP: dict[str, str] = {
     "width": "frame width in pixels",
     "height": "frame height in pixels",
     "crop": "random training crop, height and width",
-    "batch_size": "samples per optimiser step",
+    "batch_size": "samples per optimiser step (per process under torchrun)",
     "epochs": "passes over the training frames",
     "lr": "peak learning rate (AdamW; one epoch of warm-up, then a cosine decay)",
     "weight_decay": "AdamW weight decay",
