@@ -54,6 +54,25 @@ def _update_high(t: int, high: int) -> int:
     return (high & ~((1 << 24) - 1)) | (t << 12)
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _plain_word(w, code, out, k, y, high, low):
+    """What every word does in both decoding loops: write the candidate event of an ADDR_X at
+    ``out[k]`` (kept, k advanced, only for an ADDR_X) and follow ADDR_Y, TIME_LOW and TIME_HIGH.
+    Returns the new (k, y, high, low). Inlined: a call per word would cost more than the body."""
+    out[k].t = (high | low) * 1000
+    out[k].xy = (w & 0x7FF) | (y << 16)
+    out[k].polarity = (w >> 11) & 1
+    k += code == 0x2
+    # Masks rather than conditional expressions: LLVM turns those into a switch of
+    # mispredicted branches; this form compiles to conditional moves (about 1.4x faster).
+    is_y, is_low = -np.int64(code == 0x0), -np.int64(code == 0x6)
+    y = (y & ~is_y) | (w & 0x7FF & is_y)
+    low = (low & ~is_low) | (w & 0xFFF & is_low)
+    if code == 0x8:
+        high = _update_high(w & 0xFFF, high)
+    return k, y, high, low
+
+
 @njit(cache=True, nogil=True)
 def _decode_kernel(words, state):
     n = words.size
@@ -100,32 +119,13 @@ def _decode_kernel(words, state):
     if vector_words == 0:
         for j in range(n):
             w = np.int64(words[j])
-            code = w >> 12
-            out[k].t = (high | low) * 1000
-            out[k].xy = (w & 0x7FF) | (y << 16)
-            out[k].polarity = (w >> 11) & 1
-            k += code == 0x2
-            # Masks rather than conditional expressions: LLVM turns those into a switch of
-            # mispredicted branches; this form compiles to conditional moves (about 1.4x faster).
-            is_y, is_low = -np.int64(code == 0x0), -np.int64(code == 0x6)
-            y = (y & ~is_y) | (w & 0x7FF & is_y)
-            low = (low & ~is_low) | (w & 0xFFF & is_low)
-            if code == 0x8:
-                high = _update_high(w & 0xFFF, high)
+            k, y, high, low = _plain_word(w, w >> 12, out, k, y, high, low)
     else:
         for j in range(n):
             w = np.int64(words[j])
             code = w >> 12
-            out[k].t = (high | low) * 1000
-            out[k].xy = (w & 0x7FF) | (y << 16)
-            out[k].polarity = (w >> 11) & 1
-            k += code == 0x2
-            is_y, is_low = -np.int64(code == 0x0), -np.int64(code == 0x6)  # as above
-            y = (y & ~is_y) | (w & 0x7FF & is_y)
-            low = (low & ~is_low) | (w & 0xFFF & is_low)
-            if code == 0x8:
-                high = _update_high(w & 0xFFF, high)
-            elif code == 0x3:
+            k, y, high, low = _plain_word(w, code, out, k, y, high, low)
+            if code == 0x3:
                 base_x = w & 0x7FF
                 vpol = (w >> 11) & 1
             elif code == 0x4 or code == 0x5:
