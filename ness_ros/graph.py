@@ -191,6 +191,7 @@ def segmentation_graph(*, mode: str = "hybrid", config: str | Path | None = None
                               {"use_sim_time": use_sim_time, "report_dir": str(report_dir)},
                               [("mask", f"{segmenter}/mask"), ("labels", topics["labels"]),
                                ("latency", f"{segmenter}/latency"),
+                               ("label_info", f"{segmenter}/label_info"),
                                ("image", topics["image"])]))
     for node in nodes:
         node.namespace = namespace

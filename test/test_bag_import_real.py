@@ -184,3 +184,25 @@ def test_dsec_bag_replayed_through_the_event_node_scores_every_label(models, tmp
     assert figures["frames_evaluated"] == offline["frames_evaluated"] == 5
     assert figures["node_events_received"] == offline["events"]
     assert figures["miou"] == pytest.approx(offline["miou"])  # live and offline agree
+
+
+def test_a_dsec_model_is_scored_on_its_11_classes_offline_and_live(tmp_path, capsys):
+    """The model card's class set travels: a model of DSEC's 11 classes on a DSEC bag keeping
+    its own ids is scored in 11 classes by ``ness bag eval`` and, over DDS, by the replay (the
+    node publishes the 11-class LabelInfo and its masks label those ids)."""
+    folder, _ = write_dsec_sequence(tmp_path / "data", "official")
+    bag = tmp_path / "bag"
+    assert main(["bag", "import", "dsec", str(folder), "--out", str(bag), "--no-progress"]) == 0
+    model = tiny_model_file(tmp_path, "evsegsnn", classes="dsec11")
+    offline = _eval(bag, model, "events", tmp_path / "eval")
+    assert np.array(offline["confusion"]).shape == (11, 11)
+    assert offline["frames_evaluated"] == 5
+    report = tmp_path / "replay.json"
+    assert main(["bag", "replay", str(bag), "--mode", "events", "--model", str(model),
+                 "--rate", "0.5", "--out", str(tmp_path / "replay"), "--no-progress",
+                 "--json", str(report)]) == 0
+    live = json.loads(report.read_text())
+    assert list(live["per_class_iou"]) == list(DSEC_CLASS_NAMES)
+    assert np.array(live["confusion"]).shape == (11, 11)
+    assert live["figures"]["frames_evaluated"] == 5
+    assert live["figures"]["miou"] == pytest.approx(offline["miou"])

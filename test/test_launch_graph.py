@@ -114,7 +114,8 @@ def test_a_namespace_moves_the_whole_graph():
         assert seg.ros_args()[3:5] == ["-r", "__ns:=/robot1"]
         assert dict(evaluator.remappings) == {
             "mask": "hybrid_segmentation/mask", "latency": "hybrid_segmentation/latency",
-            "labels": "camera/labels", "image": "camera/image"}
+            "label_info": "hybrid_segmentation/label_info", "labels": "camera/labels",
+            "image": "camera/image"}
         assert dict(seg.remappings) == {"image": "camera/image", "events": "camera/events"}
         assert not any(target.startswith("/") for s in nodes for _, target in s.remappings)
     assert "__ns:=/a/b" in segmentation_graph(namespace="/a/b")[0].ros_args()

@@ -59,3 +59,33 @@ def test_without_a_segmenter_labels_are_subscribed_after_the_wait_with_a_warning
         executor.shutdown()
         evaluator.destroy_node()
         rclpy.shutdown()
+
+
+def test_the_evaluator_scores_the_class_set_of_the_segmenters_label_info():
+    """A segmenter of DSEC's 11 classes publishes an 11-class LabelInfo (latched): the
+    evaluator's confusion matrix takes that size before the first frame is scored."""
+    from vision_msgs.msg import LabelInfo, VisionClass
+
+    from ness_ros.labels import DSEC11_CLASS_NAMES
+    from ness_ros.ros.qos import LATCHED_QOS
+
+    rclpy.init()
+    executor = SingleThreadedExecutor()
+    evaluator = SegmentationEvaluatorNode(namespace="/evaluator_classes")
+    segmenter = rclpy.create_node("fake_segmenter", namespace="/evaluator_classes")
+    executor.add_node(evaluator)
+    executor.add_node(segmenter)
+    try:
+        assert evaluator.evaluator.num_classes == 6  # ness_ros.labels until told otherwise
+        info = LabelInfo()
+        info.class_map = [VisionClass(class_id=i, class_name=n)
+                          for i, n in enumerate(DSEC11_CLASS_NAMES)]
+        segmenter.create_publisher(LabelInfo, "label_info", LATCHED_QOS).publish(info)
+        assert spin_until(executor, lambda: evaluator.evaluator.num_classes == 11, 30.0)
+        assert evaluator.class_names == list(DSEC11_CLASS_NAMES)
+        assert evaluator.evaluator.confusion.shape == (11, 11)
+    finally:
+        executor.shutdown()
+        evaluator.destroy_node()
+        segmenter.destroy_node()
+        rclpy.shutdown()

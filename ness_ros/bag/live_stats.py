@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import bisect
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import numpy as np
 from numpy.typing import NDArray
 
+from ness_ros.labels import CLASS_NAMES
 from ness_ros.segmentation.online_eval import OnlineEvaluator
 from ness_ros.segmentation.overlay import overlay_row
 
@@ -63,13 +64,16 @@ class ReplayTally:
         overlay_spacing_ns: keep an overlay of a mask at least this much stamp time after the
             previous one kept (at most ``overlay_count``), so the strip spans the recording.
         picture: for masks not stamped by frames, a picture of the stamp's events (or None).
+        class_names: the classes the masks label (the model's), in id order.
     """
 
     def __init__(self, log: PublishLog, *, by_frame: bool, overlay_spacing_ns: int = 0,
                  overlay_count: int = 4,
-                 picture: Callable[[int], NDArray[np.uint8] | None] | None = None) -> None:
+                 picture: Callable[[int], NDArray[np.uint8] | None] | None = None,
+                 class_names: Sequence[str] = CLASS_NAMES) -> None:
         self.log, self.by_frame = log, by_frame
-        self.evaluator = OnlineEvaluator()
+        self.class_names = list(class_names)
+        self.evaluator = OnlineEvaluator(len(self.class_names))
         self.latencies_ms: list[float] = []
         self.processing_ms: list[float] = []
         self.masks = 0

@@ -30,6 +30,7 @@ from ness_ros.bag.reader import BagTopics, bag_info, read_messages
 from ness_ros.bag.report import BagReport, events_image, latency_stats, per_class
 from ness_ros.events.errors import EventError
 from ness_ros.events.image_codec import decode_image_cdr, to_mono8
+from ness_ros.labels import CLASS_NAMES
 from ness_ros.segmentation.errors import InputError
 from ness_ros.segmentation.event_only import EventSegmenter
 from ness_ros.segmentation.guided import GuidedUpsampling
@@ -95,7 +96,8 @@ class _Run:
         self.pipeline = FramePipeline(segmenter, SensorRescaler(options.working, card.input_size),
                                       stream)
         self.stream = stream
-        self.evaluator = OnlineEvaluator()
+        self.class_names = list(card.class_names or CLASS_NAMES)  # what the masks label
+        self.evaluator = OnlineEvaluator(len(self.class_names))
         self.pending: deque[tuple[int, NDArray[np.uint8] | None]] = deque()
         self.period_ns = int(round(options.period_s * 1e9))
         self.next_trigger: int | None = None
@@ -255,7 +257,8 @@ def _report(path, duration_s: float, topics: BagTopics, options: EvalOptions, ru
     rows = [overlay_row(f, m, lab) for f, m, lab in run.overlays.values()]
     return BagReport(
         kind="offline", title=f"ness bag eval {Path(path).name}: {options.mode}",
-        figures=figures, per_class_iou=per_class(summary.per_class_iou) if has_labels else {},
+        figures=figures,
+        per_class_iou=per_class(summary.per_class_iou, run.class_names) if has_labels else {},
         confusion=run.evaluator.confusion.copy() if has_labels else None,
         latencies_ms=run.segment_ms, latency_label="segmentation time per mask (ms)",
         overlays=rows,

@@ -18,7 +18,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tqdm import tqdm
 
@@ -30,7 +30,11 @@ from ness_ros.events.errors import EventError
 from ness_ros.events.image_codec import decode_image_cdr, to_mono8
 from ness_ros.graph import NodeSpec
 from ness_ros.graph_runner import GraphProcesses
+from ness_ros.labels import CLASS_NAMES
 from ness_ros.segmentation.inputs_stream import EventStream, decode_frame
+
+if TYPE_CHECKING:
+    from ness_ros.models.weights import ModelCard
 
 NODES = {"hybrid": "hybrid_segmentation", "events": "event_segmentation"}
 
@@ -111,17 +115,30 @@ def check_replay(path: str | Path, topics: BagTopics, options: ReplayOptions) ->
                        f"the bag has {', '.join(topics.names()) or 'neither'}")
 
 
-def event_window_ns(options: ReplayOptions) -> int:
-    """The model's event window (for pictures of event-only masks); 50 ms if unknown."""
+def replay_card(options: ReplayOptions) -> ModelCard | None:
+    """The card of the model the node will load (None if it cannot be read: the node then
+    says why at start-up)."""
     from ness_ros.models.errors import ModelError
     from ness_ros.models.weights import default_weights_path, load_card
 
     path = options.model or default_weights_path("segsnn" if options.mode == "hybrid"
                                                  else "evsegsnn")
     try:
-        return int(load_card(path).event_window_ms * 1e6)
+        return load_card(path)
     except (ModelError, OSError):
-        return 50_000_000
+        return None
+
+
+def event_window_ns(card: ModelCard | None) -> int:
+    """The model's event window (for pictures of event-only masks); 50 ms if unknown."""
+    return int(card.event_window_ms * 1e6) if card is not None else 50_000_000
+
+
+def class_names(card: ModelCard | None) -> list[str]:
+    """The classes the node's masks label: its model's (the six of ness_ros.labels if
+    unknown)."""
+    return list(card.class_names) if card is not None and card.class_names else \
+        list(CLASS_NAMES)
 
 
 def publish_messages(path, topics: BagTopics, pubs: dict, options: ReplayOptions,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -70,10 +71,11 @@ def _clean(value: Any) -> Any:
     return value
 
 
-def per_class(ious: list[float]) -> dict[str, float | None]:
+def per_class(ious: list[float], names: Sequence[str] = CLASS_NAMES
+              ) -> dict[str, float | None]:
     """IoU list in class order -> {class name: IoU or None for NaN}."""
     return {n: (None if not math.isfinite(v) else float(v))
-            for n, v in zip(CLASS_NAMES, ious, strict=True)}
+            for n, v in zip(names, ious, strict=True)}
 
 
 def events_image(events: EventBatch) -> NDArray[np.uint8]:

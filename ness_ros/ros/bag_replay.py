@@ -22,10 +22,12 @@ from ness_ros.bag.reader import BagTopics, bag_info
 from ness_ros.bag.replay import (
     ReplayOptions,
     check_replay,
+    class_names,
     drain,
     event_window_ns,
     node_spec,
     publish_messages,
+    replay_card,
     trigger_topic,
 )
 from ness_ros.bag.replay_report import replay_report
@@ -52,7 +54,8 @@ def replay_bag(path: str | Path, topics: BagTopics, options: ReplayOptions) -> B
     expected = topics.counts[trigger] if trigger is not None else None
     stream = EventStream(topics.event_message or "dvs")
     stream_lock = threading.Lock()
-    window_ns = event_window_ns(options)
+    card = replay_card(options)
+    window_ns = event_window_ns(card)
 
     def picture(stamp_ns: int):
         with stream_lock:
@@ -62,7 +65,7 @@ def replay_bag(path: str | Path, topics: BagTopics, options: ReplayOptions) -> B
     log = PublishLog()
     spacing = int(info.duration_s * 1e9 / (max(0, options.overlay_count) + 1))
     tally = ReplayTally(log, by_frame=by_frame, picture=picture, overlay_spacing_ns=spacing,
-                        overlay_count=options.overlay_count)
+                        overlay_count=options.overlay_count, class_names=class_names(card))
     isolate_this_process()  # the node and this process: one domain of their own, this host
     harness = NodeHarness([spec], options.log_dir, "ness_bag_replay",
                           env={"PYTHONUNBUFFERED": "1", **options.node_env}, own_context=True)

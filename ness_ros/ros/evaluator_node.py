@@ -1,7 +1,9 @@
 """segmentation_evaluator: compares published masks with ground-truth labels by stamp.
 
 Subscribes ``mask`` and ``labels`` (sensor_msgs/Image mono8), ``latency``
-(ness_msgs/SegmentationLatency) and, for overlays, ``image``. Reports MIoU, pixel accuracy,
+(ness_msgs/SegmentationLatency), ``label_info`` (vision_msgs/LabelInfo, latched: the segmenter's
+class set, so that a model of DSEC's 11 classes is scored on 11; until it comes, the six of
+ness_ros.labels) and, for overlays, ``image``. Reports MIoU, pixel accuracy,
 latency and the fraction of regions recomputed on ``/diagnostics`` and in its log (until the first
 mask matches a label, it says so once: a source may take a minute to prepare); on shutdown it
 writes ``report.json`` and ``overlays.png`` to ``report_dir`` when that is set, and logs where.
@@ -23,12 +25,13 @@ from typing import Any
 from ness_msgs.msg import SegmentationLatency
 from rclpy.node import Node
 from sensor_msgs.msg import Image
+from vision_msgs.msg import LabelInfo
 
 from ness_ros.events.errors import EventError
 from ness_ros.events.image_codec import decode_image_cdr
 from ness_ros.ros.diagnostics import DiagnosticsPublisher
 from ness_ros.ros.params import ParamSpec, declare
-from ness_ros.ros.qos import OUTPUT_QOS, SENSOR_QOS
+from ness_ros.ros.qos import LATCHED_QOS, OUTPUT_QOS, SENSOR_QOS
 from ness_ros.ros.spin import (
     EXECUTOR_PARAM,
     check_executor,
@@ -77,6 +80,8 @@ class SegmentationEvaluatorNode(Node):
         self.latency_sub = self.create_subscription(SegmentationLatency, "latency",
                                                     self._on_latency, OUTPUT_QOS)
         self.create_subscription(Image, "image", self._on_image, SENSOR_QOS, raw=True)
+        self.create_subscription(LabelInfo, "label_info", self._on_label_info, LATCHED_QOS)
+        self.class_names: list[str] = []
         self.labels_sub = None
         self._started = time.monotonic()
         self._segmenter_timer = self.create_timer(0.05, self._subscribe_labels_when_heard)
@@ -95,6 +100,21 @@ class SegmentationEvaluatorNode(Node):
                 f"{self.latency_sub.topic_name} after {waited:.0f} s; subscribing labels anyway")
         self.labels_sub = self.create_subscription(Image, "labels", self._on_label, SENSOR_QOS,
                                                    raw=True)
+
+    def _on_label_info(self, msg: LabelInfo) -> None:
+        """The segmenter's class set: the confusion matrix takes its size (before the first
+        evaluated frame; a change later is logged and ignored)."""
+        names = [c.class_name for c in sorted(msg.class_map, key=lambda c: c.class_id)]
+        if not names or names == self.class_names:
+            return
+        if self.evaluator.frames and len(names) != self.evaluator.num_classes:
+            self.get_logger().warning(f"the segmenter's classes changed to {len(names)} after "
+                                      f"{self.evaluator.frames} frames were scored on "
+                                      f"{self.evaluator.num_classes}: kept")
+            return
+        self.class_names = names
+        self.evaluator.use_classes(len(names))
+        self.get_logger().info(f"scoring {len(names)} classes: {', '.join(names)}")
 
     def _decode(self, data: bytes):
         try:
@@ -180,6 +200,7 @@ class SegmentationEvaluatorNode(Node):
         out.mkdir(parents=True, exist_ok=True)
         summary = asdict(self.evaluator.summary())
         summary["rejected"] = self.rejected
+        summary["class_names"] = self.class_names
         (out / "report.json").write_text(json.dumps(summary, indent=2) + "\n")
         written = ["report.json"]
         if self.overlays:

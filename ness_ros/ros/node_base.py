@@ -91,7 +91,8 @@ class SegmentationNode(Node):
         self.thresholds = self._thresholds(self.params)
         on_change(self, self._on_params)
 
-        self.outputs = SegmentationOutputs(self, list(self.card.class_names or CLASS_NAMES))
+        self.outputs = SegmentationOutputs(self, list(self.card.class_names or CLASS_NAMES),
+                                           self.card.palette)
         self.diagnostics = DiagnosticsPublisher(self)
         self.camera_info = CameraInfoInput(self, lambda: self.pipeline.image_size, self.reject,
                                            INPUT_QOS_OVERRIDES)

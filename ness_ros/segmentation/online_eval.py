@@ -93,6 +93,14 @@ class OnlineEvaluator:
         self.first_mask_s: float | None = None
         self.last_mask_s: float | None = None
 
+    def use_classes(self, num_classes: int) -> None:
+        """Score ``num_classes`` classes from now on (the model's, once known); only before
+        the first scored frame, whose confusion matrix has the old size."""
+        if self.frames and num_classes != self.num_classes:
+            raise ValueError(f"{self.frames} frames were scored on {self.num_classes} classes")
+        self.num_classes = num_classes
+        self.confusion = np.zeros((num_classes, num_classes), dtype=np.int64)
+
     def add_mask(self, stamp_ns: int, mask: NDArray[np.uint8], now_s: float):
         """Add a published mask; returns (mask, label) when it completed a pair, else None."""
         self.masks += 1
