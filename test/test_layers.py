@@ -6,6 +6,7 @@ and under ``if TYPE_CHECKING:`` do not count)."""
 from __future__ import annotations
 
 import ast
+import importlib
 import subprocess
 import sys
 from pathlib import Path
@@ -249,3 +250,10 @@ def test_no_import_cycles_between_packages():
     # any of their modules) is a cycle of layers even when no module cycle closes.
     found = cycles(package_graph(import_graph()))
     assert not found, "package cycles:\n" + "\n".join(" -> ".join(c) for c in found)
+
+
+@pytest.mark.parametrize("package", ["bag", "data", "events", "models", "segmentation"])
+def test_every_public_name_of_a_core_package_resolves(package):
+    """A package's ``__all__`` is its API: every name in it can be imported."""
+    module = importlib.import_module(f"ness_ros.{package}")
+    assert module.__all__ and all(getattr(module, name) is not None for name in module.__all__)
