@@ -14,15 +14,14 @@ import time
 import numpy as np
 import pytest
 import rclpy
-from diagnostic_msgs.msg import DiagnosticArray
 from dvs_msgs.msg import EventArray
-from sensor_msgs.msg import CameraInfo, Image
+from sensor_msgs.msg import CameraInfo
 from test_faults_support import H, NodeDriver, W, random_events
 
-from helpers.ros_graph import spin_until, start_node, stop_node
 from helpers.tiny_models import tiny_model_file
 from ness_ros.events import Header, decode_image_cdr, encode_event_array
 from ness_ros.graph import NodeSpec
+from ness_ros.ros.harness import NodeHarness, subscribe_outputs
 from ness_ros.ros.qos import OUTPUT_QOS, SENSOR_QOS
 
 PARAMS = {"theta": 1.0, "grid_rows": 2, "grid_cols": 3, "event_wait_s": 0.05,
@@ -167,23 +166,20 @@ def test_event_node_counts_an_info_before_its_first_events_and_follows_a_good_on
         "model": str(tiny_model_file(tmp_path, "evsegsnn", width=W, height=H)),
         "event_message": "dvs", "trigger": "period", "period_s": 0.1, "event_wait_s": 0.0,
         "diagnostics_period_s": 0.2}, list(topics.items()))
-    log = tmp_path / "node.log"
-    proc = start_node(spec, log)
-    node = rclpy.create_node(f"{name}_test")
+    harness = NodeHarness([spec], tmp_path, f"{name}_test")
+    log = harness.graph.log_path(name)
+    node = harness.node
     masks: list[int] = []
     infos: dict[int, CameraInfo] = {}
     values: dict[str, str] = {}
     try:
         events_pub = node.create_publisher(EventArray, topics["events"], SENSOR_QOS)
         info_pub = node.create_publisher(CameraInfo, topics["camera_info"], SENSOR_QOS)
-        node.create_subscription(Image, f"/{name}/mask",
-                                 lambda d: masks.append(decode_image_cdr(d)[2].stamp_ns),
-                                 OUTPUT_QOS, raw=True)
+        subscribe_outputs(node, name, mask=lambda d: masks.append(decode_image_cdr(d)[2].stamp_ns),
+                          diagnostics=lambda _, got: values.update(got))
         node.create_subscription(CameraInfo, f"/{name}/camera_info", lambda m: infos.setdefault(
             m.header.stamp.sec * 10**9 + m.header.stamp.nanosec, m), OUTPUT_QOS)
-        node.create_subscription(DiagnosticArray, "/diagnostics", lambda msg: values.update(
-            {kv.key: kv.value for s in msg.status if s.name == f"/{name}" for kv in s.values}),
-            OUTPUT_QOS)
+        harness.start()
         rng = np.random.default_rng(3)
 
         def until(condition, *, info: CameraInfo | None = None, events: bool = True) -> bool:
@@ -196,7 +192,7 @@ def test_event_node_counts_an_info_before_its_first_events_and_follows_a_good_on
                     now = time.time_ns()
                     batch = random_events(rng, now - 20_000_000, now, 500)
                     events_pub.publish(encode_event_array(batch, Header.from_ns(now, "cam")))
-                if spin_until(node, condition, 0.02, proc, log):
+                if harness.spin_until(condition, 0.02):
                     return True
             return False
 
@@ -212,6 +208,5 @@ def test_event_node_counts_an_info_before_its_first_events_and_follows_a_good_on
             assert stamp in masks and info.header.frame_id == "cam"
             assert_same_intrinsics(info, good)
     finally:
-        node.destroy_node()
-        code = stop_node(proc)
+        code = harness.stop(timeout=10.0)[name]
     assert code == 0, log.read_text()[-3000:]

@@ -13,14 +13,13 @@ import time
 import numpy as np
 import pytest
 import rclpy
-from diagnostic_msgs.msg import DiagnosticArray
 from dvs_msgs.msg import EventArray
 from sensor_msgs.msg import CameraInfo, Image
 
-from helpers.ros_graph import spin_until, start_node, stop_node
 from ness_ros.events import EventBatch, Header, decode_image_cdr, encode_event_array
 from ness_ros.events.image_codec import encode_image_cdr
 from ness_ros.graph import NodeSpec
+from ness_ros.ros.harness import NodeHarness, discovered, subscribe_outputs
 from ness_ros.ros.qos import OUTPUT_QOS, SENSOR_QOS
 
 #: (node executable, sensor (width, height), mask_resolution, the mask's (width, height), the
@@ -60,9 +59,10 @@ class Driver:
                   "event_wait_s": 0.05, "diagnostics_period_s": 0.3}
         if executable == "event_segmentation":
             params["trigger"] = "frame"  # masks at the stamps of our frames
-        self.proc = start_node(NodeSpec(executable, name, [], params,
-                                        list(self.topics.items())), self.log_path)
-        self.node = rclpy.create_node(f"{name}_driver")
+        self.harness = NodeHarness([NodeSpec(executable, name, [], params,
+                                             list(self.topics.items()))], folder,
+                                   f"{name}_driver")
+        self.node = self.harness.node
         self.image_pub = self.node.create_publisher(Image, self.topics["image"], SENSOR_QOS)
         self.events_pub = self.node.create_publisher(EventArray, self.topics["events"],
                                                      SENSOR_QOS)
@@ -71,16 +71,13 @@ class Driver:
         self.masks: dict[int, np.ndarray] = {}
         self.infos: dict[int, CameraInfo] = {}
         self.values: dict[str, str] = {}
-        self.node.create_subscription(Image, f"/{name}/mask", self._on_mask, OUTPUT_QOS,
-                                      raw=True)
+        subscribe_outputs(self.node, name, mask=self._on_mask,
+                          diagnostics=lambda _, values: self.values.update(values))
         self.node.create_subscription(
             CameraInfo, f"/{name}/camera_info",
             lambda m: self.infos.setdefault(m.header.stamp.sec * 10**9 + m.header.stamp.nanosec,
                                             m), OUTPUT_QOS)
-        self.node.create_subscription(DiagnosticArray, "/diagnostics", lambda msg: self.values
-                                      .update({kv.key: kv.value for s in msg.status
-                                               if s.name == f"/{name}" for kv in s.values}),
-                                      OUTPUT_QOS)
+        self.harness.start()
         self.rng = np.random.default_rng(0)
         width, height = self.sensor
         self.frame = self.rng.integers(0, 256, (height, width, 3)).astype(np.uint8)
@@ -91,11 +88,10 @@ class Driver:
         self.masks[header.stamp_ns] = pixels
 
     def spin_until(self, condition, timeout: float) -> bool:
-        return spin_until(self.node, condition, timeout, self.proc, self.log_path)
+        return self.harness.spin_until(condition, timeout)
 
     def ready(self) -> bool:
-        return all(pub.get_subscription_count() > 0
-                   for pub in (self.image_pub, self.events_pub, self.info_pub))
+        return discovered([self.image_pub, self.events_pub, self.info_pub])
 
     def send(self) -> int:
         """Camera info, 50 ms of events up to now, and a frame stamped now: live, as a
@@ -114,8 +110,7 @@ class Driver:
         return stamp
 
     def stop(self) -> tuple[int, str]:
-        code = stop_node(self.proc)
-        self.node.destroy_node()
+        code = self.harness.stop(timeout=10.0)[self.name]
         return code, self.log_path.read_text()
 
 
