@@ -5,16 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import rclpy
-from diagnostic_msgs.msg import DiagnosticArray
 from dvs_msgs.msg import EventArray
-from ness_msgs.msg import SegmentationLatency
 from rcl_interfaces.msg import Parameter as ParameterMsg
 from rcl_interfaces.msg import ParameterType, ParameterValue
 from rcl_interfaces.srv import SetParameters
 from sensor_msgs.msg import Image
 from vision_msgs.msg import LabelInfo
 
-from helpers.ros_graph import spin_until, start_node, stop_node
 from helpers.tiny_models import tiny_model_file
 from ness_ros.events.batch import EventBatch
 from ness_ros.events.cdr import Header
@@ -22,6 +19,7 @@ from ness_ros.events.dvs_codec import encode_event_array
 from ness_ros.events.image_codec import decode_image_cdr, encode_image_cdr
 from ness_ros.graph import NodeSpec
 from ness_ros.labels import colourize
+from ness_ros.ros.harness import NodeHarness, subscribe_outputs
 from ness_ros.ros.qos import LATCHED_QOS, OUTPUT_QOS, SENSOR_QOS
 
 H, W = 64, 96
@@ -35,33 +33,28 @@ def model_file(tmp_path_factory):
 @pytest.fixture(scope="module")
 def graph(model_file, tmp_path_factory):
     """The node under test and a test node with publishers and subscriptions."""
-    log = tmp_path_factory.mktemp("logs") / "hybrid.log"
     spec = NodeSpec("hybrid_segmentation", "hybrid_segmentation", [], {
         "model": str(model_file), "reuse": "static", "theta": 1.0, "grid_rows": 2,
         "grid_cols": 3,
         "keyframe_max_age_s": 0.0, "event_wait_s": 0.0, "diagnostics_period_s": 0.3,
         "guided_upsampling": True},  # the demo graph's tests run the default, bilinear
         [("image", "/t/image"), ("events", "/t/events")])
-    proc = start_node(spec, log)
     rclpy.init()
-    node = rclpy.create_node("hybrid_node_test")
-    ctx = {"proc": proc, "log": log, "node": node, "masks": [], "diagnostics": [],
+    harness = NodeHarness([spec], tmp_path_factory.mktemp("logs"), "hybrid_node_test")
+    node = harness.node
+    ctx = {"harness": harness, "node": node, "masks": [], "latency": [], "diagnostics": [],
            "image_pub": node.create_publisher(Image, "/t/image", SENSOR_QOS),
            "events_pub": node.create_publisher(EventArray, "/t/events", SENSOR_QOS)}
-    node.create_subscription(Image, "/hybrid_segmentation/mask",
-                             lambda data: ctx["masks"].append(decode_image_cdr(data)),
-                             OUTPUT_QOS, raw=True)
-    ctx["latency"] = []
-    node.create_subscription(SegmentationLatency, "/hybrid_segmentation/latency",
-                             ctx["latency"].append, OUTPUT_QOS)
-    node.create_subscription(DiagnosticArray, "/diagnostics",
-                             lambda msg: ctx["diagnostics"].append(msg), OUTPUT_QOS)
+    subscribe_outputs(node, "hybrid_segmentation",
+                      mask=lambda data: ctx["masks"].append(decode_image_cdr(data)),
+                      latency=ctx["latency"].append,
+                      diagnostics=lambda _, values: ctx["diagnostics"].append(values))
+    harness.start()
     ctx["stamp"] = 1_000_000_000_000
     yield ctx
-    node.destroy_node()
+    code = harness.stop(timeout=10.0)["hybrid_segmentation"]
     rclpy.shutdown()
-    code = stop_node(proc)
-    assert code == 0, log.read_text()[-3000:]
+    assert code == 0, harness.log("hybrid_segmentation")
 
 
 def send_frame(ctx, *, with_events: bool = True) -> int:
@@ -85,17 +78,13 @@ def stream_until(ctx, condition, timeout=30.0, period=0.1) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         send_frame(ctx)
-        if spin_until(ctx["node"], condition, period, ctx["proc"], ctx["log"]):
+        if ctx["harness"].spin_until(condition, period):
             return True
     return False
 
 
 def latest_values(ctx) -> dict[str, str]:
-    for array in reversed(ctx["diagnostics"]):
-        for status in array.status:
-            if status.name.endswith("hybrid_segmentation"):
-                return {kv.key: kv.value for kv in status.values}
-    return {}
+    return ctx["diagnostics"][-1] if ctx["diagnostics"] else {}
 
 
 def test_masks_carry_the_input_stamp_and_frame_id(graph):
@@ -134,7 +123,7 @@ def test_label_info_reaches_a_late_subscriber(graph):
     received = []
     graph["node"].create_subscription(LabelInfo, "/hybrid_segmentation/label_info",
                                       received.append, LATCHED_QOS)
-    assert spin_until(graph["node"], lambda: received, 10.0, graph["proc"], graph["log"])
+    assert graph["harness"].spin_until(lambda: received, 10.0)
     names = [c.class_name for c in received[0].class_map]
     assert names == ["flat", "background", "object", "vegetation", "human", "vehicle"]
 
