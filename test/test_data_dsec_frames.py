@@ -1,9 +1,11 @@
 """DSEC's frame camera brought into the event camera's label frame (issue: the hybrid mode on
 DSEC), on tiny files in the released layout: ``images/left/rectified/*.png``,
-``images/timestamps.txt`` and ``calibration/cam_to_cam.yaml``."""
+``images/timestamps.txt`` and ``calibration/cam_to_cam.yaml``; and a DSEC-Semantic sequence
+pairing each label with its nearest frame."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import cv2
@@ -11,6 +13,8 @@ import numpy as np
 import pytest
 import yaml
 
+from helpers.real_datasets import DSEC_STAMPS_US, write_dsec_frames, write_dsec_sequence
+from ness_ros.data.dsec import DsecSequence
 from ness_ros.data.dsec_frames import LABEL_ROWS, DsecCalibration, DsecFrames
 from ness_ros.data.errors import DataError
 
@@ -105,3 +109,57 @@ def test_missing_or_malformed_files_name_themselves(tmp_path):
     (tmp_path / "calibration" / "cam_to_cam.yaml").write_text("intrinsics: {}\n")
     with pytest.raises(DataError, match="not a DSEC cam_to_cam.yaml"):
         DsecFrames(tmp_path)
+
+
+def test_a_dsec_sequence_gives_each_label_its_nearest_frame_or_skips_and_counts_it(tmp_path):
+    """Frames near labels 0, 1, 3 and 4 (3 ms after, 2 ms before, 1 ms after, on time) and none
+    within half a frame period of label 2: four windows, each at its frame's time, with the
+    frame in the label frame and the label ignored where the frame camera does not see."""
+    s = DSEC_STAMPS_US
+    frame_stamps = [s[0] + 3_000, s[1] - 2_000, s[3] + 1_000, s[4]]
+    folder, _ = write_dsec_sequence(tmp_path, "official")
+    written = write_dsec_frames(folder, frame_stamps)
+    with DsecSequence(folder) as seq:
+        assert seq.has_frames
+        np.testing.assert_array_equal(seq.frame_index, [0, 1, -1, 2, 3])
+        assert seq.frame_offset_us[[0, 1, 3, 4]].tolist() == [
+            f - t for f, t in zip(frame_stamps, [s[0], s[1], s[3], s[4]], strict=True)]
+        line = seq.describe_frames()
+        assert "4 of 5 labels with the frame nearest their time" in line
+        assert "1 label(s) skipped" in line and "frame camera sees" in line
+        with pytest.raises(DataError, match="label 2 .* has no frame within"):
+            seq.frame(2)
+        windows = list(seq.windows(mapped=False))
+        assert [w.index for w in windows] == [0, 1, 3, 4]
+        assert [w.stamp_ns for w in windows] == [f * 1000 for f in frame_stamps]
+        assert seq.frames is not None
+        seen = seq.frames.seen()
+        assert 0.8 < seen.mean() < 1.0 and not seen[:, -20:].any()  # a strip on the right
+        for w, k in zip(windows, range(4), strict=True):
+            assert w.frame is not None and w.frame.shape == (LABEL_ROWS, 640, 3)
+            np.testing.assert_array_equal(w.frame, seq.frames.to_label_frame(written[k]))
+            raw = seq.label(w.index, mapped=False)
+            np.testing.assert_array_equal(w.label[seen], raw[seen])
+            assert (w.label[~seen] == 255).all()
+            stamp_us = w.stamp_ns // 1000  # the events end at the frame's time
+            np.testing.assert_array_equal(
+                w.events.events, seq.read_events(stamp_us - 50_000, stamp_us).events)
+    # A wider bound: label 2's nearest frame is label 3's, which keeps it (it is nearer).
+    with DsecSequence(folder, max_frame_offset_us=60_000) as seq:
+        np.testing.assert_array_equal(seq.frame_index, [0, 1, -1, 2, 3])
+    with DsecSequence(folder, frames=False) as seq:
+        assert not seq.has_frames and next(seq.windows()).frame is None
+        assert "frames: none (not read)" in seq.describe_frames()
+
+
+def test_frames_asked_of_a_sequence_without_them_name_the_missing_folders(tmp_path):
+    folder, _ = write_dsec_sequence(tmp_path, "ess")
+    with DsecSequence(folder) as seq:  # found neither: events only, and said so
+        assert not seq.has_frames
+        assert "frames: none (no images/ and calibration/ folder)" in seq.describe_frames()
+    with pytest.raises(DataError, match=r"missing .*/images and .*/calibration: the hybrid model"):
+        DsecSequence(folder, frames=True)
+    write_dsec_frames(folder)
+    shutil.rmtree(folder / "calibration")
+    with pytest.raises(DataError, match=r"missing .*/calibration: the hybrid model on DSEC"):
+        DsecSequence(folder, frames=True)

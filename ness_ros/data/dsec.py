@@ -23,6 +23,19 @@ same root)::
 
 In both the labels come at 20 Hz and their timestamps share the clock of ``t + t_offset``.
 
+Frames, for the hybrid model: when the sequence folder also holds ``images/`` and
+``calibration/`` (the official ``<split>_images.zip`` and ``<split>_calibration.zip`` extracted
+into the same root: ``images/left/rectified/*.png``, ``images/timestamps.txt``,
+``calibration/cam_to_cam.yaml``), each label is given the frame nearest its time, brought into
+the label frame by :class:`~ness_ros.data.dsec_frames.DsecFrames` (the homography at infinity;
+what that loses is said there). A label whose nearest frame is more than ``max_frame_offset_us``
+away (default: half the frames' period, 25 ms at 20 Hz) has no frame: it is skipped by the
+frame-taking windows and counted (:meth:`DsecSequence.describe_frames`), not an error, so that a
+sequence whose frames start late or drop one still serves its other labels. The sample of a
+label with a frame is taken at the frame's time (its events end there, as the hybrid node's do),
+and its label pixels the frame camera does not see (``DsecFrames.coverage`` False) are set to
+ignore (255): the model is neither trained nor scored on pixels its frame input is black at.
+
 ``events.h5``: group ``events`` with equal-length datasets ``x`` (u16), ``y`` (u16), ``t`` (u32,
 µs relative to ``t_offset``, sorted) and ``p`` (u8, 1 ON, 0 OFF); ``t_offset`` (int64 µs, 0 when
 absent); ``ms_to_idx`` (u64): index of the first event with ``t >= 1000 * ms`` for each
@@ -68,6 +81,7 @@ import h5py
 import numpy as np
 from numpy.typing import NDArray
 
+from ness_ros.data.dsec_frames import DsecFrames
 from ness_ros.data.errors import DataError
 from ness_ros.data.real_datasets import (
     check_class_ids,
@@ -78,6 +92,7 @@ from ness_ros.data.real_datasets import (
 )
 from ness_ros.data.sequence import FrameWindow
 from ness_ros.events.batch import EventBatch
+from ness_ros.labels import IGNORE_LABEL
 
 try:  # registers blosc and the other compression filters of the real files with HDF5
     import hdf5plugin  # noqa: F401
@@ -178,14 +193,23 @@ class DsecSequence:
         t_offset_us: time of relative event time 0, µs.
         num_events: events in the file.
         width, height: 640 x 440, the label frame the events are cropped to.
+        frames: the sequence's :class:`~ness_ros.data.dsec_frames.DsecFrames`, or None (no
+            ``images/`` and ``calibration/`` folders, or not asked for).
+        frame_index: (N,) int64, the frame of each label (-1: none within
+            ``max_frame_offset_us``); all -1 without frames.
+        frame_offset_us: (N,) int64, each label's nearest frame time minus its own.
     """
 
     width = SENSOR_WIDTH
     height = LABEL_HEIGHT
 
-    def __init__(self, folder: str | Path, *, rectify: bool | None = None) -> None:
+    def __init__(self, folder: str | Path, *, rectify: bool | None = None,
+                 frames: bool | None = None, max_frame_offset_us: int | None = None) -> None:
         """Args: folder: the sequence folder; rectify: apply ``rectify_map.h5`` (None: when
-        present, True: required, False: never)."""
+        present, True: required, False: never); frames: read the frames (None: when
+        ``images/`` and ``calibration/`` are both there, True: required, DataError naming
+        the missing folders, False: never); max_frame_offset_us: the farthest a label's frame
+        may be (None: half the frames' period)."""
         self.folder = Path(folder)
         self.name = self.folder.name
         self.events_path = self.folder / "events" / "left" / "events.h5"
@@ -205,6 +229,15 @@ class DsecSequence:
             self.close()
             raise
         self.rectify_map = _read_rectify_map(self.folder, rectify)
+        self.frames = _open_frames(self.folder, frames)
+        self.frame_index = np.full(len(self.stamps_us), -1, np.int64)
+        self.frame_offset_us = np.zeros(len(self.stamps_us), np.int64)
+        self.max_frame_offset_us = 0
+        if self.frames is not None:
+            self.max_frame_offset_us = (self.frames.half_period_us() if max_frame_offset_us
+                                        is None else int(max_frame_offset_us))
+            self.frame_index, self.frame_offset_us = self.frames.pair(self.stamps_us,
+                                                                      self.max_frame_offset_us)
 
     def __len__(self) -> int:
         return len(self.label_paths)
@@ -214,14 +247,70 @@ class DsecSequence:
         """(N,) int64 label times in ns."""
         return self.stamps_us * 1000
 
-    def label(self, index: int, *, mapped: bool = True) -> NDArray[np.uint8]:
-        """Label ``index`` as (440, 640) uint8: ness_ros classes, or DSEC's 11 if not ``mapped``."""
+    def label(self, index: int, *, mapped: bool = True, seen_only: bool = False
+              ) -> NDArray[np.uint8]:
+        """Label ``index`` as (440, 640) uint8: ness_ros classes, or DSEC's 11 if not ``mapped``;
+        with ``seen_only`` (needs frames), 255 where the frame camera does not see."""
         path = self.label_paths[index]
         raw = read_label_png(path, (LABEL_HEIGHT, SENSOR_WIDTH))
         if mapped:
-            return dsec_to_ddd17(raw, path)
-        check_class_ids(raw, len(DSEC_CLASS_NAMES), path)
-        return raw
+            label = dsec_to_ddd17(raw, path)
+        else:
+            check_class_ids(raw, len(DSEC_CLASS_NAMES), path)
+            label = raw
+        if seen_only:
+            if self.frames is None:
+                raise DataError(f"{self.folder}: no frames, so no frame-camera coverage")
+            label[~self.frames.seen()] = IGNORE_LABEL
+        return label
+
+    @property
+    def has_frames(self) -> bool:
+        return self.frames is not None
+
+    def paired(self) -> NDArray[np.intp]:
+        """Indices of the labels that have a frame (none without frames)."""
+        return np.flatnonzero(self.frame_index >= 0)
+
+    def frame_stamp_us(self, index: int) -> int:
+        """Time of label ``index``'s frame (µs, events' clock); DataError when it has none."""
+        return int(self._frames().stamps_us[self._frame_of(index)])
+
+    def frame(self, index: int) -> NDArray[np.uint8]:
+        """The frame of label ``index``: (440, 640, 3) RGB in the label frame, black where the
+        frame camera does not see; DataError when the label has none."""
+        return self._frames().frame(self._frame_of(index))
+
+    def describe_frames(self) -> str:
+        """One line for logs: whether frames were found, and what pairing them with the labels
+        kept and skipped."""
+        if self.frames is None:
+            missing = [d for d in ("images", "calibration") if not (self.folder / d).is_dir()]
+            why = f"no {' and '.join(d + '/' for d in missing)} folder" if missing else "not read"
+            return f"frames: none ({why}): events only"
+        paired = self.paired()
+        skipped = len(self) - len(paired)
+        worst = int(np.abs(self.frame_offset_us[paired]).max()) if len(paired) else 0
+        note = (f", {skipped} label(s) skipped (no frame within "
+                f"{self.max_frame_offset_us / 1000:g} ms, or one shared with a nearer label)"
+                if skipped else "")
+        return (f"frames: {len(self.frames)} in images/left/rectified, {len(paired)} of "
+                f"{len(self)} labels with the frame nearest their time (offset up to "
+                f"{worst / 1000:g} ms){note}; {self.frames.describe()}")
+
+    def _frames(self) -> DsecFrames:
+        if self.frames is None:
+            raise DataError(f"{self.folder}: no frames (images/ and calibration/ not read)")
+        return self.frames
+
+    def _frame_of(self, index: int) -> int:
+        frame = int(self.frame_index[index])
+        if frame < 0:
+            self._frames()
+            raise DataError(f"{self.folder}: label {index} ({self.label_paths[index].name}) has "
+                            f"no frame within {self.max_frame_offset_us} µs (nearest "
+                            f"{int(self.frame_offset_us[index])} µs away)")
+        return frame
 
     def read_events(self, t0_us: int, t1_us: int, *, crop: bool = True) -> EventBatch:
         """Events with ``t0_us <= t < t1_us`` (µs on the ``t + t_offset`` clock), sorted.
@@ -261,16 +350,24 @@ class DsecSequence:
         <ness_ros.segmentation.inputs.InputEncoder.event_tensor>` when its ``event_window_ns``
         is ``window_us * 1000``. ``complete`` skips labels whose window starts before the
         recording (``t_offset``); ``stride`` takes every stride-th label.
+
+        With frames (:attr:`frames`), only the labels that have one are yielded, with
+        ``frame`` (440, 640, 3) RGB in the label frame, ``stamp`` the frame's time (the window
+        ends there) and the label's unseen pixels set to 255 (the module docstring says why).
         """
         if window_us <= 0 or stride < 1:
             raise DataError(f"need window_us > 0 and stride >= 1, got {window_us} and {stride}")
+        hybrid = self.frames is not None
         for i in range(0, len(self), stride):
-            stamp = int(self.stamps_us[i])
+            if hybrid and self.frame_index[i] < 0:
+                continue
+            stamp = self.frame_stamp_us(i) if hybrid else int(self.stamps_us[i])
             if complete and stamp - window_us < self.t_offset_us:
                 continue
             events = self.read_events(stamp - window_us, stamp)
-            yield FrameWindow(i, None, self.label(i, mapped=mapped), stamp * 1000, events,
-                              float("nan"), False)
+            yield FrameWindow(i, self.frame(i) if hybrid else None,
+                              self.label(i, mapped=mapped, seen_only=hybrid), stamp * 1000,
+                              events, float("nan"), False)
 
     def close(self) -> None:
         if self._h5 is not None:
@@ -348,6 +445,21 @@ def _read_stamps(path: Path) -> NDArray[np.int64]:
     if stamps.ndim != 1 or np.any(np.diff(stamps) < 0):
         raise DataError(f"{path}: expected one non-decreasing µs timestamp per line")
     return stamps
+
+
+def _open_frames(folder: Path, frames: bool | None) -> DsecFrames | None:
+    """The sequence's frames as :func:`DsecSequence.__init__` asks (``frames``)."""
+    if frames is False:
+        return None
+    missing = [folder / d for d in ("images", "calibration") if not (folder / d).is_dir()]
+    if missing and frames is None:
+        return None
+    if missing:
+        raise DataError(f"missing {' and '.join(str(p) for p in missing)}: the hybrid model on "
+                        "DSEC needs the sequence's frames and calibration (the official "
+                        "<split>_images.zip and <split>_calibration.zip, extracted into the "
+                        "same root as the events and labels)")
+    return DsecFrames(folder)
 
 
 def _read_rectify_map(folder: Path, rectify: bool | None) -> NDArray[np.float32] | None:

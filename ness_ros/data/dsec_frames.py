@@ -23,7 +23,8 @@ a pixel at 20 m, several at 5 m for DSEC's rig; near objects (a car alongside) a
 against their labels by that much. Event-frame pixels the frame camera does not see are black
 and flagged (:attr:`DsecFrames.coverage`). The frames' exposure is not the events' instant:
 each label takes the frame nearest its time, and the offset is reported
-(:meth:`DsecFrames.nearest`).
+(:meth:`DsecFrames.nearest`, :meth:`DsecFrames.pair` for all labels at once; DSEC-Semantic's
+labels were made on these frames, so in the released data a label's frame carries its own time).
 """
 
 from __future__ import annotations
@@ -112,6 +113,15 @@ class DsecCalibration:
         return float(self.k_event[0, 0] * np.hypot(t[0], t[1]) / depth_m)
 
 
+def _png_size(path: Path) -> tuple[int, int]:
+    """(width, height) of a PNG from its IHDR chunk, without decoding the image."""
+    with open(path, "rb") as f:
+        head = f.read(24)
+    if len(head) < 24 or head[:8] != b"\x89PNG\r\n\x1a\n" or head[12:16] != b"IHDR":
+        raise DataError(f"not a PNG file: {path}")
+    return int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
+
+
 class DsecFrames:
     """The rectified left frames of one DSEC sequence, brought into the label frame.
 
@@ -134,7 +144,10 @@ class DsecFrames:
         stamps_path = self.folder / "images" / "timestamps.txt"
         if not stamps_path.is_file():
             raise DataError(f"missing DSEC frame timestamps {stamps_path}")
-        self.stamps_us = np.atleast_1d(np.loadtxt(stamps_path, dtype=np.int64))
+        try:
+            self.stamps_us = np.atleast_1d(np.loadtxt(stamps_path, dtype=np.int64))
+        except ValueError as exc:
+            raise DataError(f"cannot parse frame timestamps {stamps_path}: {exc}") from exc
         if len(self.paths) != len(self.stamps_us):
             raise DataError(f"{image_dir}: {len(self.paths)} frames but {len(self.stamps_us)} "
                             f"timestamps in {stamps_path}")
@@ -156,6 +169,52 @@ class DsecFrames:
         candidates = [j for j in (i - 1, i) if 0 <= j < len(self.stamps_us)]
         best = min(candidates, key=lambda j: abs(int(self.stamps_us[j]) - stamp_us))
         return best, int(self.stamps_us[best]) - int(stamp_us)
+
+    def half_period_us(self) -> int:
+        """Half the frames' median spacing (25 ms at DSEC's 20 Hz): the default bound on a
+        label's offset to its frame; 25 ms when there are fewer than two frames."""
+        if len(self.stamps_us) < 2:
+            return 25_000
+        return int(np.median(np.diff(self.stamps_us))) // 2
+
+    def pair(self, stamps_us: NDArray[np.int64], max_offset_us: int
+             ) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+        """The frame of each of ``stamps_us`` (sorted label times): (frame index, -1 where none,
+        and offset frame - stamp in µs), as :meth:`nearest` chooses (ties to the earlier frame).
+
+        A label gets no frame when its nearest one is more than ``max_offset_us`` away, or when
+        a nearer label took that frame (a frame is one sample's input, never two).
+        """
+        stamps = np.asarray(stamps_us, dtype=np.int64)
+        index = np.full(len(stamps), -1, np.int64)
+        offset = np.zeros(len(stamps), np.int64)
+        if not len(self.stamps_us) or not len(stamps):
+            return index, offset
+        after = np.clip(np.searchsorted(self.stamps_us, stamps), 0, len(self.stamps_us) - 1)
+        before = np.clip(after - 1, 0, None)
+        d_before = self.stamps_us[before] - stamps
+        d_after = self.stamps_us[after] - stamps
+        nearest = np.where(np.abs(d_before) <= np.abs(d_after), before, after)
+        offset = self.stamps_us[nearest] - stamps
+        near = np.abs(offset) <= max_offset_us
+        # Of labels sharing a frame, the nearest keeps it (stable: the earlier on a tie).
+        order = np.lexsort((np.arange(len(stamps)), np.abs(offset), nearest))
+        first = np.ones(len(order), bool)
+        first[1:] = nearest[order][1:] != nearest[order][:-1]
+        keep = np.zeros(len(stamps), bool)
+        keep[order[first]] = True
+        chosen = near & keep
+        index[chosen] = nearest[chosen]
+        return index, offset
+
+    def seen(self) -> NDArray[np.bool_]:
+        """:attr:`coverage`, from the first frame's size (its PNG header) if none was read."""
+        if self.coverage is None:
+            if not self.paths:
+                raise DataError(f"{self.folder}: no frames")
+            self._source_size = _png_size(self.paths[0])
+            self.coverage = self._coverage(self._source_size)
+        return self.coverage
 
     def frame(self, index: int) -> NDArray[np.uint8]:
         """Frame ``index`` as (440, 640, 3) RGB in the label frame (black where unseen)."""
@@ -188,8 +247,9 @@ class DsecFrames:
     def describe(self) -> str:
         """What the mapping costs, for logs and reports."""
         c = self.calibration
-        seen = "" if self.coverage is None else \
-            f", frame camera sees {self.coverage.mean():.1%} of the label frame"
+        coverage = self.seen() if self.paths else None
+        seen = "" if coverage is None else \
+            f", frame camera sees {coverage.mean():.1%} of the label frame"
         return (f"DSEC frames into the event camera's frame by the homography at infinity "
                 f"(baseline {c.baseline_m * 100:.1f} cm: parallax {c.parallax_px(5.0):.1f} px "
                 f"at 5 m, {c.parallax_px(20.0):.1f} px at 20 m{seen})")
