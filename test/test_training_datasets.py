@@ -1,6 +1,7 @@
 """``ness train`` and ``ness eval model`` on the real data sets, on tiny files in their released
-layouts: DSEC-Semantic (events only, its 11 classes or mapped to DDD17's six) and DDD17 as
-released with Ev-SegNet (events, and grey frames for SegSNN)."""
+layouts: DSEC-Semantic (events, its 11 classes or mapped to DDD17's six; and its frames, brought
+into the label frame, for SegSNN) and DDD17 as released with Ev-SegNet (events, and grey frames
+for SegSNN)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from helpers.real_datasets import (
     write_ddd17_release,
     write_dsec_sequence,
 )
+from helpers.tiny_models import tiny_model_file
 from ness_ros.cli.main import main
 from ness_ros.data.dsec import DSEC_CLASS_NAMES, DsecSequence, dsec_to_ddd17
 from ness_ros.labels import (
@@ -36,10 +38,11 @@ TINY = ["--epochs", "1", "--base-width", "4", "--num-steps", "2", "--crop", "64"
 
 @pytest.fixture(scope="module")
 def dsec_root(tmp_path_factory):
-    """DSEC-Semantic with a train sequence in the official layout, a test one in ESS's."""
+    """DSEC-Semantic with a train sequence in the official layout, a test one in ESS's, both
+    with their frames and calibration (the event-only model reads none of them)."""
     root = tmp_path_factory.mktemp("dsec")
-    write_dsec_sequence(root, "official", split="train")
-    write_dsec_sequence(root, "ess", split="test", name="zurich_city_14_c", seed=1)
+    write_dsec_sequence(root, "official", split="train", frames=True)
+    write_dsec_sequence(root, "ess", split="test", name="zurich_city_14_c", seed=1, frames=True)
     return root
 
 
@@ -84,6 +87,38 @@ def test_dsec_evsegsnn_trains_exports_and_evaluates_in_its_11_classes(tmp_path, 
     assert len(history) == 1 and np.isfinite(history[0]["train_loss"])
 
 
+def test_dsec_segsnn_trains_on_frames_and_events_exports_and_evaluates(tmp_path, dsec_root,
+                                                                       capsys):
+    """The hybrid model on DSEC: frames brought into the label frame, one sample per label at
+    its frame's time, label pixels the frame camera does not see neither trained nor scored."""
+    model, card, report = _train_export_eval(tmp_path, "dsec", dsec_root, ["--model", "segsnn"])
+    out = capsys.readouterr().out
+    assert "frames: 6 in images/left/rectified, 5 of 5 labels with the frame nearest" in out
+    assert "homography at infinity" in out and "frame camera sees" in out
+    assert card.architecture == "segsnn" and card.config["frame_channels"] == 3
+    assert card.frame_mean is not None and len(card.frame_mean) == 3
+    assert card.class_names == list(DSEC11_CLASS_NAMES) and card.input_size == (640, 440)
+    confusion = np.array(report["confusion"])
+    assert confusion.shape == (11, 11) and report["frames"] == len(DSEC_STAMPS_US)
+    with DsecSequence(dsec_root / "test" / "zurich_city_14_c") as seq:
+        seen = [seq.label(i, mapped=False, seen_only=True) for i in range(len(seq))]
+        labels = [seq.label(i, mapped=False) for i in range(len(seq))]
+    assert confusion.sum() == _labelled_pixels(seen) < _labelled_pixels(labels)
+    assert np.isfinite(report["miou"]) and report["miou"] == pytest.approx(mean_iou(confusion))
+    # The samples are the windows the sequence gives: frame, events at the frame's time, label.
+    config = TrainConfig(model="segsnn", dataset="dsec", base_width=4, num_steps=2)
+    samples = DsecWindows(dsec_root, "test", config.encoder(), classes=config.class_set())
+    encoder = config.encoder()
+    with DsecSequence(dsec_root / "test" / "zurich_city_14_c") as seq:
+        window = list(seq.windows(mapped=False))[3]
+    frame, events, label = samples[3]
+    assert window.frame is not None
+    np.testing.assert_array_equal(frame.numpy(), encoder.frame_tensor(window.frame))
+    np.testing.assert_array_equal(events.numpy(),
+                                  encoder.event_tensor(window.events, window.stamp_ns))
+    np.testing.assert_array_equal(label.numpy(), window.label)
+
+
 def test_dsec_mapped_to_ddd17_gives_six_classes(tmp_path, dsec_root):
     config = TrainConfig(model="evsegsnn", dataset="dsec", data_root=str(dsec_root),
                          classes="ddd17", base_width=4, num_steps=2)
@@ -113,10 +148,19 @@ def test_class_sets_and_refusals(tmp_path, dsec_root, capsys):
         dataset_class_set("dsec", "cityscapes")
     # A default synthetic config is the six-class one it always was.
     assert TrainConfig().class_set().names == CLASS_NAMES
-    # SegSNN on DSEC: a clear refusal, no traceback.
-    assert main(["train", "--dataset", "dsec", "--data-root", str(dsec_root), "--model",
+    # SegSNN on DSEC without the frames: a clear error naming the missing folders.
+    bare = tmp_path / "bare"
+    folder, _ = write_dsec_sequence(bare, "official", split="train")
+    assert main(["train", "--dataset", "dsec", "--data-root", str(bare), "--model",
                  "segsnn", *TINY, "--out-dir", str(tmp_path / "run")]) == 2
-    assert "DSEC-Semantic gives events only" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert f"missing {folder / 'images'} and {folder / 'calibration'}" in err
+    assert "<split>_images.zip and <split>_calibration.zip" in err and "Traceback" not in err
+    hybrid = tiny_model_file(tmp_path, "segsnn", width=640, height=440, classes="dsec11")
+    assert main(["eval", "model", "--dataset", "dsec", "--data-root", str(bare), "--split",
+                 "train", "--model", str(hybrid), "--no-progress", "--out",
+                 str(tmp_path / "eval")]) == 2
+    assert f"missing {folder / 'images'} and {folder / 'calibration'}" in capsys.readouterr().err
     assert main(["train", "--dataset", "dsec", *TINY, "--model", "evsegsnn"]) == 2
     assert "--data-root is needed for --dataset dsec" in capsys.readouterr().err
     # The colour mask of a DSEC model uses DSEC's palette.
@@ -172,7 +216,8 @@ def test_online_evaluator_scores_a_dsec_models_eleven_classes():
     assert summary.confusion[10][9] == 1 and summary.miou == pytest.approx(0.5)
 
 
-@pytest.mark.parametrize("name", ["evsegsnn_ddd17", "evsegsnn_dsec", "segsnn_ddd17"])
+@pytest.mark.parametrize("name", ["evsegsnn_ddd17", "evsegsnn_dsec", "segsnn_ddd17",
+                                  "segsnn_dsec"])
 def test_the_papers_settings_files_are_valid_configs(name):
     import argparse
 

@@ -62,7 +62,9 @@ def register(subparsers: Any) -> None:
     model.add_argument("--dataset", choices=("synthetic", "dsec", "ddd17"), default="synthetic",
                        help="synthetic drives (--seeds), or every labelled window of a split of "
                             "DSEC-Semantic or DDD17 (--data-root, --split), scored in the "
-                            "model card's classes")
+                            "model card's classes (a hybrid model on DSEC: its frames, brought "
+                            "into the event camera's frame, from each sequence's images/ and "
+                            "calibration/)")
     model.add_argument("--data-root", type=Path, default=None,
                        help="the real data set's folder, holding train/ and test/")
     model.add_argument("--split", default="test", help="split folder of --data-root")

@@ -94,8 +94,10 @@ FIELD_HELP: dict[str, str] = {
     "frame_channels": "segsnn only: 3 (RGB) or 1 (mono)",
     "event_window_ms": "events before each frame that make its input, milliseconds",
     "event_clip": "per-bin event counts are clipped at this value (and scaled by its inverse)",
-    "dataset": "synthetic (sequences generated from seeds), dsec (DSEC-Semantic, event-only: "
-               "evsegsnn) or ddd17 (DDD17 as released with Ev-SegNet); real data sets train on "
+    "dataset": "synthetic (sequences generated from seeds), dsec (DSEC-Semantic: evsegsnn on "
+               "its events; segsnn also on its frames, which need the sequences' images/ and "
+               "calibration/ folders) or ddd17 (DDD17 as released with Ev-SegNet); real data "
+               "sets train on "
                "their train split at their own size (DSEC 640 x 440, DDD17 346 x 200; width, "
                "height and the seeds are then unused) and validate on the test split, else on "
                "a held-out tenth of train",

@@ -3,7 +3,9 @@ per labelled window of a split, in the class set of the model's card. ROS-free.
 
 The samples are those training reads (:mod:`ness_ros.training.real_data`), encoded by the card's
 input recipe, so a model is scored on what it was trained to see. DSEC's labels are taken as
-they are for a model of its 11 classes and mapped to DDD17's six for a six-class model.
+they are for a model of its 11 classes and mapped to DDD17's six for a six-class model; a model
+that takes frames (SegSNN) gets DSEC's frames brought into the label frame, one sample per label
+with a frame near its time, and is not scored where the frame camera does not see.
 """
 
 from __future__ import annotations

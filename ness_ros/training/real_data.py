@@ -6,8 +6,12 @@ so the training loop, the augmentation and the evaluation take synthetic and rea
 - DSEC-Semantic (:mod:`ness_ros.data.dsec`): one sample per label of every sequence of
   ``<root>/<split>`` whose whole event window lies in the recording; events rectified and cropped
   to the 640 x 440 label frame (ESS's crop), binned by the model's
-  :class:`~ness_ros.segmentation.inputs.InputEncoder`. Event-only: DSEC's frame camera is another
-  sensor, so SegSNN is refused here. Labels in DSEC's 11 classes, or mapped to DDD17's six.
+  :class:`~ness_ros.segmentation.inputs.InputEncoder`. Labels in DSEC's 11 classes, or mapped to
+  DDD17's six. For a model that takes frames (SegSNN), each label with the frame nearest its time
+  from the sequence's ``images/`` and ``calibration/`` (:class:`~ness_ros.data.dsec_frames.
+  DsecFrames`: another camera, brought into the label frame by the homography at infinity); the
+  sample is taken at the frame's time, labels without a frame near enough are skipped (counted
+  in :meth:`DsecWindows.layouts`), and label pixels the frame camera does not see are ignored.
 - DDD17 as released with Ev-SegNet (:mod:`ness_ros.data.ddd17`): one sample per file of
   ``<root>/<split>``, 346 x 200 (the release's crop); the event counts spread over the model's
   time steps (:func:`~ness_ros.data.ddd17.counts_tensor`: the release keeps no time order inside
@@ -70,21 +74,19 @@ def dataset_class_set(dataset: str, classes: str = "") -> ClassSet:
 
 
 class DsecWindows(torch.utils.data.Dataset):
-    """Every label of the DSEC-Semantic sequences of ``<root>/<split>`` with a full event window.
+    """Every label of the DSEC-Semantic sequences of ``<root>/<split>`` with a full event window
+    (and, for a model that takes frames, a frame: see the module docstring).
 
     Args:
         root: the data set root (holding ``train/`` and ``test/``).
         split: the split folder.
-        encoder: the model's input recipe; event-only (``frame_channels`` 0).
+        encoder: the model's input recipe; with ``frame_channels`` every sequence must hold
+            its frames and calibration (DataError naming the missing folders).
         classes: ``dsec11`` (DSEC's labels as they are) or ``ddd17`` (mapped to the six).
     """
 
     def __init__(self, root: str | Path, split: str, encoder: InputEncoder, *,
                  classes: ClassSet) -> None:
-        if encoder.frame_channels:
-            raise DataError("DSEC-Semantic gives events only for its labelled camera (the frame "
-                            "camera is another sensor, not aligned with the labels): train the "
-                            "event-only model (--model evsegsnn)")
         if classes.name not in ("dsec11", "ddd17"):
             raise DataError(f"DSEC-Semantic labels map to dsec11 or ddd17, not {classes.name}")
         folders = list_sequences(root, split)
@@ -92,20 +94,35 @@ class DsecWindows(torch.utils.data.Dataset):
             raise DataError(f"no DSEC-Semantic sequence in {Path(root) / split} (expected "
                             "<sequence>/events/left/events.h5 folders)")
         self.encoder = encoder
+        self.hybrid = encoder.frame_channels > 0
         self.mapped = classes.name == "ddd17"
         self.window_us = encoder.event_window_ns // 1000
-        self.sequences = [DsecSequence(folder) for folder in folders]
+        self.sequences = [DsecSequence(folder, frames=self.hybrid)
+                          for folder in folders]
         self.index: list[tuple[int, int]] = []
         for s, seq in enumerate(self.sequences):
-            complete = np.flatnonzero(seq.stamps_us - self.window_us >= seq.t_offset_us)
-            self.index += [(s, int(i)) for i in complete]
+            self.index += [(s, int(i)) for i in self._usable(seq)]
         if not self.index:
             raise DataError(f"{Path(root) / split}: no label has a full {self.window_us} µs "
-                            "event window in its recording")
+                            "event window in its recording"
+                            + (" and a frame near its time" if self.hybrid else ""))
+
+    def _usable(self, seq: DsecSequence) -> NDArray[np.intp]:
+        """The labels of ``seq`` with a complete event window (ending at their frame's time for
+        the hybrid model, which needs a frame)."""
+        if not self.hybrid:
+            return np.flatnonzero(seq.stamps_us - self.window_us >= seq.t_offset_us)
+        assert seq.frames is not None  # opened with frames=True
+        paired = seq.paired()
+        ends = seq.frames.stamps_us[seq.frame_index[paired]]
+        return paired[ends - self.window_us >= seq.t_offset_us]
 
     def layouts(self) -> list[str]:
-        """Which DSEC-Semantic layout each sequence was found in, one line per sequence."""
-        return [f"{seq.name}: {seq.layout.describe()}" for seq in self.sequences]
+        """Which DSEC-Semantic layout each sequence was found in (and, for the hybrid model,
+        its frames), one line per sequence."""
+        return [f"{seq.name}: {seq.layout.describe()}"
+                + (f"; {seq.describe_frames()}" if self.hybrid else "")
+                for seq in self.sequences]
 
     def take(self, positions: Sequence[int]) -> DsecWindows:
         """The samples at ``positions`` (of this set) as a set of their own."""
@@ -118,18 +135,21 @@ class DsecWindows(torch.utils.data.Dataset):
         return len(self.index)
 
     def label(self, item: int) -> NDArray[np.uint8]:
+        """The label of sample ``item``; for the hybrid model, 255 where the frame camera does
+        not see (neither trained nor scored there)."""
         s, i = self.index[item]
-        return self.sequences[s].label(i, mapped=self.mapped)
+        return self.sequences[s].label(i, mapped=self.mapped, seen_only=self.hybrid)
 
     def __getitem__(self, item: int) -> Sample:
         s, i = self.index[item]
         seq = self.sequences[s]
-        stamp_us = int(seq.stamps_us[i])
+        stamp_us = seq.frame_stamp_us(i) if self.hybrid else int(seq.stamps_us[i])
         events = seq.read_events(stamp_us - self.window_us, stamp_us)
         tensor = self.encoder.event_tensor(events, stamp_us * 1000)
         label = self.label(item)
-        return (torch.empty((0, *label.shape)), torch.from_numpy(tensor),
-                torch.from_numpy(label.astype(np.int64)))
+        frame = (torch.from_numpy(self.encoder.frame_tensor(seq.frame(i))) if self.hybrid
+                 else torch.empty((0, *label.shape)))
+        return frame, torch.from_numpy(tensor), torch.from_numpy(label.astype(np.int64))
 
 
 class Ddd17Samples(torch.utils.data.Dataset):
