@@ -10,7 +10,7 @@ every target:
   not break the state they carry), ``LibcaerDecoder`` and ``MonoDecoder``,
   ``decode_image_cdr``, and ``parse_event_packet`` (its fast path must agree with the
   field-by-field one);
-- the node's input checks of :mod:`ness_ros.segmentation.inputs_stream`: ``EventStream.push``
+- the node's input checks of :mod:`ness_ros.events.stream`: ``EventStream.push``
   (dvs and packet streams, one each for the whole run, given the clock) and ``decode_frame``.
 
 A target may refuse an input with :class:`~ness_ros.events.errors.EventError`; any other
@@ -47,7 +47,7 @@ from ness_ros.events import (
     parse_event_packet,
 )
 from ness_ros.events.packet_codec import _parse_checked
-from ness_ros.segmentation.inputs_stream import EventStream, decode_frame
+from ness_ros.events.stream import EventStream, decode_frame
 
 #: Values that break size and offset arithmetic, written by the u32 mutation.
 INTERESTING_U32 = [0, 1, 2, 3, 7, 255, 256, 65535, 2**31 - 1, 2**31, 2**32 - 1, 12345]

@@ -18,8 +18,8 @@ from ness_ros.events import (
     parse_event_packet,
 )
 from ness_ros.events.cdr import CdrWriter
-from ness_ros.segmentation.errors import InputError
-from ness_ros.segmentation.inputs_stream import EventStream, StampGuard, decode_frame
+from ness_ros.events.errors import InputError
+from ness_ros.events.stream import EventStream, StampGuard, decode_frame
 
 W, H = 32, 24
 T0 = 5_000_000_000

@@ -9,7 +9,7 @@ import pytest
 
 from ness_ros.bench.load import HEIGHT, WIDTH, RestampedPackets
 from ness_ros.events.packet_codec import EventPacketDecoder, parse_event_packet
-from ness_ros.segmentation.inputs_stream import EventStream
+from ness_ros.events.stream import EventStream
 
 PERIOD_NS = 1_000_000
 #: 1500 us before a wrap of evt3's 24-bit microsecond counter: the first messages cross it

@@ -11,10 +11,10 @@ import pytest
 import yaml
 
 from ness_ros.bag.offline import EvalOptions
+from ness_ros.events.stream import EventStream
 from ness_ros.ros.event_node import EventSegmentationNode
 from ness_ros.ros.hybrid_node import HybridSegmentationNode
 from ness_ros.ros.node_params import COMMON_PARAMS
-from ness_ros.segmentation.inputs_stream import EventStream
 from ness_ros.segmentation.pipeline import FramePipeline
 from ness_ros.segmentation.working_resolution import EVENT_ONLY_MAX_PIXELS, WorkingResolution
 

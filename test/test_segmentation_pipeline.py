@@ -12,12 +12,12 @@ from helpers.tiny_models import TINY_ENCODER, tiny_segsnn
 from ness_ros.events.batch import EventBatch
 from ness_ros.events.cdr import Header
 from ness_ros.events.dvs_codec import encode_event_array
+from ness_ros.events.errors import InputError
+from ness_ros.events.stream import EventStream
 from ness_ros.models.evsegsnn import EvSegSNN
-from ness_ros.segmentation.errors import InputError
 from ness_ros.segmentation.event_only import EventSegmenter
 from ness_ros.segmentation.gating_config import PUBLISHED_RULE
 from ness_ros.segmentation.hybrid import HybridSegmenter
-from ness_ros.segmentation.inputs_stream import EventStream
 from ness_ros.segmentation.pipeline import FramePipeline, RecordedEvents
 from ness_ros.segmentation.working_resolution import SensorRescaler, WorkingResolution
 

@@ -2,7 +2,7 @@
 
 :class:`PublishLog` remembers the monotonic time at which each input was published: frames by
 header stamp, event messages by the newest event time they brought (in the node's time base, see
-:class:`~ness_ros.segmentation.inputs_stream.EventStream`). A mask computed for a frame carries
+:class:`~ness_ros.events.stream.EventStream`). A mask computed for a frame carries
 the frame's stamp; a mask of the event-only node's period trigger carries ``newest event + 1``,
 which points at the event message that brought that event. Recorded stamps lie in the past, so
 latency is measured from publication, never from the stamp.

@@ -28,15 +28,14 @@ from tqdm import tqdm
 from ness_ros.bag.errors import BagError
 from ness_ros.bag.reader import BagTopics, bag_info, read_messages
 from ness_ros.bag.report import BagReport, events_image, latency_stats, per_class
-from ness_ros.events.errors import EventError
+from ness_ros.events.errors import EventError, InputError
 from ness_ros.events.image_codec import decode_image_cdr, to_mono8
+from ness_ros.events.stream import EventStream, decode_frame
 from ness_ros.labels import CLASS_NAMES
-from ness_ros.segmentation.errors import InputError
 from ness_ros.segmentation.event_only import EventSegmenter
 from ness_ros.segmentation.guided import GuidedUpsampling
 from ness_ros.segmentation.hybrid import GatingConfig, HybridSegmenter
 from ness_ros.segmentation.inputs import InputEncoder
-from ness_ros.segmentation.inputs_stream import EventStream, decode_frame
 from ness_ros.segmentation.online_eval import OnlineEvaluator
 from ness_ros.segmentation.overlay import overlay_row
 from ness_ros.segmentation.pipeline import FramePipeline, Segmenter

@@ -28,10 +28,10 @@ from ness_ros.bag.reader import BagTopics, read_messages
 from ness_ros.events.cdr import CdrReader
 from ness_ros.events.errors import EventError
 from ness_ros.events.image_codec import decode_image_cdr, to_mono8
+from ness_ros.events.stream import EventStream, decode_frame
 from ness_ros.graph import NodeSpec
 from ness_ros.graph_runner import GraphProcesses
 from ness_ros.labels import CLASS_NAMES
-from ness_ros.segmentation.inputs_stream import EventStream, decode_frame
 
 if TYPE_CHECKING:
     from ness_ros.models.weights import ModelCard

@@ -34,7 +34,7 @@ so evt3 needs one ADDR_Y per microsecond (bytes per event are reported). Also re
 run: the node process's CPU time over the load divided by its wall time (``/proc/PID/stat``
 utime + stime: decoding, buffering and the model together; "node CPU, cores") and, after the
 run, the cost of the node's event intake alone: the same messages pushed into the node's
-:class:`~ness_ros.segmentation.inputs_stream.EventStream` (decode, checks, ring buffer) in this
+:class:`~ness_ros.events.stream.EventStream` (decode, checks, ring buffer) in this
 process, its time per message times the messages published per second ("event intake, cores";
 rclpy's take and the callback around it are not included).
 """
@@ -291,7 +291,7 @@ def restamped(config: dict[str, Any]) -> tuple[RestampedEvents | RestampedPacket
 def intake_seconds(config: dict[str, Any], messages: int = 200) -> float:
     """Seconds one message of ``config`` takes in the node's EventStream.push (its default
     bounds), the mean over ``messages`` after as many to warm up and fill the buffer a bit."""
-    from ness_ros.segmentation.inputs_stream import EventStream
+    from ness_ros.events.stream import EventStream
 
     events, period_ns, _ = restamped(config)
     stream = EventStream(config.get("event_message", "dvs"))

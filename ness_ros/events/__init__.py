@@ -8,7 +8,7 @@ from ness_ros.events.aedat_import import AedatRecording, read_aedat4
 from ness_ros.events.batch import EVENT_DTYPE, EventBatch
 from ness_ros.events.cdr import Header
 from ness_ros.events.dvs_codec import EventArrayInfo, decode_event_array, encode_event_array
-from ness_ros.events.errors import EventError
+from ness_ros.events.errors import EventError, InputError
 from ness_ros.events.evt3 import Evt3Decoder, Evt3Encoder
 from ness_ros.events.image_codec import ENCODINGS as IMAGE_ENCODINGS
 from ness_ros.events.image_codec import decode_image_cdr, encode_image_cdr, to_mono8, to_rgb8
@@ -34,8 +34,14 @@ from ness_ros.events.representations import (
     spike_tensor,
 )
 from ness_ros.events.ring_buffer import EventRingBuffer
+from ness_ros.events.stream import EventStream, PushResult, StampGuard, decode_frame
 
 __all__ = [
+    "EventStream",
+    "InputError",
+    "PushResult",
+    "StampGuard",
+    "decode_frame",
     "EVENT_DTYPE",
     "IMAGE_ENCODINGS",
     "PACKET_DECODERS",

@@ -1,4 +1,5 @@
-"""The one exception type of the event layer."""
+"""The exceptions of the event layer: bad input (:class:`EventError`), and a rejected input
+message with the kind it is counted under (:class:`InputError`)."""
 
 
 class EventError(ValueError):
@@ -7,3 +8,12 @@ class EventError(ValueError):
     The message always names what was wrong (field, expected and found values). Nodes catch it
     per message, count it in diagnostics and go on.
     """
+
+
+class InputError(EventError):
+    """A rejected input message (:mod:`ness_ros.events.stream`, the frame pipeline's stamp
+    rules); ``kind`` is the reason's counter name (``"encoding"``, ``"duplicate_stamp"``...)."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind

@@ -35,9 +35,9 @@ from ness_ros.bag.report import BagReport, events_image
 from ness_ros.domain import isolate_this_process
 from ness_ros.events.errors import EventError
 from ness_ros.events.image_codec import decode_image_cdr, to_mono8
+from ness_ros.events.stream import EventStream
 from ness_ros.ros.harness import NodeFailed, NodeHarness, discovered, subscribe_outputs
 from ness_ros.ros.qos import SENSOR_QOS
-from ness_ros.segmentation.inputs_stream import EventStream
 
 
 def replay_bag(path: str | Path, topics: BagTopics, options: ReplayOptions) -> BagReport:

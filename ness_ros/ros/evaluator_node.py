@@ -29,6 +29,7 @@ from vision_msgs.msg import LabelInfo
 
 from ness_ros.events.errors import EventError
 from ness_ros.events.image_codec import decode_image_cdr
+from ness_ros.events.stream import decode_frame
 from ness_ros.ros.diagnostics import DiagnosticsPublisher
 from ness_ros.ros.params import ParamSpec, declare
 from ness_ros.ros.qos import LATCHED_QOS, OUTPUT_QOS, SENSOR_QOS
@@ -38,7 +39,6 @@ from ness_ros.ros.spin import (
     spin,
 )
 from ness_ros.ros.startup import run
-from ness_ros.segmentation.inputs_stream import decode_frame
 from ness_ros.segmentation.monitor import OK, WARN
 from ness_ros.segmentation.online_eval import OnlineEvaluator
 from ness_ros.segmentation.overlay import overlay_row, write_strip

@@ -17,16 +17,16 @@ from typing import Any
 from sensor_msgs.msg import Image
 
 from ness_ros.errors import ParameterError
+from ness_ros.events.errors import InputError
+from ness_ros.events.stream import decode_frame
 from ness_ros.ros.node_base import SegmentationNode
 from ness_ros.ros.node_params import INPUT_QOS_OVERRIDES, working_max_pixels_param
 from ness_ros.ros.params import ParamSpec
 from ness_ros.ros.qos import SENSOR_QOS
 from ness_ros.ros.startup import run
-from ness_ros.segmentation.errors import InputError
 from ness_ros.segmentation.guided import DEFAULT_GUIDED
 from ness_ros.segmentation.hybrid import GatingConfig, HybridSegmenter
 from ness_ros.segmentation.inputs import InputEncoder
-from ness_ros.segmentation.inputs_stream import decode_frame
 
 #: Gating parameters: node parameter name -> GatingConfig field (all changeable at run time;
 #: defaults: :class:`~ness_ros.segmentation.gating_config.GatingConfig`'s own).

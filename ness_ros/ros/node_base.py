@@ -25,7 +25,8 @@ from rclpy.node import Node
 
 from ness_ros.errors import ParameterError
 from ness_ros.events.cdr import Header
-from ness_ros.events.errors import EventError
+from ness_ros.events.errors import EventError, InputError
+from ness_ros.events.stream import EventStream
 from ness_ros.labels import CLASS_NAMES
 from ness_ros.models.errors import ModelError
 from ness_ros.models.weights import ModelCard, default_weights_path, load_model
@@ -41,9 +42,7 @@ from ness_ros.ros.node_params import (
 from ness_ros.ros.outputs import SegmentationOutputs
 from ness_ros.ros.params import ParamSpec, declare, on_change
 from ness_ros.ros.spin import check_executor, spin
-from ness_ros.segmentation.errors import InputError
 from ness_ros.segmentation.inputs import InputEncoder
-from ness_ros.segmentation.inputs_stream import EventStream
 from ness_ros.segmentation.intrinsics import ImageMapping
 from ness_ros.segmentation.monitor import HealthThresholds, LatestSlot, NodeStats
 from ness_ros.segmentation.pipeline import LOOP_TOLERANCE_S, FramePipeline, Segmenter

@@ -1,7 +1,7 @@
 """The parameters both segmentation nodes declare, and how they become core objects.
 
 The table is the node's reference (``ros2 param describe``; doc/nodes.md lists it too). The
-defaults of the event buffer are :class:`~ness_ros.segmentation.inputs_stream.EventStream`'s,
+defaults of the event buffer are :class:`~ness_ros.events.stream.EventStream`'s,
 those of the working resolution :class:`~ness_ros.segmentation.working_resolution.
 WorkingResolution`'s; test/test_defaults_one_source.py checks them against each other and
 config/segmentation.yaml against the table.

@@ -4,7 +4,7 @@ The nodes, ``ness bag eval`` and ``ness eval`` all run a frame through this clas
 rules below are written once and the figures of the offline tools describe the nodes:
 
 - **Event intake**: serialized event messages go through
-  :class:`~ness_ros.segmentation.inputs_stream.EventStream` (decoding, checks, a bounded ring
+  :class:`~ness_ros.events.stream.EventStream` (decoding, checks, a bounded ring
   buffer); events are complete up to the later of a message's stamp and its newest event (a
   driver stamps a message when its window closes, which may be after its last event).
   ``ness eval`` serves a whole recording instead (:class:`RecordedEvents`).
@@ -23,7 +23,7 @@ rules below are written once and the figures of the offline tools describe the n
 - **The segmenter** behind one protocol (:class:`Segmenter`): the hybrid and the event-only
   model take the same arguments.
 
-Rejections raise :class:`~ness_ros.segmentation.errors.InputError`, whose ``kind`` is the
+Rejections raise :class:`~ness_ros.events.errors.InputError`, whose ``kind`` is the
 counter's name; callers count them per kind and go on. The class holds a lock around the event
 buffer: event intake may run on one thread and segmentation on another (a node's callbacks and
 its worker).
@@ -41,9 +41,9 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ness_ros.events.batch import EventBatch
-from ness_ros.segmentation.errors import InputError
+from ness_ros.events.errors import InputError
+from ness_ros.events.stream import EventStream, PushResult, StampGuard
 from ness_ros.segmentation.inputs import InputEncoder
-from ness_ros.segmentation.inputs_stream import EventStream, PushResult, StampGuard
 from ness_ros.segmentation.result import SegmentationResult
 from ness_ros.segmentation.working_resolution import Rescaler, SensorRescaler
 

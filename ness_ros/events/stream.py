@@ -4,7 +4,7 @@
 bytes), maps sensor time to message time, rejects or trims bad input with a reason, and keeps the
 events in a bounded ring buffer. :func:`decode_frame` turns sensor_msgs/Image bytes into RGB.
 :class:`StampGuard` rejects a stamp far from the clock in a stream whose stamps are live.
-Every rejection raises :class:`~ness_ros.segmentation.errors.InputError` (an
+Every rejection raises :class:`~ness_ros.events.errors.InputError` (an
 :class:`~ness_ros.events.errors.EventError`) whose ``kind`` names the reason; callers count it
 per kind and go on.
 """
@@ -20,11 +20,10 @@ from numpy.typing import NDArray
 from ness_ros.events.batch import EventBatch
 from ness_ros.events.cdr import CdrReader, Header
 from ness_ros.events.dvs_codec import decode_event_array
-from ness_ros.events.errors import EventError
+from ness_ros.events.errors import EventError, InputError
 from ness_ros.events.image_codec import ENCODINGS, decode_image_cdr, to_rgb8
 from ness_ros.events.packet_codec import DECODERS, EventPacketDecoder, parse_event_packet
 from ness_ros.events.ring_buffer import EventRingBuffer
-from ness_ros.segmentation.errors import InputError
 
 #: Event message types by the name used in parameters.
 EVENT_ENCODINGS = ("dvs", "packet")
