@@ -1,5 +1,6 @@
 """``ness bag import dsec|ddd17``: tiny sequences in the released layouts become bags that
-``ness bag eval`` reads on its default topics: every event decoded, every label scored."""
+``ness bag eval`` reads on its default topics: every event decoded, every label scored; DSEC's
+frames, when the sequence has them, brought into the label frame for the hybrid node."""
 
 from __future__ import annotations
 
@@ -9,14 +10,23 @@ import numpy as np
 import pytest
 import yaml
 
-from helpers.real_datasets import DSEC_STAMPS_US, write_ddd17_release, write_dsec_sequence
+from helpers.real_datasets import (
+    DSEC_FRAME_STAMPS_US,
+    DSEC_STAMPS_US,
+    write_ddd17_release,
+    write_dsec_sequence,
+)
 from helpers.tiny_models import tiny_model_file
 from ness_ros.bag import bag_info, read_messages
 from ness_ros.bag.import_real import ddd17_events
 from ness_ros.cli.main import main
 from ness_ros.data.ddd17 import Ddd17Split, counts_tensor, to_counts
 from ness_ros.data.dsec import DSEC_CLASS_NAMES, DsecSequence
+from ness_ros.data.sequence import SequenceConfig, SyntheticSequence
 from ness_ros.events.image_codec import decode_image_cdr
+from ness_ros.models.weights import load_model
+from ness_ros.segmentation.evaluation import evaluate_hybrid
+from ness_ros.segmentation.hybrid import GatingConfig
 from ness_ros.segmentation.inputs import InputEncoder
 
 
@@ -74,16 +84,19 @@ def test_dsec_import_then_eval(layout, models, tmp_path, capsys):
     assert np.array(figures["confusion"]).sum() == sum(int((lab != 255).sum()) for lab in labels)
 
 
-def test_dsec_keeps_its_11_classes_and_dvs_messages(tmp_path):
-    folder, _ = write_dsec_sequence(tmp_path / "data", "official")
+def test_dsec_keeps_its_11_classes_and_dvs_messages(tmp_path, capsys):
+    folder, _ = write_dsec_sequence(tmp_path / "data", "official", frames=True)
     bag = tmp_path / "bag"
     assert main(["bag", "import", "dsec", str(folder), "--out", str(bag), "--event-message",
-                 "dvs", "--start", "0.05", "--duration", "0.1", "--no-progress"]) == 0
+                 "dvs", "--start", "0.05", "--duration", "0.1", "--no-frames",
+                 "--no-progress"]) == 0
+    assert "frames left out, as asked" in capsys.readouterr().out
     custom = _custom(bag)
     assert custom["ness_ros.classes"] == "dsec11"
     assert custom["ness_ros.class_names"].split(",") == list(DSEC_CLASS_NAMES)
     info = bag_info(bag)
     assert info.topics["/camera/events"][0] == "dvs_msgs/msg/EventArray"
+    assert "/camera/image" not in info.topics
     with DsecSequence(folder) as seq:
         raw = [seq.label(i, mapped=False) for i in (1, 2)]
     got = [decode_image_cdr(d) for _, _, d in read_messages(bag, ["/camera/labels"])]
@@ -91,6 +104,86 @@ def test_dsec_keeps_its_11_classes_and_dvs_messages(tmp_path):
     for (pixels, _, _), truth in zip(got, raw, strict=True):
         np.testing.assert_array_equal(pixels, truth)
     assert max(int(p.max(initial=0, where=p != 255)) for p, _, _ in got) > 5  # DSEC's own ids
+
+
+def dsec_windows_in_memory(folder, window_us: int = 50_000) -> SyntheticSequence:
+    """The windows of a DSEC sequence with frames (labels mapped to the six classes), as the
+    in-memory sequence :func:`evaluate_hybrid` runs: frames, labels and stamps of the windows,
+    the events from the first window's start to the last frame."""
+    with DsecSequence(folder) as seq:
+        windows = list(seq.windows(window_us))
+        first, last = windows[0].stamp_ns // 1000, windows[-1].stamp_ns // 1000
+        events = seq.read_events(max(first - window_us, seq.t_offset_us), last)
+    n = len(windows)
+    assert all(w.frame is not None for w in windows)
+    return SyntheticSequence(
+        np.stack([w.frame for w in windows]), np.stack([w.label for w in windows]),
+        np.array([w.stamp_ns for w in windows], np.int64), events, np.zeros(n, np.float32),
+        np.zeros(n, bool), 0, SequenceConfig(width=640, height=440, duration_s=n * 0.05),
+        np.zeros(n, np.int16))
+
+
+def test_dsec_frames_import_then_hybrid_eval_equals_evaluating_the_windows(tmp_path, capsys):
+    """With images/ and calibration/, the bag carries each label's frame in the label frame
+    (rgb8, 640 x 440, the frame's own time, the label stamped alike, its unseen pixels 255), and
+    ``ness bag eval --mode hybrid`` scores it as the hybrid segmenter run over the sequence's
+    windows directly does: the same confusion matrix."""
+    folder, _ = write_dsec_sequence(tmp_path / "data", "ess", frames=True)
+    bag = tmp_path / "bag"
+    assert main(["bag", "import", "dsec", str(folder), "--out", str(bag), "--classes", "ddd17",
+                 "--no-progress", "--json", str(tmp_path / "import.json")]) == 0
+    printed = capsys.readouterr().out
+    assert "frames: 6 in images/left/rectified, 5 of 5 labels" in printed
+    assert "written as rgb8 640 x 440 frames at their own times" in printed
+    summary = json.loads((tmp_path / "import.json").read_text())
+    assert summary["frames"] == summary["labels"] == 5
+    info = bag_info(bag)
+    assert info.topics["/camera/image"] == ("sensor_msgs/msg/Image", 5)
+    direct = dsec_windows_in_memory(folder)
+    frame_stamps = [t * 1000 for t in DSEC_FRAME_STAMPS_US[:5]]
+    assert direct.stamps_ns.tolist() == frame_stamps
+    for topic, truth, encoding in (("/camera/image", direct.frames, "rgb8"),
+                                   ("/camera/labels", direct.labels, "mono8")):
+        got = [decode_image_cdr(d) for _, _, d in read_messages(bag, [topic])]
+        assert [h.stamp_ns for _, _, h in got] == frame_stamps  # the frames' own times
+        for (pixels, enc, _), expected in zip(got, truth, strict=True):
+            assert enc == encoding and pixels.shape[:2] == (440, 640)
+            np.testing.assert_array_equal(pixels, expected)
+    assert (direct.labels[:, :, -10:] == 255).all()  # unseen by the frame camera: ignored
+    model_file = tiny_model_file(tmp_path, "segsnn", width=640, height=440)
+    figures = _eval(bag, model_file, "hybrid", tmp_path / "eval")
+    assert figures["frames_evaluated"] == 5 and figures["rejected_messages"] == 0
+    assert figures["events"] == len(direct.events)
+    model, card = load_model(model_file)
+    expected = evaluate_hybrid(model, InputEncoder.from_card(card), [direct], GatingConfig())
+    np.testing.assert_array_equal(np.array(figures["confusion"]), np.array(expected.confusion))
+    assert figures["miou"] == pytest.approx(expected.miou)
+
+
+def test_dsec_frames_bag_replayed_through_the_hybrid_node(tmp_path):
+    """``ness bag replay --mode hybrid`` runs the hybrid node on an imported DSEC bag: every
+    frame segmented and scored, as offline (a full pass each frame)."""
+    folder, _ = write_dsec_sequence(tmp_path / "data", "official", frames=True)
+    bag = tmp_path / "bag"
+    assert main(["bag", "import", "dsec", str(folder), "--out", str(bag), "--classes", "ddd17",
+                 "--no-progress"]) == 0
+    model = tiny_model_file(tmp_path, "segsnn", width=640, height=440)
+    report = tmp_path / "replay.json"
+    assert main(["bag", "replay", str(bag), "--mode", "hybrid", "--model", str(model),
+                 "--keyframe-interval", "1", "--rate", "0.25", "--out",
+                 str(tmp_path / "replay"), "--no-progress", "--json", str(report)]) == 0
+    live = json.loads(report.read_text())["figures"]
+    assert live["inputs_published"] == 5 and live["frames_evaluated"] == 5, live
+    offline = _eval_full(bag, model, tmp_path / "eval")
+    assert live["miou"] == pytest.approx(offline["miou"], abs=1e-6)
+
+
+def _eval_full(bag, model, out) -> dict:
+    report = out / "report.json"
+    assert main(["bag", "eval", str(bag), "--mode", "hybrid", "--model", str(model),
+                 "--keyframe-interval", "1", "--out", str(out), "--no-progress", "--json",
+                 str(report)]) == 0
+    return json.loads(report.read_text())["figures"]
 
 
 def error_line(capsys, why: str) -> bool:

@@ -17,7 +17,15 @@ DSEC-Semantic (:class:`~ness_ros.data.dsec.DsecSequence`, either layout): the ev
 event camera, rectified when ``rectify_map.h5`` is there and cropped to the 640 x 440 label frame,
 from ``window_s`` before the first label to the last label; labels at their timestamps
 (``t + t_offset`` clock, µs). DSEC's frames come from a separate camera (another lens, 1440 x
-1080): they are left out.
+1080); when the sequence holds them (``images/`` and ``calibration/``), they are brought into the
+640 x 440 label frame (:class:`~ness_ros.data.dsec_frames.DsecFrames`, the homography at
+infinity) and written as rgb8 frames, one per label: the frame nearest the label's time, stamped
+with the frame's own time, and the label stamped alike (a mask is made at its frame's time and
+scored against that frame's label; DSEC-Semantic's labels were made on these frames, so the two
+times agree to a few µs in the released data). Labels without a frame within the sequence's
+bound (:class:`~ness_ros.data.dsec.DsecSequence`) are left out and counted; label pixels the
+frame camera does not see are written as 255 (ignored), as the hybrid model is trained and
+scored (:mod:`ness_ros.training.real_data`). ``frames=False`` leaves the frames out.
 
 DDD17 as released with Ev-SegNet (:class:`~ness_ros.data.ddd17.Ddd17Split`): the release holds
 no raw events nor timestamps, only per-window event images. Sample ``i`` (names in natural order)
@@ -77,6 +85,7 @@ class ImportOptions:
             ``duration_s`` (None: to the end).
         rectify: DSEC's ``rectify_map.h5``: None when present, True required, False never.
         split: DDD17: the split folder under PATH when PATH is the release root.
+        frames: DSEC's frames: None when the sequence has them, True required, False never.
     """
 
     record: RecordOptions = field(default_factory=lambda: RecordOptions(event_message="packet"))
@@ -86,6 +95,7 @@ class ImportOptions:
     duration_s: float | None = None
     rectify: bool | None = None
     split: str | None = None
+    frames: bool | None = None
 
 
 @dataclass
@@ -112,6 +122,7 @@ class _Stream:
     events_between: Callable[[int, int], EventBatch]
     label: Callable[[int], NDArray[np.uint8]]
     frame: Callable[[int], NDArray[np.uint8]] | None
+    frame_encoding: str = "mono8"
 
 
 def import_real(dataset: str, source: str | Path, out: str | Path,
@@ -149,23 +160,54 @@ def _import_dsec(folder: Path, out: Path, options: ImportOptions) -> ImportSumma
     from ness_ros.data.dsec import DSEC_CLASS_NAMES, DsecSequence
     from ness_ros.labels import CLASS_NAMES
 
-    with DsecSequence(folder, rectify=options.rectify) as seq:
+    with DsecSequence(folder, rectify=options.rectify, frames=options.frames) as seq:
         stamps_us = seq.stamps_us
         if len(np.unique(stamps_us)) != len(stamps_us):
             raise DataError(f"{seq.layout.stamps_path}: label timestamps repeat")
         index = _selected(stamps_us * 1000, options)
+        hybrid = seq.frames is not None
+        if hybrid:  # only labels with a frame; each message at its frame's time
+            index = index[seq.frame_index[index] >= 0]
         if not len(index):
-            raise BagError(f"{folder}: no labels in the requested span")
+            raise BagError(f"{folder}: no labels in the requested span"
+                           + (" with a frame near their time" if hybrid else ""))
+        frames = seq.frames
+        times_us = (frames.stamps_us[seq.frame_index[index]] if frames is not None
+                    else stamps_us[index])
         window_us = int(round(options.window_s * 1e6))
-        start_us = max(int(stamps_us[index[0]]) - window_us, seq.t_offset_us)
+        start_us = max(int(times_us[0]) - window_us, seq.t_offset_us)
         mapped = options.classes == "ddd17"
+
+        def frame(i: int) -> NDArray[np.uint8]:
+            rgb = seq.frame(int(index[i]))
+            if rgb.shape != (seq.height, seq.width, 3):  # the nodes reject other sizes
+                assert frames is not None  # only called with frames
+                raise DataError(f"{frames.paths[seq.frame_index[index[i]]]}: frame "
+                                f"{rgb.shape[1]} x {rgb.shape[0]} in the label frame, the "
+                                f"events are {seq.width} x {seq.height}")
+            return rgb
+
         stream = _Stream(
-            seq.width, seq.height, stamps_us[index] * 1000, start_us * 1000,
+            seq.width, seq.height, times_us * 1000, start_us * 1000,
             lambda t0, t1: seq.read_events(t0 // 1000, t1 // 1000),
-            lambda i: seq.label(int(index[i]), mapped=mapped), None)
+            lambda i: seq.label(int(index[i]), mapped=mapped, seen_only=hybrid),
+            frame if hybrid else None, "rgb8")
         names = list(CLASS_NAMES if mapped else DSEC_CLASS_NAMES)
-        notes = ["frames left out: DSEC's frames come from a separate camera (another lens and "
-                 "resolution), not the event sensor",
+        if hybrid:
+            offsets = seq.frame_offset_us[index]
+            frames_note = (
+                f"{seq.describe_frames()}; written as rgb8 640 x 440 frames at their own times, "
+                f"each label stamped with its frame's time (offsets up to "
+                f"{int(np.abs(offsets).max(initial=0))} µs); label pixels the frame camera does "
+                "not see written as 255 (ignored)")
+        elif options.frames is False:
+            frames_note = "frames left out, as asked"
+        else:
+            missing = [d + "/" for d in ("images", "calibration") if not (folder / d).is_dir()]
+            frames_note = (f"frames left out: no {' and '.join(missing)} in {folder} (DSEC's "
+                           "frames come from a separate camera; with its images/ and "
+                           "calibration/ they are brought into the label frame)")
+        notes = [frames_note,
                  "events: " + ("rectified through rectify_map.h5, " if seq.rectify_map is not None
                                else "not rectified (no rectify_map.h5), ")
                  + "cropped to the 640 x 440 label frame"]
@@ -305,7 +347,7 @@ def _write(out: Path, stream: _Stream, options: ImportOptions, *, source: str, l
             header = Header.from_ns(bound, record.frame_id)
             if stream.frame is not None:
                 bag.write(topics["image"], bound,
-                          encode_image_cdr(stream.frame(i), "mono8", header))
+                          encode_image_cdr(stream.frame(i), stream.frame_encoding, header))
             bag.write(topics["labels"], bound, encode_image_cdr(stream.label(i), "mono8", header))
     return ImportSummary(out, record.storage, dict(bag.counts),
                          len(stamps) if stream.frame is not None else 0, events,

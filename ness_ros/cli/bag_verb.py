@@ -2,7 +2,8 @@
 
 ``ness bag record OUT``   a synthetic sequence (rgb8 frames, events, mono8 labels) as a bag
 ``ness bag import dsec|ddd17|aedat4 PATH --out BAG``  a real recording as a bag: DSEC-Semantic
-                          or DDD17 (events, frames where the event sensor has them, labels), or
+                          or DDD17 (events, frames: DDD17's own, DSEC's brought into the
+                          event camera's label frame, labels), or
                           an AEDAT4 file (mono8 frames, events); ``ness bag import FILE OUT``
                           is the AEDAT4 form too
 ``ness bag info BAG``     topics, types, counts and span
@@ -118,6 +119,9 @@ def register(subparsers: Any) -> None:
     imp.add_argument("--split", default=None, help="DDD17: split folder under PATH")
     imp.add_argument("--no-rectify", action="store_true",
                      help="DSEC: ignore rectify_map.h5")
+    imp.add_argument("--no-frames", action="store_true",
+                     help="DSEC: leave the frames out even when the sequence has images/ and "
+                          "calibration/ (default: written, in the label frame, rgb8)")
     _writing(imp)
     imp.set_defaults(func=run_import, event_message=None)
     info = sub.add_parser("info", help="topics, types, counts and span of a bag")
@@ -189,7 +193,8 @@ def run_import(args: argparse.Namespace) -> int:
     if real:
         options = ImportOptions(record=record, classes=args.classes, window_s=args.window,
                                 start_s=args.start, duration_s=args.duration,
-                                rectify=False if args.no_rectify else None, split=args.split)
+                                rectify=False if args.no_rectify else None, split=args.split,
+                                frames=False if args.no_frames else None)
         summary = import_real(kind, source, out, options)
     else:
         summary = import_aedat4(source, out, record)
