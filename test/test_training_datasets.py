@@ -152,14 +152,14 @@ def test_class_sets_and_refusals(tmp_path, dsec_root, capsys):
     bare = tmp_path / "bare"
     folder, _ = write_dsec_sequence(bare, "official", split="train")
     assert main(["train", "--dataset", "dsec", "--data-root", str(bare), "--model",
-                 "segsnn", *TINY, "--out-dir", str(tmp_path / "run")]) == 2
+                 "segsnn", *TINY, "--out-dir", str(tmp_path / "run")]) == 1
     err = capsys.readouterr().err
     assert f"missing {folder / 'images'} and {folder / 'calibration'}" in err
     assert "<split>_images.zip and <split>_calibration.zip" in err and "Traceback" not in err
     hybrid = tiny_model_file(tmp_path, "segsnn", width=640, height=440, classes="dsec11")
     assert main(["eval", "model", "--dataset", "dsec", "--data-root", str(bare), "--split",
                  "train", "--model", str(hybrid), "--no-progress", "--out",
-                 str(tmp_path / "eval")]) == 2
+                 str(tmp_path / "eval")]) == 1
     assert f"missing {folder / 'images'} and {folder / 'calibration'}" in capsys.readouterr().err
     assert main(["train", "--dataset", "dsec", *TINY, "--model", "evsegsnn"]) == 2
     assert "--data-root is needed for --dataset dsec" in capsys.readouterr().err

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import sys
 
+from ness_ros.cli.errors import USAGE, CliError
 from ness_ros.report_tables import format_table, write_json
 
 
@@ -15,28 +15,22 @@ def run_dataset_model(args: argparse.Namespace) -> int:
     import numpy as np
     import torch
 
-    from ness_ros.data.errors import DataError
-    from ness_ros.models.errors import ModelError
     from ness_ros.models.weights import default_weights_path, load_model
     from ness_ros.segmentation.plots import plot_confusion
     from ness_ros.training.dataset_eval import evaluate_dataset, size_note
 
     if args.data_root is None:
-        print(f"ness eval model: --dataset {args.dataset} needs --data-root (the folder "
-              "holding train/ and test/)", file=sys.stderr)
-        return 2
+        raise CliError(f"--dataset {args.dataset} needs --data-root (the folder holding train/ "
+                       "and test/)", USAGE)
     if args.threads:
         torch.set_num_threads(args.threads)
-    try:
-        model, card = load_model(args.model or default_weights_path(args.arch))
-        note = size_note(card, args.dataset)
-        if note:
-            print(note)
-        report = evaluate_dataset(model, card, args.dataset, args.data_root, args.split,
-                                  progress=not args.no_progress)
-    except (DataError, ModelError) as exc:
-        print(f"ness eval model: {exc}", file=sys.stderr)
-        return 2
+    # A data or model file it cannot read: ness's main prints the one line that says why.
+    model, card = load_model(args.model or default_weights_path(args.arch))
+    note = size_note(card, args.dataset)
+    if note:
+        print(note)
+    report = evaluate_dataset(model, card, args.dataset, args.data_root, args.split,
+                              progress=not args.no_progress)
     for line in report.sources:
         print(line)
     rows = [{"class": name, "IoU": iou}

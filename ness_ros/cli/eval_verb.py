@@ -19,10 +19,10 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import math
-import sys
 from pathlib import Path
 from typing import Any
 
+from ness_ros.cli.errors import USAGE, CliError
 from ness_ros.cli_options import add_upsampling_option, upsampling
 from ness_ros.report_tables import add_json_option, format_table, write_json
 from ness_ros.segmentation.gating_config import FULL_PASS, PUBLISHED_RULE, GatingConfig
@@ -185,8 +185,7 @@ def run_model(args: argparse.Namespace) -> int:
     try:
         guided = upsampling(args, hybrid=args.arch == "segsnn")
     except ValueError as exc:
-        print(f"ness eval model: {exc} (--arch segsnn)", file=sys.stderr)
-        return 2
+        raise CliError(f"{exc} (--arch segsnn)", USAGE) from exc
     model, card, encoder, sequences = _setup(args, args.arch, size=args.size)
     rescaler = None
     if args.size and tuple(args.size) != tuple(card.input_size):
@@ -338,13 +337,10 @@ def run_ceiling(args: argparse.Namespace) -> int:
 
     bad = [b for b in args.budgets if not 0.0 < b <= 1.0]
     if bad:
-        print(f"ness eval ceiling: budgets are fractions of the regions in (0, 1], got {bad}",
-              file=sys.stderr)
-        return 2
+        raise CliError(f"budgets are fractions of the regions in (0, 1], got {bad}", USAGE)
     if not args.keyframe_max_age >= 0:
-        print(f"ness eval ceiling: --keyframe-max-age must be >= 0 s (0: never), got "
-              f"{args.keyframe_max_age}", file=sys.stderr)
-        return 2
+        raise CliError(f"--keyframe-max-age must be >= 0 s (0: never), got "
+                       f"{args.keyframe_max_age}", USAGE)
     model = card = None
     if "model" in args.reference:
         model, card, encoder, sequences = _setup(args, "segsnn")

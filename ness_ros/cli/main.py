@@ -29,6 +29,8 @@ from ness_ros.malloc_tuning import tune_malloc
 LAYER_ERRORS = (("ness_ros.bag.errors", "BagError"), ("ness_ros.data.errors", "DataError"),
                 ("ness_ros.events.errors", "EventError"), ("ness_ros.models.errors", "ModelError"),
                 ("ness_ros.errors", "ParameterError"))
+#: The same for the layers' exceptions of a setting that cannot be used: exit status 2.
+LAYER_USAGE_ERRORS = (("ness_ros.training.errors", "TrainingError"),)
 
 
 def verb_modules() -> list[str]:
@@ -55,10 +57,11 @@ def exit_status(exc: BaseException) -> int | None:
         return exc.status
     if isinstance(exc, BenchError):
         return USAGE
-    for module, name in LAYER_ERRORS:
-        kind = getattr(sys.modules.get(module), name, None)
-        if kind is not None and isinstance(exc, kind):
-            return 1
+    for errors, status in ((LAYER_USAGE_ERRORS, USAGE), (LAYER_ERRORS, 1)):
+        for module, name in errors:
+            kind = getattr(sys.modules.get(module), name, None)
+            if kind is not None and isinstance(exc, kind):
+                return status
     return None
 
 

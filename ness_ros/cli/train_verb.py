@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import sys
 from pathlib import Path
 from typing import Any
 
+from ness_ros.cli.errors import USAGE, CliError
 from ness_ros.report_tables import add_json_option, format_table, write_json
 
 
@@ -52,7 +52,7 @@ def config_from_args(args: argparse.Namespace):
         known = {f.name for f in dataclasses.fields(TrainConfig)}
         unknown = set(loaded) - known
         if unknown:
-            raise SystemExit(f"{args.config}: unknown fields {sorted(unknown)}")
+            raise CliError(f"{args.config}: unknown fields {sorted(unknown)}", USAGE)
         values.update(loaded)
     for field in dataclasses.fields(TrainConfig):
         value = getattr(args, field.name)
@@ -66,18 +66,15 @@ def config_from_args(args: argparse.Namespace):
 def run(args: argparse.Namespace) -> int:
     """Train; under torchrun every process trains, rank 0 alone prints, exports and writes
     the JSON (see ness_ros.training.distributed)."""
-    from ness_ros.models.errors import ModelError
     from ness_ros.training.distributed import is_main_process
     from ness_ros.training.trainer import export, train
 
     config = config_from_args(args)
     facts: dict[str, Any] = {}
-    try:
-        model, card, history = train(config, resume=args.resume, progress=not args.no_progress,
-                                     facts=facts)
-    except (ValueError, ModelError) as exc:  # a bad setting or data file: named, no traceback
-        print(f"ness train: {exc}", file=sys.stderr)
-        return 2
+    # A setting it cannot use (TrainingError), a data or model file it cannot read: ness's
+    # main prints the one line that says why.
+    model, card, history = train(config, resume=args.resume, progress=not args.no_progress,
+                                 facts=facts)
     if not is_main_process():
         return 0
     rows = [dataclasses.asdict(r) for r in history]

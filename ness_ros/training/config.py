@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from ness_ros.training.errors import TrainingError
+
 if TYPE_CHECKING:
     import torch
 
@@ -73,14 +75,15 @@ class TrainConfig:
         from ness_ros.models.weights import ARCHITECTURES
 
         if self.model not in ARCHITECTURES:
-            raise ValueError(f"unknown model {self.model!r}; choose from {sorted(ARCHITECTURES)}")
+            raise TrainingError(f"unknown model {self.model!r}; choose from "
+                                f"{sorted(ARCHITECTURES)}")
         kwargs: dict[str, Any] = {"num_classes": self.class_set().num_classes,
                                   "base_width": self.base_width, "num_steps": self.num_steps}
         if self.model == "segsnn":
             kwargs["frame_channels"] = self.frame_channels
             kwargs["fine_width"] = self.fine_width
         elif self.fine_width:
-            raise ValueError("fine_width applies to segsnn only")
+            raise TrainingError("fine_width applies to segsnn only")
         return ARCHITECTURES[self.model](**kwargs)
 
 

@@ -22,6 +22,8 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
+from ness_ros.training.errors import TrainingError
+
 
 def world_from_env() -> tuple[int, int, int]:
     """``(rank, world_size, local_rank)`` as torchrun sets them; ``(0, 1, 0)`` without it."""
@@ -109,7 +111,7 @@ def setup(device: str) -> Distributed:
         return Distributed(device=device)
     if device.startswith("cuda"):
         if torch.cuda.device_count() <= local_rank:
-            raise ValueError(f"process {rank} of {world_size} wants GPU {local_rank}, but "
+            raise TrainingError(f"process {rank} of {world_size} wants GPU {local_rank}, but "
                              f"{torch.cuda.device_count()} are visible: start at most that "
                              "many processes per node")
         device, backend = f"cuda:{local_rank}", "nccl"

@@ -37,6 +37,7 @@ from ness_ros.data.dsec import LABEL_HEIGHT, SENSOR_WIDTH, DsecSequence, list_se
 from ness_ros.data.errors import DataError
 from ness_ros.labels import ClassSet, class_set
 from ness_ros.segmentation.inputs import InputEncoder
+from ness_ros.training.errors import TrainingError
 
 if TYPE_CHECKING:
     from ness_ros.training.config import TrainConfig
@@ -63,12 +64,12 @@ def dataset_class_set(dataset: str, classes: str = "") -> ClassSet:
             DSEC's 11 classes map to another set: DDD17's six).
     """
     if dataset not in DATASETS:
-        raise ValueError(f"unknown dataset {dataset!r}; choose from {list(DATASETS)}")
+        raise TrainingError(f"unknown dataset {dataset!r}; choose from {list(DATASETS)}")
     own = "dsec11" if dataset == "dsec" else "ddd17"
     name = classes or own
     chosen = class_set(name)
     if name != own and not (dataset == "dsec" and name == "ddd17"):
-        raise ValueError(f"the {dataset} labels cannot be given as the {name} classes (they "
+        raise TrainingError(f"the {dataset} labels cannot be given as the {name} classes (they "
                          f"are {own}{'; dsec can also map to ddd17' if dataset == 'dsec' else ''})")
     return chosen
 
@@ -201,8 +202,8 @@ def real_samples(dataset: str, root: str | Path, split: str, encoder: InputEncod
                  classes: ClassSet) -> RealSamples:
     """The samples of ``split`` of the real ``dataset`` (``dsec`` or ``ddd17``) at ``root``."""
     if not str(root):
-        raise DataError(f"--data-root is needed for --dataset {dataset} (the folder holding "
-                        "train/ and test/)")
+        raise TrainingError(f"--data-root is needed for --dataset {dataset} (the folder "
+                            "holding train/ and test/)")
     if dataset == "dsec":
         return DsecWindows(root, split, encoder, classes=classes)
     if dataset == "ddd17":

@@ -36,6 +36,7 @@ from ness_ros.training.dataset import (
     augment_batch,
     collate,
 )
+from ness_ros.training.errors import TrainingError
 from ness_ros.training.real_data import real_training_data
 
 
@@ -59,7 +60,7 @@ def class_weights(sequences, kind: str, num_classes: int = NUM_CLASSES) -> torch
 
 def _check_class_weights(kind: str) -> None:
     if kind not in ("none", "inverse_sqrt"):
-        raise ValueError(f"class_weights must be 'none' or 'inverse_sqrt', got {kind!r}")
+        raise TrainingError(f"class_weights must be 'none' or 'inverse_sqrt', got {kind!r}")
 
 
 def weights_from_counts(counts: np.ndarray, kind: str) -> torch.Tensor | None:
@@ -149,7 +150,7 @@ def _train(config: TrainConfig, ddp: distributed.Distributed, started_run: float
         input_size = real.input_size
     augmentation = Augmentation(crop=tuple(config.crop))
     if config.preload not in ("auto", "yes", "no"):
-        raise ValueError(f"preload must be 'auto', 'yes' or 'no', got {config.preload!r}")
+        raise TrainingError(f"preload must be 'auto', 'yes' or 'no', got {config.preload!r}")
     preload = config.preload == "yes" or (config.preload == "auto" and device.startswith("cuda"))
     on_device = DeviceSamples(train_set, device, workers=config.data_workers,
                               progress=progress) if preload else None
@@ -301,7 +302,7 @@ def _check_in_sync(net: torch.nn.Module, ddp: distributed.Distributed,
         facts["distributed"] = {"world_size": ddp.world_size, "backend": ddp.backend,
                                 "parameter_checksums": sums, "in_sync": in_sync}
     if not in_sync:
-        raise RuntimeError(f"the {ddp.world_size} processes ended with different weights: "
+        raise TrainingError(f"the {ddp.world_size} processes ended with different weights: "
                            f"checksums {sums}")
     log(f"weights of the {ddp.world_size} processes agree (sha256 {sums[0][:16]})")
 
