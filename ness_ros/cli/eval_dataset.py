@@ -1,14 +1,21 @@
 """``ness eval model --dataset dsec|ddd17``: a model on a real data set's split, reported as
 the synthetic evaluation is (MIoU, per-class IoU with the card's class names, a confusion PNG,
-``--json``)."""
+``--json``); and the sequences ``ness eval sweep --dataset dsec`` runs the hybrid segmenter
+over."""
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+from typing import TYPE_CHECKING
 
 from ness_ros.cli.errors import USAGE, CliError
 from ness_ros.report_tables import format_table, write_json
+
+if TYPE_CHECKING:
+    from ness_ros.data.dsec_eval import DsecEvalSequence
+    from ness_ros.models.weights import ModelCard
+    from ness_ros.segmentation.inputs import InputEncoder
 
 
 def run_dataset_model(args: argparse.Namespace) -> int:
@@ -47,3 +54,48 @@ def run_dataset_model(args: argparse.Namespace) -> int:
     print(f"confusion matrix: {png}")
     write_json(args.json, {"report": dataclasses.asdict(report), "model": card.to_dict()})
     return 0
+
+
+def dataset_sequences(args: argparse.Namespace, card: ModelCard, encoder: InputEncoder
+                      ) -> list[DsecEvalSequence]:
+    """The labelled frame streams of ``--dataset``'s ``--split`` for the hybrid segmenter
+    (``ness eval sweep``): every DSEC-Semantic sequence of the split with its frames, each
+    limited to ``--duration`` s from ``--start`` s after its first label (0: to its end), its
+    labels in the card's classes. One line per sequence says what was taken."""
+    from ness_ros.data.dsec import list_sequences
+    from ness_ros.data.dsec_eval import DsecEvalSequence
+    from ness_ros.training.dataset_eval import card_class_set, size_note
+
+    if args.dataset != "dsec":
+        raise CliError(f"--dataset {args.dataset}: the sweep runs the hybrid segmenter over "
+                       "streams of labelled frames; of the real data sets only DSEC-Semantic "
+                       "has them (DDD17 as released with Ev-SegNet holds single windows)", USAGE)
+    if args.data_root is None:
+        raise CliError(f"--dataset {args.dataset} needs --data-root (the folder holding train/ "
+                       "and test/)", USAGE)
+    if not encoder.frame_channels:
+        raise CliError(f"the sweep runs the hybrid segmenter; the model is a "
+                       f"{card.architecture}, which takes no frames", USAGE)
+    classes = card_class_set(card, args.dataset)
+    note = size_note(card, args.dataset)
+    if note:
+        print(note)
+    folders = list_sequences(args.data_root, args.split)
+    if not folders:
+        raise CliError(f"no DSEC-Semantic sequence in {args.data_root / args.split} (expected "
+                       "<sequence>/events/left/events.h5 folders)")
+    window_us = encoder.event_window_ns // 1000
+    sequences = []
+    for folder in folders:
+        seq = DsecEvalSequence(folder, mapped=classes.name == "ddd17", window_us=window_us,
+                               start_s=args.start, duration_s=args.duration)
+        print(seq.describe() if len(seq) else
+              f"{seq.name}: no labelled frame with a full event window in the span: skipped")
+        if len(seq):
+            sequences.append(seq)
+        else:
+            seq.close()
+    if not sequences:
+        raise CliError(f"no labelled frame with a full event window in {args.duration:g} s from "
+                       f"{args.start:g} s of any sequence of {args.data_root / args.split}")
+    return sequences

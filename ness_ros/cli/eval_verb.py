@@ -1,4 +1,6 @@
-"""``ness eval``: offline evaluation on held-out synthetic sequences.
+"""``ness eval``: offline evaluation on held-out synthetic sequences, or on a real data set's
+split (``--dataset``: ``model`` on DSEC-Semantic or DDD17, ``sweep`` on DSEC-Semantic's sequences
+with their frames).
 
 ``ness eval model``  a model over sequences: MIoU, pixel accuracy, per-class IoU, frames/s,
                      work and energy per frame, a confusion-matrix PNG; and the MIoU ceiling of
@@ -8,7 +10,7 @@
                      reuse) and every residual threshold of warped reuse on the same frames, one
                      after the other, in one process; Markdown, JSON and a PNG plot with the
                      paper's points. Each row also gives the MIoU its decisions reach with
-                     perfect labels.
+                     perfect labels (synthetic drives only: DSEC leaves pixels unlabelled).
 ``ness eval ceiling`` what reusing labels costs on the drives themselves, with no model: the
                      MIoU of a clairvoyant gate that recomputes the regions with the most wrong
                      labels, for several grids and budgets of regions per frame; a PNG plot.
@@ -48,6 +50,14 @@ def _common(parser: argparse.ArgumentParser) -> None:
     add_json_option(parser)
 
 
+def _dataset_options(parser: argparse.ArgumentParser, help_text: str) -> None:
+    parser.add_argument("--dataset", choices=("synthetic", "dsec", "ddd17"), default="synthetic",
+                        help=help_text)
+    parser.add_argument("--data-root", type=Path, default=None,
+                        help="the real data set's folder, holding train/ and test/")
+    parser.add_argument("--split", default="test", help="split folder of --data-root")
+
+
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser("eval", help="offline evaluation and the threshold sweep")
     sub = parser.add_subparsers(title="evaluations", dest="evaluation", metavar="KIND")
@@ -59,15 +69,11 @@ def register(subparsers: Any) -> None:
                             "run the model at --working-size, as the nodes do")
     model.add_argument("--working-size", default="auto",
                        help="the nodes' working_size: auto, sensor or WIDTHxHEIGHT")
-    model.add_argument("--dataset", choices=("synthetic", "dsec", "ddd17"), default="synthetic",
-                       help="synthetic drives (--seeds), or every labelled window of a split of "
-                            "DSEC-Semantic or DDD17 (--data-root, --split), scored in the "
+    _dataset_options(model, "synthetic drives (--seeds), or every labelled window of a split "
+                            "of DSEC-Semantic or DDD17 (--data-root, --split), scored in the "
                             "model card's classes (a hybrid model on DSEC: its frames, brought "
                             "into the event camera's frame, from each sequence's images/ and "
                             "calibration/)")
-    model.add_argument("--data-root", type=Path, default=None,
-                       help="the real data set's folder, holding train/ and test/")
-    model.add_argument("--split", default="test", help="split folder of --data-root")
     _common(model)
     model.set_defaults(func=run_model)
     sweep = sub.add_parser("sweep", help="change-threshold sweep of the hybrid method")
@@ -100,6 +106,13 @@ def register(subparsers: Any) -> None:
     sweep.add_argument("--max-changed-fraction", type=float,
                        default=NODE.max_changed_fraction, help="keyframe policy: full pass "
                        "when more than this share of the regions changed (default: the node's)")
+    _dataset_options(sweep, "synthetic drives (--seeds), or the sequences of a split of "
+                            "DSEC-Semantic with their frames (--data-root, --split; each its "
+                            "labelled frames, 20 Hz, for --duration s from --start, 0: to its "
+                            "end), scored in the model card's classes; no ceiling column there")
+    sweep.add_argument("--start", type=float, default=0.0,
+                       help="--dataset dsec: each sequence's span starts this long after its "
+                            "first label, s")
     _common(sweep)
     sweep.set_defaults(func=run_sweep)
     ceiling = sub.add_parser("ceiling", help="accuracy ceiling of label reuse, with no model")
@@ -118,6 +131,8 @@ def register(subparsers: Any) -> None:
                          default=["labels", "model"],
                          help="what the gate pastes: the ground truth, or the model's full-pass "
                               "masks (losses then count against the full pass, as in the sweep)")
+    _dataset_options(ceiling, "synthetic drives only: the real data sets leave pixels "
+                              "unlabelled, where reused ground truth has no class to score")
     _common(ceiling)
     ceiling.set_defaults(func=run_ceiling)
     parser.set_defaults(func=lambda args: parser.print_help() or 2)
@@ -138,7 +153,7 @@ def _sequences(args: argparse.Namespace, width: int, height: int) -> list:
     return [cached_sequence(s, config, progress=not args.no_progress) for s in args.seeds]
 
 
-def _setup(args: argparse.Namespace, arch: str, size: list[int] | None = None):
+def _load(args: argparse.Namespace, arch: str):
     import torch
 
     from ness_ros.models.weights import default_weights_path, load_model
@@ -150,13 +165,32 @@ def _setup(args: argparse.Namespace, arch: str, size: list[int] | None = None):
         torch.set_num_threads(args.threads)
         cv2.setNumThreads(args.threads)
     model, card = load_model(args.model or default_weights_path(arch))
+    return model, card, InputEncoder.from_card(card)
+
+
+def _setup(args: argparse.Namespace, arch: str, size: list[int] | None = None):
+    model, card, encoder = _load(args, arch)
+    if getattr(args, "dataset", "synthetic") != "synthetic":
+        from ness_ros.cli.eval_dataset import dataset_sequences
+
+        return model, card, encoder, dataset_sequences(args, card, encoder)
     width, height = size or card.input_size
-    return model, card, InputEncoder.from_card(card), _sequences(args, width, height)
+    return model, card, encoder, _sequences(args, width, height)
+
+
+def _work_frames(length: int) -> range:
+    """The frames the full pass's work is averaged over: every 40th from the 6th (the first
+    of a short sequence)."""
+    return range(5 if length > 5 else 0, length, 40)
 
 
 def _sequence_facts(sequences) -> dict[str, Any]:
     import numpy as np
 
+    if not hasattr(sequences[0], "seed"):  # a real data set's sequences
+        return {"sequences": [{"name": s.name, "frames": len(s), "start_s": s.span_s[0],
+                               "span_s": s.span_s[1]} for s in sequences],
+                "frames": int(sum(len(s) for s in sequences))}
     return {"seeds": [s.seed for s in sequences],
             "moving_fraction": float(np.mean(np.concatenate([s.moving for s in sequences]))),
             "frames": int(sum(len(s) for s in sequences)),
@@ -233,12 +267,15 @@ def run_model(args: argparse.Namespace) -> int:
 
 
 def run_sweep(args: argparse.Namespace) -> int:
+    import numpy as np
+
     from ness_ros.segmentation.ceiling import gate_ceiling
     from ness_ros.segmentation.evaluation import evaluate_hybrid, full_frame_work
-    from ness_ros.segmentation.plots import plot_sweep
+    from ness_ros.segmentation.plots import plot_confusion, plot_sweep
 
     model, card, encoder, sequences = _setup(args, "segsnn")
-    work = full_frame_work(model, encoder, sequences[0], range(5, len(sequences[0]), 40))
+    real = args.dataset != "synthetic"
+    work = full_frame_work(model, encoder, sequences[0], _work_frames(len(sequences[0])))
     progress = not args.no_progress
     gating = dataclasses.replace(PUBLISHED_RULE, rows=args.grid[0], cols=args.grid[1],
                                  margin=args.margin, accumulate=args.change_since == "region",
@@ -267,17 +304,21 @@ def run_sweep(args: argparse.Namespace) -> int:
     runs = [("static", "0 (split)", dataclasses.replace(every_region, batch_crops_only=True)),
             ("static", "0 (split, merged box)", every_region)]
     runs += [("static", f"{t:g}", dataclasses.replace(gating, theta=t)) for t in args.thetas]
-    ceiling = {"full": gate_ceiling(sequences, every_frame).miou}
+    # The ceiling pastes ground truth and reuses it: it needs fully labelled frames, which the
+    # real data sets do not have (DSEC's labels leave pixels unlabelled, and unseen by the frame
+    # camera): NaN there, rather than a figure over another set of pixels than the row's.
+    nan = float("nan")
+    ceiling = {"full": nan if real else gate_ceiling(sequences, every_frame).miou}
     for reuse, name, g in runs:
         reports.append((reuse, name, evaluate(name, g)))
-        ceiling[name] = gate_ceiling(sequences, g).miou
+        ceiling[name] = nan if real else gate_ceiling(sequences, g).miou
     for t in args.residual_thetas:
         # The decisions of warped reuse depend on the masks it carries: replayed in the run.
         name = f"warped {t:g}"
-        report = evaluate(name, dataclasses.replace(warped, residual_theta=t), ceiling=True,
-                          **paired)
+        report = evaluate(name, dataclasses.replace(warped, residual_theta=t),
+                          ceiling=not real, **paired)
         reports.append(("warped", name, report))
-        ceiling[name] = report.extra["ceiling_miou"]
+        ceiling[name] = report.extra.get("ceiling_miou", nan)
     # The full pass once more at the end: speed-ups are taken against the mean of both runs, and
     # the two rows show how far this machine's speed drifted over the sweep.
     reports.append(("full", "full (again)", evaluate("full again", every_frame)))
@@ -297,15 +338,22 @@ def run_sweep(args: argparse.Namespace) -> int:
                      "synops_per_frame": r.synops_per_frame,
                      "motion_ms": r.extra.get("motion_ms", 0.0),
                      "recomputed_fraction": 1.0 if is_full else r.recomputed_fraction,
-                     "keyframes": r.keyframes})
+                     "keyframes": r.keyframes, "per_class_iou": r.per_class_iou,
+                     "confusion": r.confusion})
     facts = _sequence_facts(sequences)
-    title = (f"threshold sweep: {facts['frames']} frames of seeds {facts['seeds']}, ego moving "
-             f"{100 * facts['moving_fraction']:.0f}% of the time, {args.threads or 'default'} "
+    if real:
+        names = ", ".join(s["name"] for s in facts["sequences"])
+        source = f"{facts['frames']} labelled frames of DSEC-Semantic {args.split} ({names})"
+    else:
+        source = (f"{facts['frames']} frames of seeds {facts['seeds']}, ego moving "
+                  f"{100 * facts['moving_fraction']:.0f}% of the time")
+    title = (f"threshold sweep: {source}, {args.threads or 'default'} "
              f"thread(s); static: grid {args.grid[0]}x{args.grid[1]}, margin {args.margin}; "
              f"warped: grid {warped.rows}x{warped.cols}, margin {warped.margin}; change counted "
              f"since the {'region was recomputed' if gating.accumulate else 'previous frame'}, "
              f"{args.upsampling} upsampling")
-    table = [{k: v for k, v in row.items() if k != "threshold"} for row in rows]
+    table = [{k: v for k, v in row.items()
+              if k not in ("threshold", "per_class_iou", "confusion")} for row in rows]
     table = [{**row, "miou": 100 * row["miou"], "ceiling_miou": 100 * row["ceiling_miou"]}
              for row in table]
     print(format_table(table, title=title))
@@ -316,13 +364,26 @@ def run_sweep(args: argparse.Namespace) -> int:
           "per frame of the motion estimate, flow and carried labels (in frames_per_s); "
           "paired_speedup: a full pass timed on the same frames, alternating with the row's "
           "segmenter frame by frame, over the row's time (the same load on both)")
+    if real:
+        print("ceiling_miou: nan on DSEC: replaying a row's decisions with ground truth needs "
+              "fully labelled frames, and DSEC's labels leave pixels unlabelled (and those the "
+              "frame camera does not see are ignored); kept ground truth there would have no "
+              "class to score")
+    print(format_table([{"class": name, "IoU": iou}
+                        for name, iou in zip(card.class_names, full.per_class_iou, strict=True)],
+                       title=f"per-class IoU of the full pass, the model's "
+                             f"{len(card.class_names)} classes (every row's: sweep.json)"))
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "sweep.md").write_text(_markdown(title, table))
     png = plot_sweep([r for r in rows if r["reuse"] != "full" and not r["theta"].startswith("0 (")],
                      args.out / "sweep.png", title=title)
-    print(f"written: {args.out / 'sweep.md'}, {png}")
+    confusion_png = plot_confusion(np.asarray(full.confusion), args.out / "sweep_confusion.png",
+                                   title=f"full pass, MIoU {100 * full.miou:.1f}%",
+                                   class_names=card.class_names)
+    print(f"written: {args.out / 'sweep.md'}, {png}, {confusion_png}")
     write_json(args.json or args.out / "sweep.json",
-               {"rows": rows, "sequences": facts, "gating": dataclasses.asdict(gating),
+               {"rows": rows, "sequences": facts, "class_names": list(card.class_names),
+                "dataset": args.dataset, "gating": dataclasses.asdict(gating),
                 "warped_gating": dataclasses.asdict(warped), "threads": args.threads,
                 "upsampling": args.upsampling, "work_full_frame": dataclasses.asdict(work),
                 "model": card.to_dict()})
@@ -335,6 +396,13 @@ def run_ceiling(args: argparse.Namespace) -> int:
     from ness_ros.segmentation.ceiling import best_choice_ceiling
     from ness_ros.segmentation.plots import plot_ceiling
 
+    if args.dataset != "synthetic":
+        raise CliError(f"--dataset {args.dataset}: the ceiling pastes ground truth and reuses it "
+                       "from frame to frame, so it needs fully labelled frames; the real data "
+                       "sets leave pixels unlabelled (DSEC: and unseen by the frame camera), "
+                       "where kept ground truth would have no class to score. It runs on "
+                       "synthetic drives; `ness eval sweep --dataset dsec` gives the sweep "
+                       "without its ceiling column", USAGE)
     bad = [b for b in args.budgets if not 0.0 < b <= 1.0]
     if bad:
         raise CliError(f"budgets are fractions of the regions in (0, 1], got {bad}", USAGE)

@@ -339,6 +339,14 @@ class DsecSequence:
             t_ns, x, y, p = t_ns[keep], x[keep], y[keep], p[keep]
         return EventBatch.from_arrays(t_ns, x, y, p, width=w, height=h)
 
+    def last_event_us(self) -> int | None:
+        """Time of the last event (µs on the ``t + t_offset`` clock), None for an empty file;
+        one row read."""
+        if not self.num_events:
+            return None
+        return int(self._read("events/t", slice(self.num_events - 1, None))[0]) + \
+            self.t_offset_us
+
     def windows(self, window_us: int = 50_000, *, mapped: bool = True, stride: int = 1,
                 complete: bool = True) -> Iterator[FrameWindow]:
         """Training windows: each label with the events in ``[stamp - window_us, stamp)``.

@@ -97,14 +97,21 @@ class DecisionReplay:
     in place; ``warped``: carried along the motion between the same frames) and the ground
     truth is pasted where the segmenter computed labels (``result.fresh``).
 
+    It needs fully labelled frames: a kept pixel whose ground truth was unlabelled would have no
+    class to be scored by later (DSEC's labels leave pixels unlabelled: ``ness eval sweep
+    --dataset dsec`` reports no ceiling).
+
     Args:
         reuse: the segmenter's rule of reuse (``static`` or ``warped``).
         flow_preset: the DIS preset it used (``warped``).
+        num_classes: the classes of the labels (the model's).
     """
 
-    def __init__(self, reuse: str, flow_preset: str = "ultrafast") -> None:
-        self.warped = WarpedLabels(NUM_CLASSES, flow_preset) if reuse == "warped" else None
-        self.confusion = np.zeros((NUM_CLASSES, NUM_CLASSES), np.int64)
+    def __init__(self, reuse: str, flow_preset: str = "ultrafast",
+                 num_classes: int = NUM_CLASSES) -> None:
+        self.num_classes = num_classes
+        self.warped = WarpedLabels(num_classes, flow_preset) if reuse == "warped" else None
+        self.confusion = np.zeros((num_classes, num_classes), np.int64)
         self._mask: NDArray[np.uint8] | None = None
 
     def add(self, image: NDArray[np.uint8], label: NDArray[np.uint8],
@@ -123,7 +130,8 @@ class DecisionReplay:
                 np.copyto(self._mask, label, where=result.fresh)
                 if self.warped is not None:
                     self.warped.paste(label, result.fresh)
-        self.confusion += confusion_matrix(self._mask, label, NUM_CLASSES, ignore=IGNORE_LABEL)
+        self.confusion += confusion_matrix(self._mask, label, self.num_classes,
+                                           ignore=IGNORE_LABEL)
 
     @property
     def miou(self) -> float:

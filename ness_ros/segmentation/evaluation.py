@@ -4,6 +4,12 @@ Frames are fed in stamp order through the :class:`~ness_ros.segmentation.pipelin
 and the :class:`HybridSegmenter` / :class:`EventSegmenter` that the nodes run, so the figures
 describe the nodes' algorithm. Time is measured around each ``FramePipeline.segment`` call (the
 event window, model inputs, gating, inference and pasting; no message handling).
+
+A sequence (:class:`EvalSequence`) is a synthetic drive, held in memory with all its events, or
+a real recording such as :class:`~ness_ros.data.dsec_eval.DsecEvalSequence`, which reads its
+frames and labels when asked and serves its events window by window from its own
+``event_source`` (real recordings hold tens of millions of events). Confusion matrices have the
+model's class count (its ``num_classes``: the card's classes).
 """
 
 from __future__ import annotations
@@ -11,12 +17,14 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import numpy as np
 import torch
+from numpy.typing import NDArray
 from tqdm import tqdm
 
-from ness_ros.data.sequence import SyntheticSequence
+from ness_ros.events.batch import EventBatch
 from ness_ros.labels import IGNORE_LABEL, NUM_CLASSES
 from ness_ros.metrics import (
     confusion_matrix,
@@ -30,12 +38,91 @@ from ness_ros.segmentation.event_only import EventSegmenter
 from ness_ros.segmentation.guided import GuidedUpsampling
 from ness_ros.segmentation.hybrid import GatingConfig, HybridSegmenter
 from ness_ros.segmentation.inputs import InputEncoder
-from ness_ros.segmentation.pipeline import FramePipeline, RecordedEvents, Segmenter
+from ness_ros.segmentation.pipeline import EventSource, FramePipeline, RecordedEvents, Segmenter
 from ness_ros.segmentation.working_resolution import (
     Rescaler,
     SensorRescaler,
     WorkingResolution,
 )
+
+
+class Images(Protocol):
+    """A sequence's frames or labels, ``images[i]``: an (N, H, W[, 3]) array or images read
+    when asked for."""
+
+    def __len__(self) -> int: ...
+
+    def __getitem__(self, i: int) -> NDArray[np.uint8]: ...
+
+
+class EvalSequence(Protocol):
+    """What the evaluation reads of a sequence: ``frames`` (RGB) and ``labels`` (255:
+    ignored) in time order, their ``stamps_ns``, the sensor's ``width`` and ``height``, and
+    the events: the whole recording as ``events``, or None when the sequence has an
+    ``event_source`` (an :class:`~ness_ros.segmentation.pipeline.EventSource`) that reads
+    each window when asked."""
+
+    @property
+    def frames(self) -> Images: ...
+
+    @property
+    def labels(self) -> Images: ...
+
+    @property
+    def stamps_ns(self) -> NDArray[np.int64]: ...
+
+    @property
+    def events(self) -> EventBatch | None: ...
+
+    @property
+    def width(self) -> int: ...
+
+    @property
+    def height(self) -> int: ...
+
+    def __len__(self) -> int: ...
+
+
+class SourceEvents(RecordedEvents):
+    """A recording's events served from its own :class:`EventSource`, window by window (a file
+    read per query) rather than from one batch in memory; like :class:`RecordedEvents`, every
+    event is there from the start."""
+
+    def __init__(self, source: EventSource) -> None:  # no batch: the source holds the events
+        self.source = source
+
+    def query(self, t0_ns: int, t1_ns: int) -> EventBatch:
+        batch = self.source.query(t0_ns, t1_ns)
+        if batch is None:
+            raise ValueError("a recording's event source answered no batch")
+        return batch
+
+    @property
+    def newest_ns(self) -> int | None:
+        return self.source.newest_ns
+
+    @property
+    def sensor_size(self) -> tuple[int, int]:
+        size = self.source.sensor_size
+        if size is None:
+            raise ValueError("a recording's event source has no sensor size")
+        return size
+
+
+def recorded_events(seq: EvalSequence) -> RecordedEvents:
+    """The events of ``seq`` as the pipeline takes them: its own event source when it has one,
+    else its whole recording."""
+    source: EventSource | None = getattr(seq, "event_source", None)
+    if source is not None:
+        return SourceEvents(source)
+    if seq.events is None:
+        raise ValueError("a sequence needs its events or an event source")
+    return RecordedEvents(seq.events)
+
+
+def model_classes(model: torch.nn.Module) -> int:
+    """The model's class count (its ``num_classes``, the card's classes), six without one."""
+    return int(getattr(model, "num_classes", 0)) or NUM_CLASSES
 
 
 @dataclass
@@ -81,15 +168,24 @@ def _report(name: str, confusion: np.ndarray, times: list[float], recomputed: li
 
 
 def full_frame_work(model: torch.nn.Module, encoder: InputEncoder,
-                    sequence: SyntheticSequence, frames: Sequence[int],
+                    sequence: EvalSequence, frames: Sequence[int],
                     rescaler: Rescaler | None = None) -> WorkReport:
     """Work of one full-frame pass, averaged over ``frames`` of ``sequence`` (real inputs, so
     spike counts are the model's real ones), at the working resolution of ``rescaler``."""
     reports = []
+    source: EventSource | None = getattr(sequence, "event_source", None)
+    window_ns = encoder.event_window_ns
     all_events, encoder = _at_working_resolution(sequence, encoder, rescaler)
     for i in frames:
-        events = torch.from_numpy(encoder.event_tensor(all_events,
-                                                       int(sequence.stamps_ns[i])))[:, None]
+        stamp = int(sequence.stamps_ns[i])
+        if all_events is None:  # a window at a time from the sequence's source
+            window = source.query(stamp - window_ns, stamp) if source is not None else None
+            if window is None:
+                raise ValueError("a sequence needs its events or an event source")
+            window_events = window if rescaler is None else rescaler.events(window)
+        else:
+            window_events = all_events
+        events = torch.from_numpy(encoder.event_tensor(window_events, stamp))[:, None]
         if encoder.frame_channels:
             image = sequence.frames[i] if rescaler is None else rescaler.frame(sequence.frames[i])
             frame = torch.from_numpy(encoder.frame_tensor(image))[None]
@@ -101,17 +197,19 @@ def full_frame_work(model: torch.nn.Module, encoder: InputEncoder,
     return WorkReport(params=reports[0].params, **mean)
 
 
-def _at_working_resolution(seq: SyntheticSequence, encoder: InputEncoder,
-                           rescaler: Rescaler | None) -> tuple:
+def _at_working_resolution(seq: EvalSequence, encoder: InputEncoder,
+                           rescaler: Rescaler | None) -> tuple[EventBatch | None, InputEncoder]:
     """(events, encoder) of ``seq`` for the model: as they are, or binned with the encoder
-    that weighs binned counts (:meth:`Rescaler.encoder`)."""
+    that weighs binned counts (:meth:`Rescaler.encoder`); events None when the sequence
+    serves them window by window."""
     if rescaler is None:
         return seq.events, encoder
-    return rescaler.events(seq.events), rescaler.encoder(encoder)
+    events = None if seq.events is None else rescaler.events(seq.events)
+    return events, rescaler.encoder(encoder)
 
 
 def evaluate_hybrid(model: torch.nn.Module, encoder: InputEncoder,
-                    sequences: Sequence[SyntheticSequence], gating: GatingConfig, *,
+                    sequences: Sequence[EvalSequence], gating: GatingConfig, *,
                     name: str = "", work: WorkReport | None = None,
                     progress: bool = False, device: str = "cpu",
                     guided: GuidedUpsampling | None = None,
@@ -133,42 +231,45 @@ def evaluate_hybrid(model: torch.nn.Module, encoder: InputEncoder,
     shared 2-core machine, frames/s of runs a minute apart drifted by 30 %.)
     ``rescaler``: sequences rendered at a sensor size other than the model's run at the working
     resolution as the nodes run them (events binned, frames resized, masks scored at the
-    sensor's resolution); not with ``ceiling`` or ``paired_with``."""
+    sensor's resolution); not with ``ceiling`` or ``paired_with``.
+    The confusion matrix has the model's class count (:func:`model_classes`)."""
     if rescaler is not None and (ceiling or paired_with is not None):
         raise ValueError("a working resolution is evaluated without ceiling or paired timing")
 
     def hybrid(config: GatingConfig) -> Callable[[], HybridSegmenter]:
         return lambda: HybridSegmenter(model, encoder, config, device=device, guided=guided)
 
+    classes = model_classes(model)
     return _evaluate(name or f"theta={gating.theta:g}", sequences, hybrid(gating),
-                     uses_frames=True, work=work, progress=progress, rescaler=rescaler,
-                     masks_out=masks_out,
-                     ceiling=(lambda: DecisionReplay(gating.reuse, gating.flow_preset)) if ceiling
-                     else None,
+                     classes, uses_frames=True, work=work, progress=progress,
+                     rescaler=rescaler, masks_out=masks_out,
+                     ceiling=(lambda: DecisionReplay(gating.reuse, gating.flow_preset, classes))
+                     if ceiling else None,
                      paired=None if paired_with is None else hybrid(paired_with),
                      desc=name or f"theta {gating.theta:g}")
 
 
 def evaluate_events(model: torch.nn.Module, encoder: InputEncoder,
-                    sequences: Sequence[SyntheticSequence], *, work: WorkReport | None = None,
+                    sequences: Sequence[EvalSequence], *, work: WorkReport | None = None,
                     progress: bool = False, device: str = "cpu",
                     rescaler: Rescaler | None = None) -> EvalReport:
     """Run the EventSegmenter at every frame stamp of ``sequences`` (at the working resolution
     of ``rescaler``, as :func:`evaluate_hybrid`)."""
     return _evaluate("event-only", sequences,
-                     lambda: EventSegmenter(model, encoder, device=device), uses_frames=False,
+                     lambda: EventSegmenter(model, encoder, device=device),
+                     model_classes(model), uses_frames=False,
                      work=work, progress=progress, rescaler=rescaler, desc="events")
 
 
-def _evaluate(name: str, sequences: Sequence[SyntheticSequence],
-              make_segmenter: Callable[[], Segmenter], *, uses_frames: bool,
+def _evaluate(name: str, sequences: Sequence[EvalSequence],
+              make_segmenter: Callable[[], Segmenter], num_classes: int, *, uses_frames: bool,
               work: WorkReport | None, progress: bool, rescaler: Rescaler | None, desc: str,
               masks_out: list[np.ndarray] | None = None,
               ceiling: Callable[[], DecisionReplay] | None = None,
               paired: Callable[[], Segmenter] | None = None) -> EvalReport:
     """Every frame of ``sequences`` through a fresh :class:`FramePipeline` per sequence, the
     nodes' path; the time of each :meth:`FramePipeline.segment` call is the frame's time."""
-    confusion = np.zeros((NUM_CLASSES, NUM_CLASSES), np.int64)
+    confusion = np.zeros((num_classes, num_classes), np.int64)
     times: list[float] = []
     recomputed: list[float] = []
     pixels: list[float] = []
@@ -181,13 +282,15 @@ def _evaluate(name: str, sequences: Sequence[SyntheticSequence],
     for seq in sequences:
         pipeline = _pipeline(make_segmenter(), seq, rescaler)
         twin = None if paired is None else _pipeline(paired(), seq, None)
-        masks = np.empty_like(seq.labels) if masks_out is not None else None
+        masks = (np.empty((len(seq), seq.height, seq.width), np.uint8)
+                 if masks_out is not None else None)
         replay = None if ceiling is None else ceiling()
         if replay is not None:
             replays.append(replay)
         for i in range(len(seq)):
             stamp = int(seq.stamps_ns[i])
             frame = seq.frames[i] if uses_frames else None
+            label = seq.labels[i]
             if twin is not None and i % 2 == 0:
                 paired_times.append(_timed(twin, stamp, frame))
             pipeline.admit(stamp)
@@ -200,9 +303,8 @@ def _evaluate(name: str, sequences: Sequence[SyntheticSequence],
             for stage, ms in result.stage_ms.items():
                 stage_ms.setdefault(stage, []).append(ms)
             if replay is not None:
-                replay.add(seq.frames[i], seq.labels[i], result)
-            confusion += confusion_matrix(result.mask, seq.labels[i], NUM_CLASSES,
-                                          ignore=IGNORE_LABEL)
+                replay.add(seq.frames[i] if frame is None else frame, label, result)
+            confusion += confusion_matrix(result.mask, label, num_classes, ignore=IGNORE_LABEL)
             keyframes += int(result.keyframe)
             if masks is not None:
                 masks[i] = result.mask
@@ -226,11 +328,11 @@ def _evaluate(name: str, sequences: Sequence[SyntheticSequence],
     return report
 
 
-def _pipeline(segmenter: Segmenter, seq: SyntheticSequence,
+def _pipeline(segmenter: Segmenter, seq: EvalSequence,
               rescaler: Rescaler | None) -> FramePipeline:
-    """The pipeline of one sequence: its recorded events, at the sensor's resolution or at
-    ``rescaler``'s."""
-    events = RecordedEvents(seq.events)
+    """The pipeline of one sequence: its recorded events (:func:`recorded_events`), at the
+    sensor's resolution or at ``rescaler``'s."""
+    events = recorded_events(seq)
     if rescaler is None:
         rescalers = SensorRescaler(WorkingResolution("sensor"), (seq.width, seq.height))
     else:
