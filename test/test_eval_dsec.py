@@ -20,6 +20,7 @@ from ness_ros.labels import DSEC11_CLASS_NAMES, IGNORE_LABEL
 from ness_ros.metrics import confusion_matrix, mean_iou
 from ness_ros.models.tiny import tiny_model_file
 from ness_ros.models.weights import load_model
+from ness_ros.segmentation.evaluation import SourceEvents
 from ness_ros.segmentation.gating_config import PUBLISHED_RULE
 from ness_ros.segmentation.hybrid import HybridSegmenter
 from ness_ros.segmentation.inputs import InputEncoder
@@ -138,6 +139,14 @@ def test_dsec_events_are_read_per_window_as_the_whole_recording_gives_them(dsec_
             assert len(a) > 0 or t1 < T_OFFSET_US * 1000 + 1000
             for key in ("t", "x", "y", "polarity"):
                 np.testing.assert_array_equal(getattr(a, key), getattr(b, key))
+        # The evaluation reads a window ahead, outside the time it measures, and is answered
+        # from it once; other windows are read when asked.
+        served = SourceEvents(DsecEvents(seq))
+        t0, t1 = T_OFFSET_US * 1000 + 50_000_000, T_OFFSET_US * 1000 + 100_000_000
+        served.prefetch(t0, t1)
+        first = served.query(t0, t1)
+        assert served.query(t0, t1) is not first
+        np.testing.assert_array_equal(first.t, whole.query(t0, t1).t)
     evaluation = DsecEvalSequence(folder, mapped=True, window_us=50_000)
     try:
         assert len(evaluation) == 5 and evaluation.events is None
