@@ -171,3 +171,5 @@ def test_refusals_name_the_reason(dsec_root, dsec_model, tmp_path, capsys):
     assert "takes no frames" in capsys.readouterr().err
     assert main(["eval", "sweep", "--dataset", "dsec", "--model", str(dsec_model)]) == 2
     assert "needs --data-root" in capsys.readouterr().err
+    assert main(["eval", "sweep", "--start", "2", "--model", str(dsec_model)]) == 2
+    assert "--start cuts a real data set's sequences" in capsys.readouterr().err

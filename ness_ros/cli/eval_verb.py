@@ -273,8 +273,11 @@ def run_sweep(args: argparse.Namespace) -> int:
     from ness_ros.segmentation.evaluation import evaluate_hybrid, full_frame_work
     from ness_ros.segmentation.plots import plot_confusion, plot_sweep
 
-    model, card, encoder, sequences = _setup(args, "segsnn")
     real = args.dataset != "synthetic"
+    if not real and args.start:
+        raise CliError("--start cuts a real data set's sequences (--dataset dsec); synthetic "
+                       "drives are --seeds of --duration s", USAGE)
+    model, card, encoder, sequences = _setup(args, "segsnn")
     work = full_frame_work(model, encoder, sequences[0], _work_frames(len(sequences[0])))
     progress = not args.no_progress
     gating = dataclasses.replace(PUBLISHED_RULE, rows=args.grid[0], cols=args.grid[1],
