@@ -84,7 +84,7 @@ class EvalSequence(Protocol):
     def __len__(self) -> int: ...
 
 
-class SourceEvents(RecordedEvents):
+class SourceEvents:
     """A recording's events served from its own :class:`EventSource`, window by window (a file
     read per query) rather than from one batch in memory; like :class:`RecordedEvents`, every
     event is there from the start.
@@ -124,7 +124,7 @@ class SourceEvents(RecordedEvents):
         return size
 
 
-def recorded_events(seq: EvalSequence) -> RecordedEvents:
+def recorded_events(seq: EvalSequence) -> EventSource:
     """The events of ``seq`` as the pipeline takes them: its own event source when it has one,
     else its whole recording."""
     source: EventSource | None = getattr(seq, "event_source", None)

@@ -7,7 +7,8 @@ rules below are written once and the figures of the offline tools describe the n
   :class:`~ness_ros.events.stream.EventStream` (decoding, checks, a bounded ring
   buffer); events are complete up to the later of a message's stamp and its newest event (a
   driver stamps a message when its window closes, which may be after its last event).
-  ``ness eval`` serves a whole recording instead (:class:`RecordedEvents`).
+  ``ness eval`` serves a recording instead (any :class:`EventSource`: a whole batch in
+  memory, :class:`RecordedEvents`, or a file read window by window), all there from the start.
 - **Stamp rules** of a frame (or of an event-only trigger), when it arrives (:meth:`admit`):
   a stamp far from the clock in a live stream is rejected (``stamp``), one equal to the
   previous frame's (``duplicate_stamp``) or up to ``loop_tolerance_s`` before it
@@ -120,7 +121,7 @@ class FramePipeline:
     Args:
         segmenter: the model's segmenter.
         rescalers: the working resolution (its ``model_size`` is the model card's).
-        events: an :class:`EventStream` (messages) or :class:`RecordedEvents`.
+        events: an :class:`EventStream` (messages) or a recording's :class:`EventSource`.
         live_tolerance_s: frame stamps within this of the clock are live (:class:`StampGuard`,
             used when :meth:`admit` is given the clock).
         loop_tolerance_s: see the module's stamp rules.
@@ -130,13 +131,13 @@ class FramePipeline:
     """
 
     def __init__(self, segmenter: Segmenter, rescalers: SensorRescaler,
-                 events: EventStream | RecordedEvents, *, live_tolerance_s: float = 5.0,
+                 events: EventStream | EventSource, *, live_tolerance_s: float = 5.0,
                  loop_tolerance_s: float = LOOP_TOLERANCE_S,
                  notify: Callable[[str, str], None] = _quiet) -> None:
         self.segmenter = segmenter
         self.base_encoder = segmenter.encoder
         self.rescalers = rescalers
-        self.events: EventStream | RecordedEvents = events
+        self.events: EventStream | EventSource = events
         self.loop_tolerance_ns = int(loop_tolerance_s * 1e9)
         self.frame_guard = StampGuard(int(live_tolerance_s * 1e9))
         self.notify = notify
@@ -151,7 +152,7 @@ class FramePipeline:
         self.last_events: EventBatch | None = None
 
     # -- events -----------------------------------------------------------------------------
-    def replace_events(self, events: EventStream | RecordedEvents) -> None:
+    def replace_events(self, events: EventStream | EventSource) -> None:
         """Serve events from another source from now on (a node's event type became known)."""
         with self.lock:
             self.events = events
@@ -179,8 +180,8 @@ class FramePipeline:
     def events_complete(self, stamp_ns: int) -> bool:
         """Whether the events up to ``stamp_ns`` have all arrived (recorded events always)."""
         with self.lock:
-            if isinstance(self.events, RecordedEvents):
-                return True
+            if not isinstance(self.events, EventStream):
+                return True  # a recording
             return self.events.newest_ns is not None and self._events_through_ns >= stamp_ns
 
     @property
