@@ -26,7 +26,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Self
 
 import numpy as np
 import torch
@@ -74,7 +74,24 @@ def dataset_class_set(dataset: str, classes: str = "") -> ClassSet:
     return chosen
 
 
-class DsecWindows(torch.utils.data.Dataset):
+class _IndexedSamples(torch.utils.data.Dataset):
+    """Samples of a data set chosen by ``index`` (positions in the whole split), so that a
+    split can be cut in parts (:meth:`take`) without reading anything again."""
+
+    index: list
+
+    def take(self, positions: Sequence[int]) -> Self:
+        """The samples at ``positions`` (of this set) as a set of their own."""
+        subset = object.__new__(type(self))
+        subset.__dict__.update(self.__dict__)
+        subset.index = [self.index[p] for p in positions]
+        return subset
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+
+class DsecWindows(_IndexedSamples):
     """Every label of the DSEC-Semantic sequences of ``<root>/<split>`` with a full event window
     (and, for a model that takes frames, a frame: see the module docstring).
 
@@ -125,16 +142,6 @@ class DsecWindows(torch.utils.data.Dataset):
                 + (f"; {seq.describe_frames()}" if self.hybrid else "")
                 for seq in self.sequences]
 
-    def take(self, positions: Sequence[int]) -> DsecWindows:
-        """The samples at ``positions`` (of this set) as a set of their own."""
-        subset = object.__new__(DsecWindows)
-        subset.__dict__.update(self.__dict__)
-        subset.index = [self.index[p] for p in positions]
-        return subset
-
-    def __len__(self) -> int:
-        return len(self.index)
-
     def label(self, item: int) -> NDArray[np.uint8]:
         """The label of sample ``item``; for the hybrid model, 255 where the frame camera does
         not see (neither trained nor scored there)."""
@@ -153,7 +160,7 @@ class DsecWindows(torch.utils.data.Dataset):
         return frame, torch.from_numpy(tensor), torch.from_numpy(label.astype(np.int64))
 
 
-class Ddd17Samples(torch.utils.data.Dataset):
+class Ddd17Samples(_IndexedSamples):
     """Every sample of a split of the Ev-SegNet DDD17 release: event counts (and the grey frame
     when the encoder takes frames), label in DDD17's six classes."""
 
@@ -170,15 +177,6 @@ class Ddd17Samples(torch.utils.data.Dataset):
 
     def layouts(self) -> list[str]:
         return [f"DDD17 (Ev-SegNet release) {self.split.folder}: {len(self.split)} samples"]
-
-    def take(self, positions: Sequence[int]) -> Ddd17Samples:
-        subset = object.__new__(Ddd17Samples)
-        subset.__dict__.update(self.__dict__)
-        subset.index = [self.index[p] for p in positions]
-        return subset
-
-    def __len__(self) -> int:
-        return len(self.index)
 
     def label(self, item: int) -> NDArray[np.uint8]:
         return self.split.label(self.index[item])
