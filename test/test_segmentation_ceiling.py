@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import replace
 
+import cv2
 import numpy as np
 import pytest
 
@@ -12,12 +13,16 @@ from ness_ros.data.sequence import SequenceConfig, SyntheticSequence
 from ness_ros.events.batch import EventBatch
 from ness_ros.metrics import confusion_matrix, mean_iou
 from ness_ros.segmentation.ceiling import (
+    DecisionReplay,
     best_choice_ceiling,
+    ceiling_bounds,
     gate_ceiling,
     head_resolution_confusion,
     region_index,
 )
 from ness_ros.segmentation.gating_config import PUBLISHED_RULE
+from ness_ros.segmentation.motion import WarpedLabels
+from ness_ros.segmentation.result import SegmentationResult
 
 H, W, FRAMES = 32, 48, 6
 PERIOD = 50_000_000
@@ -150,3 +155,78 @@ def test_head_resolution_ceiling_loses_thin_structures_only():
     assert 0.95 < head_resolution_ceiling([seq], 8) < 1.0
     with pytest.raises(ValueError, match="stride"):
         head_resolution_ceiling([seq], 0)
+
+
+def sliding_scene(frames: int = 5, step: int = 2) -> tuple[np.ndarray, np.ndarray]:
+    """(frames, labels) of a textured scene sliding ``step`` pixels right per frame, 64 x 96:
+    background (1) with a vehicle (5) and a human (4) bar, all labelled."""
+    rng = np.random.default_rng(3)
+    width = 96 + step * frames
+    texture = cv2.GaussianBlur(rng.uniform(0, 255, (64, width)).astype(np.float32), (0, 0), 2)
+    texture = cv2.normalize(texture, None, 0, 255, cv2.NORM_MINMAX).astype(np.uint8)
+    label = np.ones((64, width), np.uint8)
+    label[10:50, 40:56] = 5
+    label[20:60, 70:76] = 4
+    start = step * frames  # the window moves left over the scene: content slides right
+    images = np.stack([np.repeat(texture[:, start - step * i:][:, :96, None], 3, axis=2)
+                       for i in range(frames)])
+    labels = np.stack([label[:, start - step * i:][:, :96] for i in range(frames)])
+    return images, labels
+
+
+def replay(reuse: str, images: np.ndarray, labels: np.ndarray, keyframe: np.ndarray,
+           fresh: np.ndarray | None = None) -> DecisionReplay:
+    """A replay of a segmenter that computed ``keyframe`` whole on the first frame, then
+    only the pixels of ``fresh`` (None: nothing) on every other."""
+    replayed = DecisionReplay(reuse, num_classes=6)
+    for i, (image, label) in enumerate(zip(images, labels, strict=True)):
+        first = i == 0
+        result = SegmentationResult(mask=label, stamp_ns=i, keyframe=first, regions_recomputed=0,
+                                    regions_total=1, pixels_computed=0,
+                                    fresh=None if first else fresh)
+        replayed.add(image, keyframe if first else label, result)
+    return replayed
+
+
+def test_unknown_labels_make_the_replay_a_range_that_brackets_the_truth():
+    images, labels = sliding_scene()
+    # The old replay, fully labelled: the same motion carries a six-class state.
+    carried = WarpedLabels(6)
+    carried.start(labels[0], images[0])
+    confusion = confusion_matrix(labels[0], labels[0])
+    for image, label in zip(images[1:], labels[1:], strict=True):
+        confusion += confusion_matrix(carried.advance(image, residual_level=255)[0], label)
+    full = replay("warped", images, labels, labels[0])
+    assert full.miou == full.miou_high == mean_iou(confusion)
+    assert not full.unknown.any()
+    # The flow finds the translation: carried labels stay right, labels kept in place do not.
+    assert full.miou > 0.99 > replay("static", images, labels, labels[0]).miou
+    # A strip across the vehicle's edge unlabelled on the keyframe: carried along the motion,
+    # the labelled pixels it lands on are unknown, and the replay a range around the truth.
+    strip = labels[0].copy()
+    strip[:, 30:46] = 255
+    partial = replay("warped", images, labels, strip)
+    assert partial.unknown[1] > 0 and partial.unknown[5] > 0
+    assert partial.miou < full.miou <= partial.miou_high
+    # The unknown moved with the scene: one frame on, it covers the strip 2 pixels right.
+    moved = replay("warped", images[:2], labels[:2], strip)
+    shifted = np.bincount(labels[1][:, 32:48].ravel(), minlength=6)
+    assert moved.unknown.tolist() == shifted.tolist()
+    assert shifted.tolist() != np.bincount(labels[1][:, 30:46].ravel(), minlength=6).tolist()
+    # Kept in place, the strip stays unknown; pasted over, it is known again.
+    static = replay("static", images, labels, strip)
+    assert static.unknown.sum() == 4 * 64 * 16 and static.miou < static.miou_high
+    computed = np.zeros((64, 96), bool)
+    computed[:, 28:48] = True
+    pasted = replay("static", images, labels, strip, fresh=computed)
+    assert not pasted.unknown.any() and pasted.miou == pasted.miou_high
+
+
+def test_ceiling_bounds_count_unknown_labels_wrong_then_right():
+    confusion = np.array([[6, 0], [2, 4]])
+    assert ceiling_bounds(confusion, np.zeros(2, np.int64)) == (mean_iou(confusion),) * 2
+    low, high = ceiling_bounds(confusion, np.array([2, 0]))
+    assert low == pytest.approx((6 / 10 + 4 / 6) / 2)  # class 0 misses 2 more pixels
+    assert high == pytest.approx((8 / 10 + 4 / 6) / 2)
+    # A class seen only where the replay's label is unknown is present, at 0 to 1.
+    assert ceiling_bounds(np.zeros((2, 2), np.int64), np.array([0, 3])) == (0.0, 1.0)

@@ -9,7 +9,9 @@ and a kept region is exactly as stale as the gating made it. A full pass scores 
   choices (theta, keyframe policy), the decisions ``HybridSegmenter`` takes on the same frames.
 - :class:`DecisionReplay` replays the decisions a segmenter took, frame by frame, whatever its
   rule of reuse: ground truth where it computed labels, and kept labels reused as it reuses
-  them (in place, or carried along the same motion for ``reuse: warped``).
+  them (in place, or carried along the same motion for ``reuse: warped``). It takes partially
+  labelled frames: a label reused from an unlabelled pixel is unknown, and the MIoU becomes a
+  range (:func:`ceiling_bounds`).
 - :func:`best_choice_ceiling` grants a clairvoyant gate that, for a fixed budget of regions per
   frame, recomputes the regions with the most wrong labels. It is greedy (frame by frame, wrong
   pixels rather than IoU), not a proven optimum, but it knows where labels went stale, which a
@@ -37,7 +39,7 @@ from numpy.typing import NDArray
 from ness_ros.data.sequence import SyntheticSequence
 from ness_ros.events.representations import region_bounds
 from ness_ros.labels import IGNORE_LABEL, NUM_CLASSES
-from ness_ros.metrics import confusion_matrix, mean_iou
+from ness_ros.metrics import confusion_matrix, mean_iou, per_class_iou
 from ness_ros.segmentation.gating import GatingConfig, RegionGate
 from ness_ros.segmentation.motion import WarpedLabels
 from ness_ros.segmentation.result import SegmentationResult
@@ -89,6 +91,30 @@ def gate_ceiling(sequences: Sequence[SyntheticSequence], gating: GatingConfig, *
     return tally.report()
 
 
+def ceiling_bounds(confusion: NDArray[np.int64], unknown: NDArray[np.int64]
+                   ) -> tuple[float, float]:
+    """(low, high) MIoU of a replay whose reused labels are partly unknown.
+
+    ``confusion``: (C, C) over the scored pixels whose replayed label is known; ``unknown``:
+    (C,) scored pixels of each true class whose replayed label came from an unlabelled one.
+    A perfect model's label there is unknown to us: the low end counts each such pixel a miss
+    of its class, the high end a hit. The low end charges no other class a false positive
+    (which one would be a guess): it bounds the IoU of the unknown pixels' own classes, while
+    a wrong label charged to another class would lower that one's too. With no unknown pixel
+    both are :func:`~ness_ros.metrics.mean_iou`.
+    """
+    classes = len(unknown)
+    # An extra prediction column holds the misses: each counts in its row's union, as a
+    # wrong label does, and in no class's column.
+    missed = np.zeros((classes + 1, classes + 1), np.int64)
+    missed[:classes, :classes] = confusion
+    missed[:classes, classes] = unknown
+    iou = per_class_iou(missed)[:classes]
+    present = ~np.isnan(iou)
+    low = float(iou[present].mean()) if present.any() else float("nan")
+    return low, float(mean_iou(confusion + np.diag(unknown)))
+
+
 class DecisionReplay:
     """The MIoU a segmenter's own decisions would reach with a perfect model.
 
@@ -97,9 +123,13 @@ class DecisionReplay:
     in place; ``warped``: carried along the motion between the same frames) and the ground
     truth is pasted where the segmenter computed labels (``result.fresh``).
 
-    It needs fully labelled frames: a kept pixel whose ground truth was unlabelled would have no
-    class to be scored by later (DSEC's labels leave pixels unlabelled: ``ness eval sweep
-    --dataset dsec`` reports no ceiling).
+    Frames may leave pixels unlabelled (DSEC's labels do). Unknown is then a label of its
+    own: kept in place as 255 (``static``), or carried as an extra class, ``num_classes``, in
+    :class:`~ness_ros.segmentation.motion.WarpedLabels` (``warped``), so that it moves and
+    blends at edges as any label does. Only pixels whose current ground truth is labelled are
+    scored, the pixels of the segmenter's own MIoU; a replayed unknown among them makes the
+    MIoU a range, :attr:`miou` to :attr:`miou_high` (:func:`ceiling_bounds`). On fully
+    labelled frames the two are equal.
 
     Args:
         reuse: the segmenter's rule of reuse (``static`` or ``warped``).
@@ -109,33 +139,51 @@ class DecisionReplay:
 
     def __init__(self, reuse: str, flow_preset: str = "ultrafast",
                  num_classes: int = NUM_CLASSES) -> None:
+        if not 1 <= num_classes < IGNORE_LABEL:
+            raise ValueError(f"the replay holds 1 to {IGNORE_LABEL - 1} classes and unknown, "
+                             f"got {num_classes}")
         self.num_classes = num_classes
-        self.warped = WarpedLabels(num_classes, flow_preset) if reuse == "warped" else None
+        self.warped = (WarpedLabels(num_classes + 1, flow_preset) if reuse == "warped"
+                       else None)
         self.confusion = np.zeros((num_classes, num_classes), np.int64)
+        #: Scored pixels of each true class whose replayed label is unknown.
+        self.unknown = np.zeros(num_classes, np.int64)
         self._mask: NDArray[np.uint8] | None = None
 
     def add(self, image: NDArray[np.uint8], label: NDArray[np.uint8],
             result: SegmentationResult) -> None:
-        """Replay one frame: ``image`` and its ground truth ``label`` (fully labelled)."""
-        if (label == IGNORE_LABEL).any():
-            raise ValueError("the decision replay needs fully labelled frames")
+        """Replay one frame: ``image`` and its ground truth ``label`` (255: unlabelled)."""
+        unknown = self.num_classes  # the warped state's class of unlabelled ground truth
         if result.keyframe or self._mask is None:
             self._mask = label.copy()
             if self.warped is not None:
-                self.warped.start(label, image)
+                self.warped.start(np.where(label == IGNORE_LABEL, unknown, label), image)
         else:
             if self.warped is not None:
-                self._mask, _ = self.warped.advance(image, residual_level=255)
+                carried, _ = self.warped.advance(image, residual_level=255)
+                carried[carried == unknown] = IGNORE_LABEL
+                self._mask = carried
             if result.fresh is not None:
                 np.copyto(self._mask, label, where=result.fresh)
                 if self.warped is not None:
-                    self.warped.paste(label, result.fresh)
-        self.confusion += confusion_matrix(self._mask, label, self.num_classes,
-                                           ignore=IGNORE_LABEL)
+                    self.warped.paste(np.where(label == IGNORE_LABEL, unknown, label),
+                                      result.fresh)
+        mask, truth = self._mask, label
+        missing = (mask == IGNORE_LABEL) & (label != IGNORE_LABEL)
+        if missing.any():
+            self.unknown += np.bincount(label[missing], minlength=self.num_classes)
+            mask, truth = mask[~missing], label[~missing]
+        self.confusion += confusion_matrix(mask, truth, self.num_classes, ignore=IGNORE_LABEL)
 
     @property
     def miou(self) -> float:
-        return float(mean_iou(self.confusion))
+        """The low end of the MIoU: replayed unknown labels count wrong."""
+        return ceiling_bounds(self.confusion, self.unknown)[0]
+
+    @property
+    def miou_high(self) -> float:
+        """The high end of the MIoU: replayed unknown labels count right."""
+        return ceiling_bounds(self.confusion, self.unknown)[1]
 
 
 def best_choice_ceiling(sequences: Sequence[SyntheticSequence], rows: int, cols: int,

@@ -34,7 +34,7 @@ from ness_ros.metrics import (
     pixel_accuracy,
 )
 from ness_ros.models.ops import WorkReport, measure_work
-from ness_ros.segmentation.ceiling import DecisionReplay
+from ness_ros.segmentation.ceiling import DecisionReplay, ceiling_bounds
 from ness_ros.segmentation.event_only import EventSegmenter
 from ness_ros.segmentation.guided import GuidedUpsampling
 from ness_ros.segmentation.hybrid import GatingConfig, HybridSegmenter
@@ -238,8 +238,10 @@ def evaluate_hybrid(model: torch.nn.Module, encoder: InputEncoder,
     ``masks_out``, when given, receives each sequence's masks as one (N, H, W) uint8 array.
     ``ceiling``: also replay the segmenter's decisions with ground truth pasted
     (:class:`~ness_ros.segmentation.ceiling.DecisionReplay`), outside the timed calls; the
-    report's ``extra["ceiling_miou"]``. The report's ``extra`` always holds the mean time per
-    frame of each stage (``<stage>_ms``).
+    report's ``extra["ceiling_miou"]`` and ``extra["ceiling_miou_high"]``, the ends of its
+    range where labels reused from unlabelled pixels are unknown (equal on fully labelled
+    frames). The report's ``extra`` always holds the mean time per frame of each stage
+    (``<stage>_ms``).
     ``paired_with``: a second segmenter with this gating (the full pass, say) segments every
     frame too, right before or after this one in turn, so that both are timed under the same
     load of the machine; ``extra["paired_speedup"]`` is its time over this one's. (On this
@@ -337,7 +339,9 @@ def _evaluate(name: str, sequences: Sequence[EvalSequence],
     if uses_frames:
         report.extra.update({f"{stage}_ms": float(np.mean(v)) for stage, v in stage_ms.items()})
     if replays:
-        report.extra["ceiling_miou"] = float(mean_iou(sum(r.confusion for r in replays)))
+        low, high = ceiling_bounds(np.sum([r.confusion for r in replays], axis=0),
+                                   np.sum([r.unknown for r in replays], axis=0))
+        report.extra.update(ceiling_miou=low, ceiling_miou_high=high)
     if paired_times:
         report.extra["paired_speedup"] = float(np.sum(paired_times) / np.sum(times))
     return report
