@@ -112,8 +112,8 @@ def setup(device: str) -> Distributed:
     if device.startswith("cuda"):
         if torch.cuda.device_count() <= local_rank:
             raise TrainingError(f"process {rank} of {world_size} wants GPU {local_rank}, but "
-                             f"{torch.cuda.device_count()} are visible: start at most that "
-                             "many processes per node")
+                                f"{torch.cuda.device_count()} are visible: start at most "
+                                "that many processes per node")
         device, backend = f"cuda:{local_rank}", "nccl"
         torch.cuda.set_device(local_rank)
     else:

@@ -69,8 +69,9 @@ def dataset_class_set(dataset: str, classes: str = "") -> ClassSet:
     name = classes or own
     chosen = class_set(name)
     if name != own and not (dataset == "dsec" and name == "ddd17"):
-        raise TrainingError(f"the {dataset} labels cannot be given as the {name} classes (they "
-                         f"are {own}{'; dsec can also map to ddd17' if dataset == 'dsec' else ''})")
+        also = "; dsec can also map to ddd17" if dataset == "dsec" else ""
+        raise TrainingError(f"the {dataset} labels cannot be given as the {name} classes "
+                            f"(they are {own}{also})")
     return chosen
 
 

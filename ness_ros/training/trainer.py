@@ -303,7 +303,7 @@ def _check_in_sync(net: torch.nn.Module, ddp: distributed.Distributed,
                                 "parameter_checksums": sums, "in_sync": in_sync}
     if not in_sync:
         raise TrainingError(f"the {ddp.world_size} processes ended with different weights: "
-                           f"checksums {sums}")
+                            f"checksums {sums}")
     log(f"weights of the {ddp.world_size} processes agree (sha256 {sums[0][:16]})")
 
 
