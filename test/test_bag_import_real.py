@@ -299,3 +299,24 @@ def test_a_dsec_model_is_scored_on_its_11_classes_offline_and_live(tmp_path, cap
     assert np.array(live["confusion"]).shape == (11, 11)
     assert live["figures"]["frames_evaluated"] == 5
     assert live["figures"]["miou"] == pytest.approx(offline["miou"])
+
+
+def test_dsec_bag_eval_gives_the_confusion_of_ness_eval_model_on_the_same_windows(tmp_path):
+    """Events only: ``ness bag import dsec`` then ``ness bag eval`` scores every label with the
+    confusion matrix ``ness eval model --dataset dsec`` gives on the same split (a six-class
+    model: DSEC mapped to DDD17's classes in both), the model running at the label frame's own
+    size in both."""
+    root = tmp_path / "data"
+    folder, _ = write_dsec_sequence(root, "official", split="test")
+    model = tiny_model_file(tmp_path, "evsegsnn", width=640, height=440)
+    bag = tmp_path / "bag"
+    assert main(["bag", "import", "dsec", str(folder), "--out", str(bag), "--classes", "ddd17",
+                 "--no-progress"]) == 0
+    offline = _eval(bag, model, "events", tmp_path / "eval")
+    report = tmp_path / "model.json"
+    assert main(["eval", "model", "--dataset", "dsec", "--data-root", str(root), "--split",
+                 "test", "--model", str(model), "--no-progress",
+                 "--out", str(tmp_path / "eval_model"), "--json", str(report)]) == 0
+    direct = json.loads(report.read_text())["report"]
+    assert direct["frames"] == offline["frames_evaluated"] == 5
+    np.testing.assert_array_equal(np.array(offline["confusion"]), np.array(direct["confusion"]))
