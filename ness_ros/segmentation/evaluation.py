@@ -40,6 +40,7 @@ from ness_ros.segmentation.guided import GuidedUpsampling
 from ness_ros.segmentation.hybrid import GatingConfig, HybridSegmenter
 from ness_ros.segmentation.inputs import InputEncoder
 from ness_ros.segmentation.pipeline import EventSource, FramePipeline, RecordedEvents, Segmenter
+from ness_ros.segmentation.result import SegmentationResult
 from ness_ros.segmentation.working_resolution import (
     Rescaler,
     SensorRescaler,
@@ -188,39 +189,27 @@ def full_frame_work(model: torch.nn.Module, encoder: InputEncoder,
     """Work of one full-frame pass, averaged over ``frames`` of ``sequence`` (real inputs, so
     spike counts are the model's real ones), at the working resolution of ``rescaler``."""
     reports = []
-    source: EventSource | None = getattr(sequence, "event_source", None)
+    events = recorded_events(sequence)  # the events as the evaluation's pipeline reads them
     window_ns = encoder.event_window_ns
-    all_events, encoder = _at_working_resolution(sequence, encoder, rescaler)
+    if rescaler is not None:
+        encoder = rescaler.encoder(encoder)
     for i in frames:
         stamp = int(sequence.stamps_ns[i])
-        if all_events is None:  # a window at a time from the sequence's source
-            window = source.query(stamp - window_ns, stamp) if source is not None else None
-            if window is None:
-                raise ValueError("a sequence needs its events or an event source")
-            window_events = window if rescaler is None else rescaler.events(window)
-        else:
-            window_events = all_events
-        events = torch.from_numpy(encoder.event_tensor(window_events, stamp))[:, None]
+        window = events.query(stamp - window_ns, stamp)
+        if window is None:
+            raise ValueError("a sequence needs its events or an event source")
+        if rescaler is not None:
+            window = rescaler.events(window)
+        tensor = torch.from_numpy(encoder.event_tensor(window, stamp))[:, None]
         if encoder.frame_channels:
             image = sequence.frames[i] if rescaler is None else rescaler.frame(sequence.frames[i])
             frame = torch.from_numpy(encoder.frame_tensor(image))[None]
-            reports.append(measure_work(model, frame, events))
+            reports.append(measure_work(model, frame, tensor))
         else:
-            reports.append(measure_work(model, events))
+            reports.append(measure_work(model, tensor))
     keys = ("macs", "synops", "energy_mac_j", "energy_ac_j", "energy_total_j", "spike_rate")
     mean = {k: float(np.mean([getattr(r, k) for r in reports])) for k in keys}
     return WorkReport(params=reports[0].params, **mean)
-
-
-def _at_working_resolution(seq: EvalSequence, encoder: InputEncoder,
-                           rescaler: Rescaler | None) -> tuple[EventBatch | None, InputEncoder]:
-    """(events, encoder) of ``seq`` for the model: as they are, or binned with the encoder
-    that weighs binned counts (:meth:`Rescaler.encoder`); events None when the sequence
-    serves them window by window."""
-    if rescaler is None:
-        return seq.events, encoder
-    events = None if seq.events is None else rescaler.events(seq.events)
-    return events, rescaler.encoder(encoder)
 
 
 def evaluate_hybrid(model: torch.nn.Module, encoder: InputEncoder,
@@ -309,14 +298,12 @@ def _evaluate(name: str, sequences: Sequence[EvalSequence],
             frame = seq.frames[i] if uses_frames else None
             label = seq.labels[i]
             if twin is not None and i % 2 == 0:
-                paired_times.append(_timed(twin, stamp, frame))
-            _admit(pipeline, stamp)
-            start = time.perf_counter()
-            result = pipeline.segment(stamp, frame)
-            times.append(time.perf_counter() - start)
+                paired_times.append(_timed(twin, stamp, frame)[1])
+            result, seconds = _timed(pipeline, stamp, frame)
+            times.append(seconds)
             assert result is not None  # recorded events: a result for every stamp
             if twin is not None and i % 2 == 1:
-                paired_times.append(_timed(twin, stamp, frame))
+                paired_times.append(_timed(twin, stamp, frame)[1])
             for stage, ms in result.stage_ms.items():
                 stage_ms.setdefault(stage, []).append(ms)
             if replay is not None:
@@ -359,16 +346,14 @@ def _pipeline(segmenter: Segmenter, seq: EvalSequence,
     return FramePipeline(segmenter, rescalers, events)
 
 
-def _admit(pipeline: FramePipeline, stamp: int) -> None:
-    """Admit the frame at ``stamp`` and read its events ahead from a file-backed source, so
-    that the timed ``segment`` call finds them as a node's buffer holds them."""
+def _timed(pipeline: FramePipeline, stamp: int, frame: np.ndarray | None
+           ) -> tuple[SegmentationResult | None, float]:
+    """Admit and segment the frame at ``stamp``: its result and the seconds ``segment`` took.
+    A file-backed source reads the frame's events before the clock starts, so that the timed
+    call finds them as a node's buffer holds them."""
     pipeline.admit(stamp)
     if isinstance(pipeline.events, SourceEvents):
         pipeline.events.prefetch(pipeline.window_start(stamp), stamp)
-
-
-def _timed(pipeline: FramePipeline, stamp: int, frame: np.ndarray | None) -> float:
-    _admit(pipeline, stamp)
     start = time.perf_counter()
-    pipeline.segment(stamp, frame)
-    return time.perf_counter() - start
+    result = pipeline.segment(stamp, frame)
+    return result, time.perf_counter() - start
