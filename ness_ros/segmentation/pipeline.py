@@ -185,16 +185,6 @@ class FramePipeline:
             return self.events.newest_ns is not None and self._events_through_ns >= stamp_ns
 
     @property
-    def has_events(self) -> bool:
-        """Whether any event has arrived (None-sized sensors before)."""
-        return self.events.newest_ns is not None
-
-    @property
-    def sensor_size(self) -> tuple[int, int] | None:
-        """(width, height) of the event sensor, None before the first events."""
-        return self.events.sensor_size
-
-    @property
     def image_size(self) -> tuple[int, int] | None:
         """(width, height) of the images the masks are made from: the last admitted frame's,
         or the event sensor's (event-only); None while unknown."""
@@ -326,8 +316,3 @@ class FramePipeline:
                 "trigger_events": stream.trigger_events,
             })
         return values
-
-    def reset(self) -> None:
-        """Forget the frames so far (the event buffer stays)."""
-        self.segmenter.reset()
-        self._segmented_ns = self._admitted_ns = None
