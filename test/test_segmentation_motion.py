@@ -24,7 +24,6 @@ from ness_ros.segmentation.motion import (
     WarpedLabels,
     carry,
     grey_frame,
-    paste_labels,
 )
 
 H, W = 120, 160
@@ -75,8 +74,7 @@ def test_pixels_whose_source_left_the_frame_are_flagged():
     previous, current = scene[:, 10:10 + W], scene[:, 16:16 + W]  # the scene moves 6 px left
     flow = FrameMotion().flow(current, previous)
     labels = np.zeros((H, W), np.uint8)
-    scores = np.zeros((H, W, 2), np.uint8)
-    paste_labels(scores, labels.copy(), labels)
+    scores = np.zeros((H, W, 2), np.uint8)  # unread: every label is certain
     carried = carry(scores, labels, np.full((H, W), SCORE_ONE, np.uint8), flow,
                     np.ascontiguousarray(previous), np.ascontiguousarray(current))
     assert carried.outside[:, -5:].all()
@@ -110,8 +108,7 @@ def test_motion_under_a_pixel_a_frame_still_moves_the_labels():
     # round every step to zero and leave it in place).
     labels = np.zeros((H, W), np.uint8)
     labels[:, 80:] = 1
-    scores = np.empty((H, W, 2), np.uint8)
-    paste_labels(scores, labels.copy(), labels)
+    scores = np.empty((H, W, 2), np.uint8)  # unread: every label is certain
     confidence = np.full((H, W), SCORE_ONE, np.uint8)
     flow = np.zeros((H, W, 2), np.float32)
     flow[:, :, 0] = -0.4  # each pixel came from 0.4 px to its left
@@ -121,6 +118,58 @@ def test_motion_under_a_pixel_a_frame_still_moves_the_labels():
         scores, labels, confidence = carried.scores, carried.labels, carried.confidence
     row = labels[H // 2]
     assert (row[:81] == 0).all() and (row[83:] == 1).all()
+
+
+def reference_carry(scores, labels, confidence, flow):
+    """What :func:`carry` computes, written plainly: every pixel's four sources blended in
+    8-bit fixed point, a certain source one-hot in its label."""
+    height, width, channels = scores.shape
+    ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)  # sources in float32, as carry's
+    sx = np.clip(xs + flow[:, :, 0], 0, width - 1).astype(np.float64)
+    sy = np.clip(ys + flow[:, :, 1], 0, height - 1).astype(np.float64)
+    x0, y0 = sx.astype(np.int64), sy.astype(np.int64)
+    wx = ((sx - x0) * 256 + 0.5).astype(np.int64)
+    wy = ((sy - y0) * 256 + 0.5).astype(np.int64)
+    x1, y1 = np.minimum(x0 + 1, width - 1), np.minimum(y0 + 1, height - 1)
+    one_hot = (labels[:, :, None] == np.arange(channels)) * SCORE_ONE
+    full = np.where((confidence == SCORE_ONE)[:, :, None], one_hot, scores).astype(np.int64)
+    blend = ((256 - wx) * (256 - wy))[:, :, None] * full[y0, x0] \
+        + (wx * (256 - wy))[:, :, None] * full[y0, x1] \
+        + ((256 - wx) * wy)[:, :, None] * full[y1, x0] + (wx * wy)[:, :, None] * full[y1, x1]
+    blend = (blend + 32768) >> 16
+    best, top = blend.argmax(axis=2), blend.max(axis=2)
+    # Four certain sources of one label keep it, even one outside the classes (unlabelled).
+    corners = [(y0, x0), (y0, x1), (y1, x0), (y1, x1)]
+    one = np.logical_and.reduce([(confidence[c] == SCORE_ONE) & (labels[c] == labels[y0, x0])
+                                 for c in corners])
+    return blend, np.where(one, labels[y0, x0], best), np.where(one, SCORE_ONE, top)
+
+
+def test_carry_blends_the_four_sources_of_every_pixel():
+    # Labels in blobs, a few pixels uncertain with scores of their own (and a label outside
+    # the classes, 255 as unlabelled ground truth, which scores nothing in a blend but stays
+    # itself where all four sources hold it), moved by a smooth flow with sub-pixel parts.
+    rng = np.random.default_rng(4)
+    classes = 5
+    labels = cv2.resize(rng.integers(0, classes, (12, 16)).astype(np.uint8), (W, H),
+                        interpolation=cv2.INTER_NEAREST)
+    labels[10:14, 20:30] = 255
+    scores = rng.integers(0, 200, (H, W, classes)).astype(np.uint8)
+    confidence = np.full((H, W), SCORE_ONE, np.uint8)
+    uncertain = rng.random((H, W)) < 0.05
+    confidence[uncertain] = scores[uncertain].max(axis=1)
+    labels[uncertain] = scores[uncertain].argmax(axis=1)
+    flow = np.dstack([cv2.resize(rng.normal(0, 3, (4, 5)).astype(np.float32), (W, H))
+                      for _ in range(2)])
+    grey = texture(H, W)
+    carried = carry(scores, labels, confidence, flow, grey, grey)
+    blend, best, top = reference_carry(scores, labels, confidence, flow)
+    np.testing.assert_array_equal(carried.confidence, top)
+    np.testing.assert_array_equal(carried.labels, best)
+    blended = carried.confidence < SCORE_ONE
+    assert blended.mean() > 0.05  # the blending path ran, not only the certain one
+    assert (carried.labels == 255).sum() > 10
+    np.testing.assert_array_equal(carried.scores[blended], blend[blended])
 
 
 def moving_object_frames(object_shift: int, ego_shift: int, frames: int = 3):

@@ -8,9 +8,9 @@ frame (dense optical flow, OpenCV's DIS), and moves what was computed there alon
 - :class:`FrameMotion`: the backward flow current -> previous between grey frames;
 - :func:`carry`: the per-class label scores moved along the flow (bilinear, so that sub-pixel
   motion adds up over frames instead of being rounded away, as a nearest-label warp would), and
-  in the same pass what the motion does not explain: the photometric residual (the current
-  frame against the previous one moved into it) and the pixels whose source lay outside the
-  previous frame (content that entered the view);
+  what the motion does not explain: the photometric residual (the current frame against the
+  previous one moved into it) and the pixels whose source lay outside the previous frame
+  (content that entered the view);
 - :func:`unexplained_map`: those, weighted by where they can move a label, as the region
   gate's input;
 - :class:`WarpedLabels`: the state that holds it together from frame to frame.
@@ -112,11 +112,10 @@ class FrameMotion:
         estimate = self._dis.calc(small_current, small_previous,
                                   self._flow)  # type: ignore[arg-type]
         self._flow = np.asarray(estimate, dtype=np.float32)
-        flow = np.asarray(cv2.resize(self._flow, (width, height),
-                                     interpolation=cv2.INTER_LINEAR), dtype=np.float32)
-        flow[:, :, 0] *= width / half[0]
-        flow[:, :, 1] *= height / half[1]
-        return flow
+        # Scaled to full-resolution pixels before it is upsampled: a quarter of the work.
+        scaled = self._flow * np.array([width / half[0], height / half[1]], np.float32)
+        return np.asarray(cv2.resize(scaled, (width, height), interpolation=cv2.INTER_LINEAR),
+                          dtype=np.float32)
 
 
 @dataclass
@@ -124,7 +123,9 @@ class Carried:
     """Labels moved into the current frame, and what the motion left unexplained.
 
     Attributes:
-        scores: per-class scores (H, W, C) uint8.
+        scores: per-class scores (H, W, C) uint8, held only where ``confidence`` is under
+            :data:`SCORE_ONE`: a certain pixel's scores are one-hot in its label (zero
+            everywhere for a label outside the classes), whatever this array holds there.
         labels: the class of the largest score (H, W) uint8 (ties to the lowest class).
         confidence: that largest score (H, W) uint8, :data:`SCORE_ONE` where all four sources
             were certain of one class.
@@ -140,6 +141,11 @@ class Carried:
     outside: NDArray[np.bool_]
 
 
+#: Marks a 2 x 2 block of :func:`_certain_blocks` whose pixels are not all certain of one class
+#: (blocks are int16: every uint8 label, 255 included, can be certain).
+MIXED_BLOCK = -1
+
+
 def carry(scores: NDArray[np.uint8], labels: NDArray[np.uint8],
           confidence: NDArray[np.uint8], flow: NDArray[np.float32],
           previous: NDArray[np.uint8], current: NDArray[np.uint8]) -> Carried:
@@ -147,10 +153,11 @@ def carry(scores: NDArray[np.uint8], labels: NDArray[np.uint8],
     ``confidence`` (as :class:`Carried` holds them), into the frame ``current`` along the
     backward ``flow`` (:meth:`FrameMotion.flow`); ``previous`` and ``current`` are (H, W) grey.
 
-    One numba pass in 8-bit fixed point that samples the scores and the previous frame at the
-    same source: about 1 ms at 346 x 260 x 6 classes, as much as the flow (``cv2.remap`` of the
-    scores in two calls, an argmax, another remap for the residual took 4-5 ms). Pixels whose
-    four sources hold one certain class stay one-hot without arithmetic.
+    Bilinear in 8-bit fixed point. Most pixels (over 90 % under ego-motion) sample four sources
+    certain of one class: they take that class without arithmetic, and only the others blend
+    scores. The certain 2 x 2 blocks are found once per frame, the photometric residual and the
+    sources outside the frame by OpenCV: about 0.8 ms at 346 x 260 x 6 classes on one core,
+    against 1.7 ms for one numba pass that blended and wrote every pixel's scores.
     """
     height, width, channels = scores.shape
     if labels.shape != (height, width) or flow.shape != (height, width, 2) or \
@@ -158,61 +165,122 @@ def carry(scores: NDArray[np.uint8], labels: NDArray[np.uint8],
         raise ValueError(f"carry needs inputs of one size: scores {scores.shape}, labels "
                          f"{labels.shape}, flow {flow.shape}, frames {previous.shape} and "
                          f"{current.shape}")
+    source = flow + _pixel_grid(height, width)
+    moved = cv2.remap(previous, source, None,  # type: ignore[call-overload]
+                      cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    residual = np.asarray(cv2.absdiff(current, moved), dtype=np.uint8)
     out = Carried(np.empty_like(scores), np.empty_like(labels), np.empty_like(confidence),
-                  np.empty((height, width), np.uint8), np.empty((height, width), np.bool_))
-    _carry(scores, labels, confidence, flow, previous, current, out.scores, out.labels,
-           out.confidence, out.residual, out.outside)
+                  residual, np.empty((height, width), np.bool_))
+    blocks = np.empty(labels.shape, np.int16)
+    _certain_blocks(labels, confidence, blocks)
+    mixed = np.empty(height * width, np.int64)
+    count = _carry_certain(source, blocks, out.labels, out.confidence, out.outside, mixed)
+    _carry_mixed(source, scores, labels, confidence, mixed[:count], out.scores, out.labels,
+                 out.confidence)
     return out
 
 
+_GRIDS: dict[tuple[int, int], NDArray[np.float32]] = {}
+
+
+def _pixel_grid(height: int, width: int) -> NDArray[np.float32]:
+    """(H, W, 2) float32: each pixel's own (x, y)."""
+    grid = _GRIDS.get((height, width))
+    if grid is None:
+        xs, ys = np.meshgrid(np.arange(width, dtype=np.float32),
+                             np.arange(height, dtype=np.float32))
+        grid = _GRIDS[(height, width)] = np.dstack((xs, ys))
+    return grid
+
+
 @njit(cache=True, nogil=True)
-def _carry(scores, labels_in, confidence_in, flow, previous, current,  # noqa: ANN001, ANN202
-           scores_out, labels_out, confidence_out, residual_out, outside_out):
-    height, width, channels = scores.shape
+def _certain_blocks(labels, confidence, blocks):  # noqa: ANN001, ANN202
+    """blocks[y, x]: the label shared by the certain pixels (x..x+1, y..y+1) (the last row and
+    column repeated at the far edges), else :data:`MIXED_BLOCK`."""
+    height, width = labels.shape
+    for y in range(height):
+        y1 = min(y + 1, height - 1)
+        for x in range(width):
+            x1 = min(x + 1, width - 1)
+            label = labels[y, x]
+            certain = (confidence[y, x] & confidence[y, x1] & confidence[y1, x]
+                       & confidence[y1, x1]) == SCORE_ONE
+            if certain and labels[y, x1] == label and labels[y1, x] == label \
+                    and labels[y1, x1] == label:
+                blocks[y, x] = label
+            else:
+                blocks[y, x] = MIXED_BLOCK
+
+
+@njit(cache=True, nogil=True)
+def _source_cell(source, y, x, height, width):  # noqa: ANN001, ANN202
+    """The top-left pixel of the 2 x 2 cell that pixel (x, y)'s source lies in, clamped to the
+    frame, and its position in the cell in 1/256 pixel."""
+    sx = min(max(source[y, x, 0], 0.0), width - 1.0)
+    sy = min(max(source[y, x, 1], 0.0), height - 1.0)
+    x0 = int(sx)
+    y0 = int(sy)
+    return x0, y0, int((sx - x0) * 256.0 + 0.5), int((sy - y0) * 256.0 + 0.5)
+
+
+@njit(cache=True, nogil=True)
+def _carry_certain(source, blocks, labels_out, confidence_out, outside_out,  # noqa: ANN001, ANN202
+                   mixed):
+    """Give every pixel whose source cell is a certain block that block's label; list the
+    others (flat indices) in ``mixed`` and return their count. Flag the pixels whose source
+    lies outside the frame."""
+    height, width = blocks.shape
+    count = 0
     for y in range(height):
         for x in range(width):
-            fx = x + flow[y, x, 0]
-            fy = y + flow[y, x, 1]
-            outside_out[y, x] = fx < -0.5 or fx > width - 0.5 or fy < -0.5 or fy > height - 0.5
-            sx = min(max(fx, 0.0), width - 1.0)
-            sy = min(max(fy, 0.0), height - 1.0)
-            x0 = int(sx)
-            y0 = int(sy)
-            x1 = min(x0 + 1, width - 1)
-            y1 = min(y0 + 1, height - 1)
-            wx = int((sx - x0) * 256.0 + 0.5)
-            wy = int((sy - y0) * 256.0 + 0.5)
-            w00 = (256 - wx) * (256 - wy)
-            w01 = wx * (256 - wy)
-            w10 = (256 - wx) * wy
-            w11 = wx * wy
-            grey = (w00 * np.int32(previous[y0, x0]) + w01 * np.int32(previous[y0, x1])
-                    + w10 * np.int32(previous[y1, x0]) + w11 * np.int32(previous[y1, x1])
-                    + 32768) >> 16
-            residual_out[y, x] = abs(np.int32(current[y, x]) - grey)
-            label = labels_in[y0, x0]
-            if (confidence_in[y0, x0] == SCORE_ONE and confidence_in[y0, x1] == SCORE_ONE
-                    and confidence_in[y1, x0] == SCORE_ONE
-                    and confidence_in[y1, x1] == SCORE_ONE and labels_in[y0, x1] == label
-                    and labels_in[y1, x0] == label and labels_in[y1, x1] == label):
-                for c in range(channels):  # one certain class around: it stays one-hot
-                    scores_out[y, x, c] = 0
-                scores_out[y, x, label] = SCORE_ONE
+            sx = source[y, x, 0]
+            sy = source[y, x, 1]
+            outside_out[y, x] = sx < -0.5 or sx > width - 0.5 or sy < -0.5 or sy > height - 0.5
+            x0 = int(min(max(sx, 0.0), width - 1.0))
+            y0 = int(min(max(sy, 0.0), height - 1.0))
+            label = blocks[y0, x0]
+            if label == MIXED_BLOCK:
+                mixed[count] = y * width + x
+                count += 1
+            else:
                 labels_out[y, x] = label
                 confidence_out[y, x] = SCORE_ONE
-                continue
-            best = 0
-            index = 0
-            for c in range(channels):
-                value = (w00 * np.int32(scores[y0, x0, c]) + w01 * np.int32(scores[y0, x1, c])
-                         + w10 * np.int32(scores[y1, x0, c])
-                         + w11 * np.int32(scores[y1, x1, c]) + 32768) >> 16
-                scores_out[y, x, c] = value
-                if value > best:
-                    best = value
-                    index = c
-            labels_out[y, x] = index
-            confidence_out[y, x] = best
+    return count
+
+
+@njit(cache=True, nogil=True)
+def _carry_mixed(source, scores, labels, confidence, mixed,  # noqa: ANN001, ANN202
+                 scores_out, labels_out, confidence_out):
+    """Blend the four sources' scores of each pixel of ``mixed`` (a certain source one-hot in
+    its label)."""
+    height, width, channels = scores.shape
+    total = np.empty(channels, np.int64)
+    for index in mixed:
+        y = index // width
+        x = index - y * width
+        x0, y0, wx, wy = _source_cell(source, y, x, height, width)
+        x1 = min(x0 + 1, width - 1)
+        y1 = min(y0 + 1, height - 1)
+        total[:] = 32768  # rounds the 16-bit fraction of the weights
+        for sy, sx, weight in ((y0, x0, (256 - wx) * (256 - wy)), (y0, x1, wx * (256 - wy)),
+                               (y1, x0, (256 - wx) * wy), (y1, x1, wx * wy)):
+            if confidence[sy, sx] == SCORE_ONE:
+                label = labels[sy, sx]
+                if label < channels:
+                    total[label] += weight * SCORE_ONE
+            else:
+                for c in range(channels):
+                    total[c] += weight * np.int64(scores[sy, sx, c])
+        best = 0
+        winner = 0
+        for c in range(channels):
+            value = total[c] >> 16
+            scores_out[y, x, c] = value
+            if value > best:
+                best = value
+                winner = c
+        labels_out[y, x] = winner
+        confidence_out[y, x] = best
 
 
 def unexplained_map(carried: Carried, residual_level: int) -> NDArray[np.float32]:
@@ -240,28 +308,6 @@ def _unexplained(residual, edges, confidence, outside, level, flat, weight):  # 
                 weight[y, x] = 1.0 if edges[y, x] else flat
             else:
                 weight[y, x] = 0.0
-
-
-def paste_labels(scores: NDArray[np.uint8], mask: NDArray[np.uint8],
-                 labels: NDArray[np.uint8], where: NDArray[np.bool_] | None = None) -> None:
-    """Write computed ``labels`` (H, W) into ``mask`` and, one-hot (:data:`SCORE_ONE` in the
-    label's class, 0 elsewhere; an unlabelled pixel scores 0 everywhere), into ``scores``
-    (H, W, C), at the pixels of ``where`` (None: everywhere). One numba pass."""
-    if where is None:
-        where = np.ones(mask.shape, np.bool_)
-    _paste_labels(scores, mask, labels, where)
-
-
-@njit(cache=True, nogil=True)
-def _paste_labels(scores, mask, labels, where):  # noqa: ANN001, ANN202
-    height, width, channels = scores.shape
-    for y in range(height):
-        for x in range(width):
-            if where[y, x]:
-                label = labels[y, x]
-                mask[y, x] = label
-                for c in range(channels):
-                    scores[y, x, c] = SCORE_ONE if c == label else 0
 
 
 class WarpedLabels:
@@ -306,10 +352,9 @@ class WarpedLabels:
     def start(self, mask: NDArray[np.uint8], image: NDArray[np.uint8]) -> None:
         """Take ``mask`` (H, W), computed whole for the frame ``image``, as the labels."""
         self._grey = grey_frame(image)
-        self._scores = np.empty((*mask.shape, self.num_classes), np.uint8)
+        self._scores = np.empty((*mask.shape, self.num_classes), np.uint8)  # all certain
         self._labels = mask.copy()
         self._confidence = np.full(mask.shape, SCORE_ONE, np.uint8)
-        paste_labels(self._scores, self._labels, mask)
 
     def advance(self, image: NDArray[np.uint8], residual_level: int
                 ) -> tuple[NDArray[np.uint8], NDArray[np.float32]]:
@@ -336,5 +381,5 @@ class WarpedLabels:
         state."""
         if self._scores is None or self._labels is None or self._confidence is None:
             raise ValueError("no labels to paste into: call start() first")
-        paste_labels(self._scores, self._labels, labels, fresh)
-        self._confidence[fresh] = SCORE_ONE
+        np.copyto(self._labels, labels, where=fresh)
+        self._confidence[fresh] = SCORE_ONE  # certain: their scores are one-hot
