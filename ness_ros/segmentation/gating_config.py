@@ -28,8 +28,8 @@ class GatingConfig:
     once 0.7 of its pixels' worth of unexplained change has added up, a full pass when windows
     would cost more than 15 % of one, when the keyframe is 2 s old or when more than 60 % of
     the regions changed. Measured with ``ness eval sweep`` on held-out seeds 5001-5002 (and
-    checked on 6101-6102, see README): 1.2 MIoU points under the full pass for 2.6x (2.5x)
-    fewer model MACs, 1.75x its frames/s.
+    checked on 6101-6102, see doc/results.md): 1.2 MIoU points under the full pass for 2.6x
+    (2.5x) fewer model MACs, 1.9x its frames/s.
 
     Attributes:
         reuse: ``static`` (kept labels stay in place, change = events per pixel, the published
