@@ -15,7 +15,7 @@ then shuts ROS down and ends the process:
 
 A node whose ``__init__`` raised is destroyed before ROS shuts down, like a finished one: left
 to the garbage collector, its half-made handles were freed while the middleware's threads ran,
-and one start in a few hundred ended in SIGSEGV after its ``[FATAL]`` line. A crash in native
+and a start in CI ended in SIGSEGV after its ``[FATAL]`` line. A crash in native
 code prints the Python stack of every thread (``faulthandler``) before the process dies.
 """
 
