@@ -35,19 +35,42 @@ def test_eval_model_prints_scores_and_writes_confusion(tmp_path, monkeypatch):
     assert (tmp_path / "eval" / "confusion_evsegsnn.png").stat().st_size > 1000
 
 
+def test_stops_shape_the_synthetic_drives(tmp_path, monkeypatch):
+    """``--stops``: a 1 s drive has no stop by default; one stop of 0.6-1.1 s leaves the ego
+    vehicle standing for much of it."""
+    monkeypatch.setenv("NESS_CACHE_DIR", str(tmp_path / "cache"))
+    model = tiny_model_file(tmp_path, "evsegsnn")
+    moving = {}
+    for stops in ([], ["--stops", "1"]):
+        json_path = tmp_path / f"eval{len(stops)}.json"
+        ness("eval", "model", "--model", str(model), "--seeds", "33", "--duration", "1",
+             *stops, "--out", str(tmp_path / "eval"), "--no-progress", "--json", str(json_path))
+        moving[len(stops)] = json.loads(json_path.read_text())["sequences"]["moving_fraction"]
+    assert moving[0] == 1.0 and moving[2] < 0.8
+
+
 def test_sweep_runs_full_split_and_every_theta_on_the_same_frames(tmp_path, monkeypatch):
     monkeypatch.setenv("NESS_CACHE_DIR", str(tmp_path / "cache"))
     model = tiny_model_file(tmp_path, "segsnn")
     out_dir = tmp_path / "sweep"
     out = ness("eval", "sweep", "--model", str(model), "--seeds", "31", "--duration", "1",
                "--thetas", "0", "2", "1000", "--grid", "2", "3", "--residual-thetas", "0.5",
-               "1000", "--out", str(out_dir), "--no-progress").stdout
+               "1000", "--keyframe-intervals", "3", "--out", str(out_dir),
+               "--no-progress").stdout
     assert "threshold sweep" in out
     rows = json.loads((out_dir / "sweep.json").read_text())["rows"]
     assert [r["theta"] for r in rows] == ["full", "0 (split)", "0 (split, merged box)", "0",
-                                          "2", "1000", "warped 0.5", "warped 1000",
+                                          "2", "1000", "warped 0.5", "warped 1000", "every 3",
                                           "full (again)"]
-    assert [r["reuse"] for r in rows] == ["full"] + ["static"] * 5 + ["warped"] * 2 + ["full"]
+    assert [r["reuse"] for r in rows] == (["full"] + ["static"] * 5 + ["warped"] * 2
+                                          + ["interval", "full"])
+    # Without the gate, a keyframe every third frame of the 20 and carried labels between: a
+    # third of a full pass's work, and carried ground truth below a full pass's ceiling.
+    every_third = rows.pop(8)
+    assert every_third["keyframes"] == 7 and every_third["motion_ms"] > 0
+    assert every_third["macs_ratio"] == pytest.approx(20 / 7, rel=0.01)
+    assert every_third["recomputed_fraction"] == pytest.approx(6 / 19)
+    assert every_third["ceiling_miou"] < 1.0 and every_third["threshold"] == 3
     warped, never = rows[6], rows[7]
     # Warped reuse estimates motion on every frame that is not a keyframe, and a huge residual
     # threshold computes nothing after the keyframes (one every 2 s): its labels all follow the
@@ -118,6 +141,8 @@ def test_ceiling_bounds_label_reuse_against_labels_and_the_full_pass(tmp_path, m
     (["ceiling", "--budgets", "0.2", "1.5"], "(0, 1]"),
     (["ceiling", "--keyframe-max-age", "-1"], "must be >= 0"),
     (["model", "--arch", "evsegsnn", "--upsampling", "guided"], "needs the hybrid model"),
+    (["sweep", "--keyframe-intervals", "3", "0"], "at least 1"),
+    (["model", "--dataset", "dsec", "--data-root", ".", "--stops", "2"], "--stops shapes"),
 ])
 def test_bad_options_are_refused_with_a_reason(args, message):
     result = subprocess.run([sys.executable, "-m", "ness_ros.cli.main", "eval", *args],

@@ -71,7 +71,7 @@ def test_sweep_on_dsec_equals_the_pipeline_over_the_same_frames(dsec_root, dsec_
     out = tmp_path / "sweep"
     assert main(["eval", "sweep", "--dataset", "dsec", "--data-root", str(dsec_root), "--split",
                  "test", "--model", str(dsec_model), "--thetas", "1", "--residual-thetas",
-                 "0.7", "--out", str(out), "--no-progress", "--json",
+                 "0.7", "--keyframe-intervals", "--out", str(out), "--no-progress", "--json",
                  str(tmp_path / "sweep.json")]) == 0
     printed = capsys.readouterr().out
     assert "labelled frames of DSEC-Semantic test" in printed and "traffic sign" in printed
@@ -118,8 +118,8 @@ def test_sweep_on_dsec_equals_the_pipeline_over_the_same_frames(dsec_root, dsec_
 def test_sweep_span_by_duration_and_start(dsec_root, dsec_model, tmp_path):
     """``--duration`` and ``--start`` cut each sequence's labelled frames (20 Hz) by time."""
     args = ["eval", "sweep", "--dataset", "dsec", "--data-root", str(dsec_root), "--model",
-            str(dsec_model), "--thetas", "--residual-thetas", "--no-paired", "--no-progress",
-            "--out", str(tmp_path)]
+            str(dsec_model), "--thetas", "--residual-thetas", "--keyframe-intervals",
+            "--no-paired", "--no-progress", "--out", str(tmp_path)]
     spans = {}
     for name, span in (("short", ["--duration", "0.08"]), ("late", ["--start", "0.12",
                                                                     "--duration", "0"])):

@@ -41,6 +41,10 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=HELD_OUT_SEEDS,
                         help=f"held-out sequence seeds (default {HELD_OUT_SEEDS})")
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per sequence")
+    parser.add_argument("--stops", type=int, default=None,
+                        help="synthetic drives: full stops of the ego vehicle per sequence "
+                             "(default: one per started 8 s beyond the first 4 s, the ego "
+                             "moving about 90%% of the time)")
     parser.add_argument("--threads", type=int, default=1,
                         help="torch and OpenCV threads (0: their defaults; default 1, as the "
                              "node runs)")
@@ -89,6 +93,10 @@ def register(subparsers: Any) -> None:
                        default=[0.4, 0.5, 0.6, 0.7, 0.8, 1.0, 1.2, 1.6],
                        help="residual thresholds of warped reuse (none: no warped rows); the "
                             f"node's default is {NODE.residual_theta:g}")
+    sweep.add_argument("--keyframe-intervals", type=int, nargs="*", default=[2, 3, 4],
+                       help="rows of warped reuse without the residual gate, the gate's "
+                            "baseline: a keyframe every N frames and the labels carried along "
+                            "the motion in between (none: no such rows)")
     sweep.add_argument("--warped-grid", type=int, nargs=2, metavar=("ROWS", "COLS"),
                        default=[NODE.rows, NODE.cols],
                        help="region grid of warped reuse (default: the node's)")
@@ -150,7 +158,10 @@ def _sequences(args: argparse.Namespace, width: int, height: int) -> list:
     from ness_ros.data.cache import cached_sequence
     from ness_ros.data.sequence import SequenceConfig
 
-    config = SequenceConfig(width=width, height=height, duration_s=args.duration)
+    if args.stops is not None and args.stops < 0:
+        raise CliError(f"--stops must be >= 0, got {args.stops}", USAGE)
+    config = SequenceConfig(width=width, height=height, duration_s=args.duration,
+                            stops=args.stops)
     return [cached_sequence(s, config, progress=not args.no_progress) for s in args.seeds]
 
 
@@ -172,6 +183,7 @@ def _load(args: argparse.Namespace, arch: str):
 def _setup(args: argparse.Namespace, arch: str, size: list[int] | None = None):
     model, card, encoder = _load(args, arch)
     if getattr(args, "dataset", "synthetic") != "synthetic":
+        _refuse_stops(args)
         from ness_ros.cli.eval_dataset import dataset_sequences
 
         return model, card, encoder, dataset_sequences(args, card, encoder)
@@ -198,8 +210,15 @@ def _sequence_facts(sequences) -> dict[str, Any]:
             "events_per_s": float(np.mean([s.event_rate for s in sequences]))}
 
 
+def _refuse_stops(args: argparse.Namespace) -> None:
+    if args.stops is not None:
+        raise CliError("--stops shapes synthetic drives; a real data set's sequences are as "
+                       "recorded", USAGE)
+
+
 def run_model(args: argparse.Namespace) -> int:
     if args.dataset != "synthetic":
+        _refuse_stops(args)
         from ness_ros.cli.eval_dataset import run_dataset_model
 
         return run_dataset_model(args)
@@ -278,6 +297,9 @@ def run_sweep(args: argparse.Namespace) -> int:
     if not real and args.start:
         raise CliError("--start cuts a real data set's sequences (--dataset dsec); synthetic "
                        "drives are --seeds of --duration s", USAGE)
+    if any(n < 1 for n in args.keyframe_intervals):
+        raise CliError(f"--keyframe-intervals are frames between keyframes, at least 1, got "
+                       f"{args.keyframe_intervals}", USAGE)
     model, card, encoder, sequences = _setup(args, "segsnn")
     work = full_frame_work(model, encoder, sequences[0], _work_frames(len(sequences[0])))
     progress = not args.no_progress
@@ -332,6 +354,14 @@ def run_sweep(args: argparse.Namespace) -> int:
                           **paired)
         reports.append(("warped", name, report))
         ceiling[name] = (report.extra["ceiling_miou"], report.extra["ceiling_miou_high"])
+    for n in args.keyframe_intervals:
+        # The same carried labels on a fixed schedule: what the gate's choice of keyframes adds.
+        name = f"every {n}"
+        report = evaluate(name, dataclasses.replace(warped, residual_theta=math.inf,
+                                                    keyframe_interval=n),
+                          ceiling=True, **paired)
+        reports.append(("interval", name, report))
+        ceiling[name] = (report.extra["ceiling_miou"], report.extra["ceiling_miou_high"])
     # The full pass once more at the end: speed-ups are taken against the mean of both runs, and
     # the two rows show how far this machine's speed drifted over the sweep.
     reports.append(("full", "full (again)", evaluate("full again", every_frame)))
@@ -372,7 +402,9 @@ def run_sweep(args: argparse.Namespace) -> int:
               "ceiling_miou_high": 100 * row["ceiling_miou_high"]} for row in table]
     print(format_table(table, title=title))
     print("theta: events per pixel (static, the published rule) or, for warped rows, the share "
-          "of a region's pixels the motion left unexplained; ceiling_miou: the MIoU of each "
+          "of a region's pixels the motion left unexplained; every N: warped reuse with no "
+          "residual gate, a keyframe every N frames (the gate's baseline; it still computes "
+          "the gate's inputs); ceiling_miou: the MIoU of each "
           "row's decisions with ground truth pasted where the model ran (a perfect model; see "
           "`ness eval ceiling`) and ceiling_miou_high, the high end of its range where "
           "labels are missing (the same on fully labelled frames); macs_ratio: full-pass MACs "

@@ -58,13 +58,15 @@ PUBLISHED_POINTS = (
 
 def plot_sweep(rows: Sequence[dict], path: Path, title: str = "") -> Path:
     """MIoU change against speed-up (frames/s ratio, left) and against fewer model MACs
-    (right), one line per rule of reuse (rows from ``ness eval sweep``: ``reuse``,
+    (right), one line per rule of reuse and one for warped reuse on a fixed keyframe schedule
+    (rows from ``ness eval sweep``: ``reuse``,
     ``threshold``, ``delta_miou_points``, ``speedup``, ``macs_ratio``), with the published
     method's points on DSEC-Semantic."""
     plt = pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(11.5, 4.6), sharey=True)
     styles = {"static": ("o-", "tab:blue", "static reuse, event count (published rule)"),
-              "warped": ("s-", "tab:green", "warped reuse, residual (labels follow motion)")}
+              "warped": ("s-", "tab:green", "warped reuse, residual (labels follow motion)"),
+              "interval": ("d--", "tab:purple", "warped reuse, keyframe every N frames (no gate)")}
     for ax, key, label in ((axes[0], "speedup", "speed-up over the full pass (frames/s ratio; "
                             "warped: timed paired with it)"),
                            (axes[1], "macs_ratio", "fewer model MACs than the full pass (x)")):
