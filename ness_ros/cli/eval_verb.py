@@ -347,20 +347,15 @@ def run_sweep(args: argparse.Namespace) -> int:
     full = gated("full", every_frame)
     reports = [("full", "full", full)]
     reports += [(reuse, name, gated(name, g)) for reuse, name, g in runs]
-    for t in args.residual_thetas:
+    carried = [("warped", f"warped {t:g}", dataclasses.replace(warped, residual_theta=t))
+               for t in args.residual_thetas]
+    # The same carried labels on a fixed schedule: what the gate's choice of keyframes adds.
+    carried += [("interval", f"every {n}", dataclasses.replace(
+        warped, residual_theta=math.inf, keyframe_interval=n)) for n in args.keyframe_intervals]
+    for reuse, name, g in carried:
         # The decisions of warped reuse depend on the masks it carries: replayed in the run.
-        name = f"warped {t:g}"
-        report = evaluate(name, dataclasses.replace(warped, residual_theta=t), ceiling=True,
-                          **paired)
-        reports.append(("warped", name, report))
-        ceiling[name] = (report.extra["ceiling_miou"], report.extra["ceiling_miou_high"])
-    for n in args.keyframe_intervals:
-        # The same carried labels on a fixed schedule: what the gate's choice of keyframes adds.
-        name = f"every {n}"
-        report = evaluate(name, dataclasses.replace(warped, residual_theta=math.inf,
-                                                    keyframe_interval=n),
-                          ceiling=True, **paired)
-        reports.append(("interval", name, report))
+        report = evaluate(name, g, ceiling=True, **paired)
+        reports.append((reuse, name, report))
         ceiling[name] = (report.extra["ceiling_miou"], report.extra["ceiling_miou_high"])
     # The full pass once more at the end: speed-ups are taken against the mean of both runs, and
     # the two rows show how far this machine's speed drifted over the sweep.
