@@ -247,7 +247,7 @@ def run_model(args: argparse.Namespace) -> int:
         rescaler = WorkingResolution(args.working_size, max_pixels=cap).rescaler(
             tuple(args.size), card.input_size)
         print(f"{rescaler.describe()} (as the nodes run it)")
-    work = full_frame_work(model, encoder, sequences[0], range(5, len(sequences[0]), 40),
+    work = full_frame_work(model, encoder, sequences[0], _work_frames(len(sequences[0])),
                            rescaler)
     progress = not args.no_progress
     if card.architecture == "segsnn":

@@ -19,7 +19,6 @@ import sys
 from collections.abc import Sequence
 
 import ness_ros.cli
-from ness_ros.bench.errors import BenchError
 from ness_ros.cli.errors import USAGE, CliError
 from ness_ros.malloc_tuning import tune_malloc
 
@@ -30,7 +29,8 @@ LAYER_ERRORS = (("ness_ros.bag.errors", "BagError"), ("ness_ros.data.errors", "D
                 ("ness_ros.events.errors", "EventError"), ("ness_ros.models.errors", "ModelError"),
                 ("ness_ros.errors", "ParameterError"))
 #: The same for the layers' exceptions of a setting that cannot be used: exit status 2.
-LAYER_USAGE_ERRORS = (("ness_ros.training.errors", "TrainingError"),)
+LAYER_USAGE_ERRORS = (("ness_ros.training.errors", "TrainingError"),
+                      ("ness_ros.bench.errors", "BenchError"))
 
 
 def verb_modules() -> list[str]:
@@ -55,8 +55,6 @@ def exit_status(exc: BaseException) -> int | None:
     (a bug: its traceback is worth more than one line)."""
     if isinstance(exc, CliError):
         return exc.status
-    if isinstance(exc, BenchError):
-        return USAGE
     for errors, status in ((LAYER_USAGE_ERRORS, USAGE), (LAYER_ERRORS, 1)):
         for module, name in errors:
             kind = getattr(sys.modules.get(module), name, None)
