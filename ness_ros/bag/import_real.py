@@ -178,20 +178,12 @@ def _import_dsec(folder: Path, out: Path, options: ImportOptions) -> ImportSumma
         start_us = max(int(times_us[0]) - window_us, seq.t_offset_us)
         mapped = options.classes == "ddd17"
 
-        def frame(i: int) -> NDArray[np.uint8]:
-            rgb = seq.frame(int(index[i]))
-            if rgb.shape != (seq.height, seq.width, 3):  # the nodes reject other sizes
-                assert frames is not None  # only called with frames
-                raise DataError(f"{frames.paths[seq.frame_index[index[i]]]}: frame "
-                                f"{rgb.shape[1]} x {rgb.shape[0]} in the label frame, the "
-                                f"events are {seq.width} x {seq.height}")
-            return rgb
-
         stream = _Stream(
             seq.width, seq.height, times_us * 1000, start_us * 1000,
             lambda t0, t1: seq.read_events(t0 // 1000, t1 // 1000),
             lambda i: seq.label(int(index[i]), mapped=mapped, seen_only=hybrid),
-            frame if hybrid else None, "rgb8")
+            # DsecFrames brings every frame into the label frame: the events' size.
+            (lambda i: seq.frame(int(index[i]))) if hybrid else None, "rgb8")
         names = list(CLASS_NAMES if mapped else DSEC_CLASS_NAMES)
         if hybrid:
             offsets = seq.frame_offset_us[index]

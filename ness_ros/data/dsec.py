@@ -92,15 +92,15 @@ from ness_ros.data.real_datasets import (
 )
 from ness_ros.data.sequence import FrameWindow
 from ness_ros.events.batch import EventBatch
-from ness_ros.labels import IGNORE_LABEL
+from ness_ros.labels import DSEC11_CLASS_NAMES, IGNORE_LABEL
 
 try:  # registers blosc and the other compression filters of the real files with HDF5
     import hdf5plugin  # noqa: F401
 except ImportError:
     pass
 
-DSEC_CLASS_NAMES: tuple[str, ...] = ("background", "building", "fence", "person", "pole", "road",
-                                     "sidewalk", "vegetation", "car", "wall", "traffic sign")
+#: DSEC-Semantic's 11 classes in id order (the class set ``dsec11`` of :mod:`ness_ros.labels`).
+DSEC_CLASS_NAMES = DSEC11_CLASS_NAMES
 #: DSEC 11-class id -> ness_ros class id (flat 0, background 1, object 2, vegetation 3, human 4,
 #: vehicle 5); see the module docstring.
 DSEC_TO_DDD17 = np.array([1, 1, 1, 4, 2, 0, 0, 3, 5, 1, 2], dtype=np.uint8)

@@ -15,7 +15,7 @@ from vision_msgs.msg import LabelInfo, VisionClass
 
 from ness_ros.events.cdr import Header
 from ness_ros.events.image_codec import encode_image_cdr
-from ness_ros.labels import PALETTE, class_set_named, colourize
+from ness_ros.labels import colourize
 from ness_ros.ros.qos import LATCHED_QOS, OUTPUT_QOS
 from ness_ros.segmentation.result import SegmentationResult
 
@@ -23,15 +23,9 @@ from ness_ros.segmentation.result import SegmentationResult
 class SegmentationOutputs:
     """The output topics of a segmentation node (relative names: ``~/mask`` and so on)."""
 
-    def __init__(self, node: Node, class_names: list[str],
-                 palette: list[list[int]] | None = None) -> None:
-        """``class_names`` and ``palette`` (one RGB row per class) are the model card's; without
-        a palette, that of the registered class set with these names (the 11 DSEC classes get
-        DSEC's colours), else the default one."""
+    def __init__(self, node: Node, class_names: list[str], palette: list[list[int]]) -> None:
+        """``class_names`` and ``palette`` (one RGB row per class) are the model card's."""
         self.node = node
-        if palette is None:
-            known = class_set_named(class_names)
-            palette = (known.palette if known is not None else PALETTE).tolist()
         self.palette = np.asarray(palette, dtype=np.uint8)
         self.mask = node.create_publisher(Image, "~/mask", OUTPUT_QOS)
         self.mask_color = node.create_publisher(Image, "~/mask_color", OUTPUT_QOS)
