@@ -222,10 +222,14 @@ class DsecFrames:
         bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
         if bgr is None:
             raise DataError(f"cannot read DSEC frame {path}")
-        return self.to_label_frame(np.asarray(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), np.uint8))
+        # Warped first: the warp treats channels alike, and the label frame is a fifth of the
+        # 1440 x 1080 image to convert.
+        warped = self.to_label_frame(np.asarray(bgr, np.uint8))
+        return np.asarray(cv2.cvtColor(warped, cv2.COLOR_BGR2RGB), np.uint8)
 
     def to_label_frame(self, rgb: NDArray[np.uint8]) -> NDArray[np.uint8]:
-        """A rectified frame-camera image (H, W, 3) warped into the label frame."""
+        """A rectified frame-camera image (H, W, 3) warped into the label frame (any channel
+        order: each channel is warped alike)."""
         size = (rgb.shape[1], rgb.shape[0])
         # The map samples the source at H p for each event-frame pixel p: WARP_INVERSE_MAP.
         warped = cv2.warpPerspective(rgb, self.calibration.homography, EVENT_SIZE,
