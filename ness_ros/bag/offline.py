@@ -102,14 +102,13 @@ class _Run:
         self.next_trigger: int | None = None
         self.segment_ms: list[float] = []
         self.recomputed: list[float] = []
-        self.keyframes = self.events = self.rejected = 0
+        self.keyframes = self.events = 0
         self.rejected_kinds: Counter[str] = Counter()
         self.every = max(1, expected_masks // max(1, options.overlay_count))
         self.overlays: dict[int, list] = {}
         self.recent_labels: dict[int, NDArray[np.uint8]] = {}
 
     def reject(self, stream: str, exc: EventError) -> None:
-        self.rejected += 1
         self.rejected_kinds[f"{stream}_{getattr(exc, 'kind', 'malformed')}"] += 1
 
     def on_events(self, data: bytes) -> None:
@@ -248,7 +247,7 @@ def _report(path, duration_s: float, topics: BagTopics, options: EvalOptions, ru
         "segment_ms_max": stats["max"], "wall_s": wall, "keyframes": run.keyframes,
         "recomputed_fraction_mean": float(np.mean(run.recomputed)) if run.recomputed
         else float("nan"),
-        "rejected_messages": run.rejected,
+        "rejected_messages": sum(run.rejected_kinds.values()),
         "unscored_pixels": summary.unscored_pixels,
         "resolution": run.pipeline.rescalers.describe(),
     }
