@@ -10,22 +10,18 @@ with a frame near its time, and is not scored where the frame camera does not se
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 import torch
-from tqdm import tqdm
 
-from ness_ros.labels import IGNORE_LABEL, ClassSet, class_set_named
-from ness_ros.metrics import confusion_matrix, mean_iou, per_class_iou, pixel_accuracy
+from ness_ros.labels import ClassSet, class_set_named
+from ness_ros.metrics import mean_iou, per_class_iou, pixel_accuracy
 from ness_ros.models.errors import ModelError
 from ness_ros.models.weights import ModelCard
 from ness_ros.segmentation.inputs import InputEncoder
-from ness_ros.segmentation.predict import predict_labels
-from ness_ros.training.dataset import collate
 from ness_ros.training.real_data import DATASET_SIZE, RealSamples, real_samples
+from ness_ros.training.trainer import evaluate_frames
 
 
 @dataclass
@@ -77,19 +73,12 @@ def evaluate_dataset(model: torch.nn.Module, card: ModelCard, dataset: str, root
                      workers: int = 0, progress: bool = False) -> DatasetReport:
     """Score ``model`` (described by ``card``) on every window of ``split`` of ``dataset``."""
     samples, classes = evaluation_samples(card, dataset, root, split)
-    n = classes.num_classes
-    confusion = np.zeros((n, n), np.int64)
-    model = model.to(device).eval()
-    loader = torch.utils.data.DataLoader(samples, batch_size=batch_size, collate_fn=collate,
-                                         num_workers=workers)
-    model_s, frames = 0.0, 0
-    for batch_frames, events, labels in tqdm(loader, desc=f"{dataset} {split}",
-                                             disable=not progress, leave=False):
-        started = time.perf_counter()
-        pred = predict_labels(model, batch_frames.to(device), events.to(device)).cpu().numpy()
-        model_s += time.perf_counter() - started
-        confusion += confusion_matrix(pred, labels.numpy(), n, ignore=IGNORE_LABEL)
-        frames += int(labels.shape[0])
+    seconds: list[float] = []
+    confusion = evaluate_frames(model.to(device), samples, batch_size=batch_size, device=device,
+                                progress=progress, num_classes=classes.num_classes,
+                                workers=workers, desc=f"{dataset} {split}",
+                                model_seconds=seconds)
+    frames, model_s = len(samples), sum(seconds)
     return DatasetReport(
         dataset=dataset, split=split, class_names=list(classes.names), frames=frames,
         miou=float(mean_iou(confusion)), pixel_accuracy=float(pixel_accuracy(confusion)),

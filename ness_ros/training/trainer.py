@@ -76,14 +76,21 @@ def weights_from_counts(counts: np.ndarray, kind: str) -> torch.Tensor | None:
 
 def evaluate_frames(model: torch.nn.Module, samples: torch.utils.data.Dataset, *,
                     batch_size: int = 4, device: str = "cpu", progress: bool = False,
-                    num_classes: int = NUM_CLASSES) -> np.ndarray:
-    """Confusion matrix (classes x classes, rows = truth) of ``model`` over ``samples``."""
+                    num_classes: int = NUM_CLASSES, workers: int = 0, desc: str = "validate",
+                    model_seconds: list[float] | None = None) -> np.ndarray:
+    """Confusion matrix (classes x classes, rows = truth) of ``model`` over ``samples``.
+
+    ``model_seconds``, when given, receives the time of each batch's model pass (reading and
+    encoding excluded)."""
     model.eval()
     confusion = np.zeros((num_classes, num_classes), dtype=np.int64)
-    loader = torch.utils.data.DataLoader(samples, batch_size=batch_size, collate_fn=collate)
-    for frames, events, labels in tqdm(loader, desc="validate", disable=not progress,
-                                       leave=False):
+    loader = torch.utils.data.DataLoader(samples, batch_size=batch_size, collate_fn=collate,
+                                         num_workers=workers)
+    for frames, events, labels in tqdm(loader, desc=desc, disable=not progress, leave=False):
+        started = time.perf_counter()
         pred = predict_labels(model, frames.to(device), events.to(device)).cpu().numpy()
+        if model_seconds is not None:
+            model_seconds.append(time.perf_counter() - started)
         confusion += confusion_matrix(pred, labels.numpy(), num_classes, ignore=IGNORE_LABEL)
     return confusion
 
