@@ -15,11 +15,13 @@ from ness_ros.events.representations import region_bounds
 from ness_ros.models.segsnn import SegSNN
 from ness_ros.segmentation.crops import cluster_windows, covered_regions, padded_size
 from ness_ros.segmentation.gating import RegionGate
-from ness_ros.segmentation.gating_config import PUBLISHED_RULE, GatingConfig
+from ness_ros.segmentation.gating_config import FLOW_PRESET_NAMES, PUBLISHED_RULE, GatingConfig
 from ness_ros.segmentation.hybrid import HybridSegmenter
 from ness_ros.segmentation.inputs import InputEncoder
 from ness_ros.segmentation.motion import (
+    FLOW_PRESETS,
     SCORE_ONE,
+    FlowPreset,
     FrameMotion,
     WarpedLabels,
     carry,
@@ -373,6 +375,30 @@ def test_flow_survives_frames_changing_size():
     for width, height in [(96, 64)] * 3 + [(48, 32)] * 3 + [(96, 64)] * 2:
         a, b = (rng.integers(0, 256, (height, width), dtype=np.uint8) for _ in range(2))
         assert motion.flow(a, b).shape == (height, width, 2)
+
+
+@pytest.mark.parametrize("preset", FLOW_PRESET_NAMES)
+def test_every_flow_preset_tracks_a_translation(preset):
+    # Each named preset builds DIS with its settings (fine: small patches on ultrafast's
+    # pyramid) and finds a pan of (3, 2) pixels inside the frame.
+    motion = FrameMotion(preset)
+    settings = FLOW_PRESETS[preset]
+    dis = motion._dis
+    for value, wanted in ((dis.getPatchSize(), settings.patch_size),
+                          (dis.getPatchStride(), settings.patch_stride),
+                          (dis.getGradientDescentIterations(), settings.descent_iterations)):
+        assert wanted is None or value == wanted
+    scene = texture(H + 10, W + 10, seed=5)
+    flow = motion.flow(scene[2:2 + H, 3:3 + W], scene[:H, :W])
+    np.testing.assert_allclose(np.median(interior(flow, 12).reshape(-1, 2), axis=0),
+                               [3.0, 2.0], atol=0.25)
+
+
+def test_the_default_flow_preset_is_the_nodes():
+    assert set(FLOW_PRESETS) == set(FLOW_PRESET_NAMES)
+    assert FrameMotion().preset == WarpedLabels(6).motion.preset == GatingConfig().flow_preset \
+        == "fine"
+    assert FLOW_PRESETS["fine"] == FlowPreset(cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST, 6, None, 6)
 
 
 def test_regions_expected_to_pass_at_their_last_rate():

@@ -61,8 +61,9 @@ class HybridSegmentationNode(SegmentationNode):
         ParamSpec("residual_level", G.residual_level, "warped reuse: grey levels of "
                   "difference between the frame and the previous one moved by the motion above "
                   "which a pixel is unexplained", 0, 255, dynamic=True),
-        ParamSpec("flow_preset", G.flow_preset, "warped reuse: OpenCV DIS optical flow "
-                  "preset (ultrafast, fast, medium)", dynamic=True),
+        ParamSpec("flow_preset", G.flow_preset, "warped reuse: DIS optical flow preset: fine "
+                  "(ultrafast with small patches), or OpenCV's ultrafast, fast, medium",
+                  dynamic=True),
         ParamSpec("max_window_fraction", G.max_window_fraction, "warped reuse: changed "
                   "regions run as windows (one per cluster, margin included) while these cost "
                   "at most this fraction of a full pass, as a full pass otherwise", 0.0, 1.0,

@@ -41,7 +41,7 @@ from ness_ros.events.representations import region_bounds
 from ness_ros.labels import IGNORE_LABEL, NUM_CLASSES
 from ness_ros.metrics import confusion_matrix, mean_iou, per_class_iou
 from ness_ros.segmentation.gating import GatingConfig, RegionGate
-from ness_ros.segmentation.motion import WarpedLabels
+from ness_ros.segmentation.motion import DEFAULT_FLOW_PRESET, WarpedLabels
 from ness_ros.segmentation.result import SegmentationResult
 
 
@@ -137,7 +137,7 @@ class DecisionReplay:
         num_classes: the classes of the labels (the model's).
     """
 
-    def __init__(self, reuse: str, flow_preset: str = "ultrafast",
+    def __init__(self, reuse: str, flow_preset: str = DEFAULT_FLOW_PRESET,
                  num_classes: int = NUM_CLASSES) -> None:
         if not 1 <= num_classes < IGNORE_LABEL:
             raise ValueError(f"the replay holds 1 to {IGNORE_LABEL - 1} classes and unknown, "

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-#: OpenCV DIS presets of the motion estimate (:data:`ness_ros.segmentation.motion.FLOW_PRESETS`).
-FLOW_PRESET_NAMES = ("ultrafast", "fast", "medium")
+#: Presets of the motion estimate, DIS settings (:data:`ness_ros.segmentation.motion.FLOW_PRESETS`):
+#: OpenCV's own, and ``fine``, ultrafast with smaller patches at about its cost (the default).
+FLOW_PRESET_NAMES = ("ultrafast", "fine", "fast", "medium")
 
 #: Rules of label reuse (:attr:`GatingConfig.reuse`).
 REUSE_RULES = ("static", "warped")
@@ -28,8 +29,8 @@ class GatingConfig:
     once 0.7 of its pixels' worth of unexplained change has added up, a full pass when windows
     would cost more than 15 % of one, when the keyframe is 2 s old or when more than 60 % of
     the regions changed. Measured with ``ness eval sweep`` on held-out seeds 5001-5002 (and
-    checked on 6101-6102, see doc/results.md): 1.2 MIoU points under the full pass for 2.6x
-    (2.5x) fewer model MACs, 1.9x its frames/s.
+    checked on 6101-6102, see doc/results.md): 1.05 (1.03) MIoU points under the full pass for
+    2.65x (2.45x) fewer model MACs, 1.9x (1.8x) its frames/s.
 
     Attributes:
         reuse: ``static`` (kept labels stay in place, change = events per pixel, the published
@@ -44,8 +45,9 @@ class GatingConfig:
             its labels were computed (``accumulate``), is at or above it.
         residual_level: grey levels of photometric residual (current frame against the previous
             one warped into it) above which a pixel counts as unexplained.
-        flow_preset: OpenCV DIS preset of the motion estimate (``ultrafast``, ``fast``,
-            ``medium``).
+        flow_preset: DIS preset of the motion estimate: OpenCV's ``ultrafast``, ``fast``,
+            ``medium``, or ``fine`` (ultrafast with 6 x 6 patches and 6 descent
+            iterations: thin objects carried further at about ultrafast's cost).
         max_window_fraction: ``warped`` reuse runs the changed regions as windows (one per
             cluster, with its margin) only while they cost at most this fraction of a full
             pass's pixels, and a full pass otherwise. 0: any change is a full pass.
@@ -67,7 +69,7 @@ class GatingConfig:
     theta: float = 1.0
     residual_theta: float = 0.7
     residual_level: int = 16
-    flow_preset: str = "ultrafast"
+    flow_preset: str = "fine"
     max_window_fraction: float = 0.15
     accumulate: bool = True
     rows: int = 8
