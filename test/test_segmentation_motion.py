@@ -252,6 +252,32 @@ def test_warped_reuse_needs_the_map_of_unexplained_pixels():
         gate.plan(50 * MS, EventBatch.empty(W, H))
 
 
+def test_a_keyframe_schedule_without_the_gate_skips_the_residual(model):
+    # residual_theta inf: no region can pass, so nothing reads what the motion leaves
+    # unexplained; the labels are carried exactly as with the gate's inputs computed.
+    scene, labels = texture(H + 40, W + 40), scene_labels(H + 40, W + 40)
+    views = [scene[20 + 2 * k:20 + 2 * k + H, 20 + 3 * k:20 + 3 * k + W] for k in range(4)]
+    with_map, without = WarpedLabels(num_classes=6), WarpedLabels(num_classes=6)
+    for warped in (with_map, without):
+        warped.start(labels[20:20 + H, 20:20 + W], views[0])
+    for view in views[1:]:
+        mask, unexplained = with_map.advance(view, residual_level=16)
+        bare, none = without.advance(view, residual_level=None)
+        np.testing.assert_array_equal(bare, mask)
+        assert unexplained is not None and none is None
+    schedule = GatingConfig(residual_theta=float("inf"), keyframe_interval=3,
+                            keyframe_max_age_s=0.0)
+    assert not schedule.reads_residual and GatingConfig().reads_residual
+    gate = RegionGate(schedule)
+    plans = [gate.plan(k * 50 * MS, EventBatch.empty(W, H)) for k in range(7)]
+    assert [p is None for p in plans] == [True, False, False, True, False, False, True]
+    assert not any(p.any() for p in plans if p is not None)
+    segmenter = HybridSegmenter(model, TINY_ENCODER, schedule)
+    results = [segmenter.segment(rgb(view), k * 50 * MS, EventBatch.empty(W, H))
+               for k, view in enumerate(views)]
+    assert [r.keyframe for r in results] == [True, False, False, True]
+
+
 @pytest.mark.parametrize("bad", [{"reuse": "dynamic"}, {"residual_theta": -0.1},
                                  {"residual_theta": float("nan")}, {"residual_level": 256},
                                  {"flow_preset": "slow"}])

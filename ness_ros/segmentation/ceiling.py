@@ -160,7 +160,7 @@ class DecisionReplay:
                 self.warped.start(np.where(label == IGNORE_LABEL, unknown, label), image)
         else:
             if self.warped is not None:
-                carried, _ = self.warped.advance(image, residual_level=255)
+                carried, _ = self.warped.advance(image, residual_level=None)
                 carried[carried == unknown] = IGNORE_LABEL
                 self._mask = carried
             if result.fresh is not None:
@@ -222,7 +222,7 @@ def best_choice_ceiling(sequences: Sequence[SyntheticSequence], rows: int, cols:
                     carried.start(mask, seq.frames[i])
             else:
                 if carried is not None:
-                    mask, _ = carried.advance(seq.frames[i], residual_level=255)
+                    mask, _ = carried.advance(seq.frames[i], residual_level=None)
                 wrong = np.bincount(regions[mask != best], minlength=count)
                 changed = np.zeros(count, bool)
                 # A stable sort: between equally wrong regions, the first in row order wins.

@@ -76,7 +76,8 @@ class RegionGate:
         ``events`` must hold, time-sorted, the events since the previous planned frame (more is
         fine: only that slice is counted). With ``warped`` reuse, ``unexplained`` is the (H, W)
         weight map of what the motion does not explain (1 for an unexplained pixel), and the
-        events are not counted; it may be None only when a keyframe is due. The decision is
+        events are not counted; it may be None only when a keyframe is due or when
+        ``residual_theta`` is inf (:attr:`GatingConfig.reads_residual`). The decision is
         recorded: the next call assumes the chosen regions (or the whole frame) were segmented;
         :meth:`mark_recomputed` adds regions computed beyond those.
         """
@@ -84,9 +85,12 @@ class RegionGate:
         changed = None
         if not self.keyframe_due(stamp_ns):
             if g.reuse == "warped":
-                if unexplained is None:
+                if unexplained is not None:
+                    change = self._rate = self._region_means(unexplained)
+                elif not g.reads_residual:  # residual_theta inf: no region ever passes
+                    change = self._rate = np.zeros((g.rows, g.cols))
+                else:
                     raise ValueError("warped reuse needs the map of unexplained pixels")
-                change = self._rate = self._region_means(unexplained)
             else:
                 assert self.last_stamp is not None  # labels exist only after a planned frame
                 change = region_counts(events.time_slice(self.last_stamp, stamp_ns),

@@ -11,6 +11,7 @@ which the sweep's static rows and the ceiling run, and :data:`FULL_PASS` a full 
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 
 #: Presets of the motion estimate, DIS settings (:data:`ness_ros.segmentation.motion.FLOW_PRESETS`):
@@ -79,6 +80,13 @@ class GatingConfig:
     keyframe_max_age_s: float = 2.0
     max_changed_fraction: float = 0.6
     batch_crops_only: bool = False
+
+    @property
+    def reads_residual(self) -> bool:
+        """Whether ``warped`` reuse's gate reads what the motion leaves unexplained: not with
+        ``residual_theta`` inf, where only the keyframe policy recomputes (the residual and
+        its map are then not computed)."""
+        return math.isfinite(self.residual_theta)
 
     def validate(self) -> None:
         """Raise ValueError naming the first invalid field."""

@@ -152,8 +152,8 @@ class HybridSegmenter:
             if self._full_pass_expected(width, height):
                 self.gate.force_keyframe()
             else:
-                mask, unexplained = self._warped_labels().advance(image,
-                                                                  self.gating.residual_level)
+                level = self.gating.residual_level if self.gating.reads_residual else None
+                mask, unexplained = self._warped_labels().advance(image, level)
         t2 = time.perf_counter()
 
         changed = self.gate.plan(stamp_ns, events, unexplained)
