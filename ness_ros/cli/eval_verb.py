@@ -398,8 +398,8 @@ def run_sweep(args: argparse.Namespace) -> int:
     print(format_table(table, title=title))
     print("theta: events per pixel (static, the published rule) or, for warped rows, the share "
           "of a region's pixels the motion left unexplained; every N: warped reuse with no "
-          "residual gate, a keyframe every N frames (the gate's baseline; it still computes "
-          "the gate's inputs); ceiling_miou: the MIoU of each "
+          "residual gate, a keyframe every N frames (the gate's baseline, residual_theta inf: "
+          "the gate's inputs are not computed); ceiling_miou: the MIoU of each "
           "row's decisions with ground truth pasted where the model ran (a perfect model; see "
           "`ness eval ceiling`) and ceiling_miou_high, the high end of its range where "
           "labels are missing (the same on fully labelled frames); macs_ratio: full-pass MACs "
