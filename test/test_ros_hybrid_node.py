@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 import rclpy
@@ -190,11 +192,11 @@ def test_theta_changes_at_run_time_and_bad_values_are_refused(graph):
 
 
 def test_warped_reuse_switches_on_at_run_time_and_reports_its_motion_stage(graph):
-    assert set_parameter(graph, "residual_theta", 1e6).successful
+    assert set_parameter(graph, "residual_theta", math.inf).successful
     result = set_parameter(graph, "reuse", "warped")
     assert result.successful, result.reason
-    # Labels follow the motion and nothing passes the threshold: after the keyframe that the
-    # switch forces, masks compute nothing, and each one spent time on the motion estimate.
+    # Labels follow the motion and no gate runs (inf): after the keyframe that the switch
+    # forces, masks compute nothing, and each one spent time on the motion estimate.
     assert after_change(graph, lambda m: m.keyframe or (m.regions_recomputed == 0
                                                         and m.motion_ms > 0.0), count=4)
     assert after_change(graph, lambda m: not m.keyframe and m.regions_recomputed == 0)

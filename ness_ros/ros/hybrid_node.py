@@ -56,7 +56,8 @@ class HybridSegmentationNode(SegmentationNode):
                   "keyframe", 0.0, 1e9, dynamic=True),
         ParamSpec("residual_theta", G.residual_theta, "warped reuse: a region is segmented "
                   "again when the share of its pixels the motion does not explain, summed over "
-                  "the frames since its labels were computed, is at or above this", 0.0, 1e9,
+                  "the frames since its labels were computed, is at or above this (inf: no gate, "
+                  "labels carried from keyframe to keyframe without the residual)", 0.0, math.inf,
                   dynamic=True),
         ParamSpec("residual_level", G.residual_level, "warped reuse: grey levels of "
                   "difference between the frame and the previous one moved by the motion above "
