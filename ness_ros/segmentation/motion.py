@@ -203,9 +203,9 @@ def carry(scores: NDArray[np.uint8], labels: NDArray[np.uint8],
         raise ValueError(f"carry needs inputs of one size: scores {scores.shape}, labels "
                          f"{labels.shape}, flow {flow.shape}, frames "
                          f"{[frame.shape for frame in frames]}")
-    source = flow + _pixel_grid(height, width)
     residual = None
     if previous is not None and current is not None:
+        source = flow + _pixel_grid(height, width)
         moved = cv2.remap(previous, source, None,  # type: ignore[call-overload]
                           cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         residual = np.asarray(cv2.absdiff(current, moved), dtype=np.uint8)
@@ -216,8 +216,8 @@ def carry(scores: NDArray[np.uint8], labels: NDArray[np.uint8],
     blocks = np.empty(labels.shape, np.int16)
     _certain_blocks(labels, confidence, blocks)
     mixed = np.empty((height * width, 2), np.int32)
-    count = _carry_certain(source, blocks, out.labels, out.confidence, out.outside, mixed)
-    _carry_mixed(source, scores, labels, confidence, mixed[:count], out.scores, out.labels,
+    count = _carry_certain(flow, blocks, out.labels, out.confidence, out.outside, mixed)
+    _carry_mixed(flow, scores, labels, confidence, mixed[:count], out.scores, out.labels,
                  out.confidence)
     return out
 
@@ -266,17 +266,17 @@ def _source_cell(sx, sy, height, width):  # noqa: ANN001, ANN202
 
 
 @njit(cache=True, nogil=True)
-def _carry_certain(source, blocks, labels_out, confidence_out, outside_out,  # noqa: ANN001, ANN202
+def _carry_certain(flow, blocks, labels_out, confidence_out, outside_out,  # noqa: ANN001, ANN202
                    mixed):
-    """Give every pixel whose source cell is a certain block that block's label; list the
-    others ((y, x) rows) in ``mixed`` and return their count. Flag the pixels whose source
-    lies outside the frame."""
+    """Give every pixel whose source cell (the pixel moved by ``flow``) is a certain block that
+    block's label; list the others ((y, x) rows) in ``mixed`` and return their count. Flag the
+    pixels whose source lies outside the frame."""
     height, width = blocks.shape
     count = 0
     for y in range(height):
         for x in range(width):
-            sx = source[y, x, 0]
-            sy = source[y, x, 1]
+            sx = np.float32(x) + flow[y, x, 0]  # float32, as the residual's remap map
+            sy = np.float32(y) + flow[y, x, 1]
             outside_out[y, x] = sx < -0.5 or sx > width - 0.5 or sy < -0.5 or sy > height - 0.5
             x0, y0, _, _ = _source_cell(sx, sy, height, width)
             label = blocks[y0, x0]
@@ -291,7 +291,7 @@ def _carry_certain(source, blocks, labels_out, confidence_out, outside_out,  # n
 
 
 @njit(cache=True, nogil=True)
-def _carry_mixed(source, scores, labels, confidence, mixed,  # noqa: ANN001, ANN202
+def _carry_mixed(flow, scores, labels, confidence, mixed,  # noqa: ANN001, ANN202
                  scores_out, labels_out, confidence_out):
     """Blend the four sources' scores of each pixel of ``mixed`` (a certain source one-hot in
     its label)."""
@@ -300,7 +300,8 @@ def _carry_mixed(source, scores, labels, confidence, mixed,  # noqa: ANN001, ANN
     for i in range(mixed.shape[0]):  # (y, x) rows: a flat index's division cost 20 % here
         y = mixed[i, 0]
         x = mixed[i, 1]
-        x0, y0, wx, wy = _source_cell(source[y, x, 0], source[y, x, 1], height, width)
+        x0, y0, wx, wy = _source_cell(np.float32(x) + flow[y, x, 0],
+                                      np.float32(y) + flow[y, x, 1], height, width)
         x1 = min(x0 + 1, width - 1)
         y1 = min(y0 + 1, height - 1)
         total[:] = 32768  # rounds the 16-bit fraction of the weights
