@@ -129,6 +129,13 @@ def test_a_dsec_sequence_gives_each_label_its_nearest_frame_or_skips_and_counts_
         assert "1 label(s) skipped" in line and "frame camera sees" in line
         with pytest.raises(DataError, match="label 2 .* has no frame within"):
             seq.frame(2)
+        # The labels with a frame make the samples, each at its frame's time; label 0's frame
+        # is 53 ms after the recording starts, so a longer window would start before it.
+        index, stamps = seq.samples()
+        assert index.tolist() == [0, 1, 3, 4] and stamps.tolist() == frame_stamps
+        assert seq.complete_samples(53_001)[0].tolist() == [1, 3, 4]
+        assert [w.index for w in seq.windows(53_001, mapped=False)] == [1, 3, 4]
+        assert seq.sample_stamp_us(3) == frame_stamps[2]
         windows = list(seq.windows(mapped=False))
         assert [w.index for w in windows] == [0, 1, 3, 4]
         assert [w.stamp_ns for w in windows] == [f * 1000 for f in frame_stamps]
@@ -149,6 +156,8 @@ def test_a_dsec_sequence_gives_each_label_its_nearest_frame_or_skips_and_counts_
         np.testing.assert_array_equal(seq.frame_index, [0, 1, -1, 2, 3])
     with DsecSequence(folder, frames=False) as seq:
         assert not seq.has_frames and next(seq.windows()).frame is None
+        index, stamps = seq.samples()  # every label, at its own time
+        assert index.tolist() == [0, 1, 2, 3, 4] and stamps.tolist() == list(s)
         assert "frames: none (not read)" in seq.describe_frames()
 
 

@@ -164,16 +164,15 @@ def _import_dsec(folder: Path, out: Path, options: ImportOptions) -> ImportSumma
         stamps_us = seq.stamps_us
         if len(np.unique(stamps_us)) != len(stamps_us):
             raise DataError(f"{seq.layout.stamps_path}: label timestamps repeat")
-        index = _selected(stamps_us * 1000, options)
         hybrid = seq.frames is not None
-        if hybrid:  # only labels with a frame; each message at its frame's time
-            index = index[seq.frame_index[index] >= 0]
+        # Labels in the span that make a sample (with frames: those that have one), each
+        # message at its sample's time.
+        samples, sample_us = seq.samples()
+        keep = np.isin(samples, _selected(stamps_us * 1000, options))
+        index, times_us = samples[keep], sample_us[keep]
         if not len(index):
             raise BagError(f"{folder}: no labels in the requested span"
                            + (" with a frame near their time" if hybrid else ""))
-        frames = seq.frames
-        times_us = (frames.stamps_us[seq.frame_index[index]] if frames is not None
-                    else stamps_us[index])
         window_us = int(round(options.window_s * 1e6))
         start_us = max(int(times_us[0]) - window_us, seq.t_offset_us)
         mapped = options.classes == "ddd17"

@@ -276,6 +276,29 @@ class DsecSequence:
         """Time of label ``index``'s frame (µs, events' clock); DataError when it has none."""
         return int(self._frames().stamps_us[self._frame_of(index)])
 
+    def samples(self) -> tuple[NDArray[np.intp], NDArray[np.int64]]:
+        """The labels that make a sample, and each one's sample time (µs, events' clock): with
+        frames, the labels that have one, at their frame's time (a sample's events end there,
+        as the hybrid node's do); without, every label at its own time. The one rule of every
+        reader of DSEC samples (training, evaluation, bag import)."""
+        if self.frames is None:
+            return np.arange(len(self)), self.stamps_us
+        paired = self.paired()
+        return paired, self.frames.stamps_us[self.frame_index[paired]].astype(np.int64)
+
+    def complete_samples(self, window_us: int) -> tuple[NDArray[np.intp], NDArray[np.int64]]:
+        """:meth:`samples` whose event window ``[time - window_us, time)`` starts within the
+        recording (at or after ``t_offset``)."""
+        index, stamps = self.samples()
+        keep = stamps - window_us >= self.t_offset_us
+        return index[keep], stamps[keep]
+
+    def sample_stamp_us(self, index: int) -> int:
+        """Sample time of label ``index`` (:meth:`samples`); DataError for a label without a
+        frame in a sequence with frames."""
+        return self.frame_stamp_us(index) if self.frames is not None \
+            else int(self.stamps_us[index])
+
     def frame(self, index: int) -> NDArray[np.uint8]:
         """The frame of label ``index``: (440, 640, 3) RGB in the label frame, black where the
         frame camera does not see; DataError when the label has none."""
@@ -366,11 +389,9 @@ class DsecSequence:
         if window_us <= 0 or stride < 1:
             raise DataError(f"need window_us > 0 and stride >= 1, got {window_us} and {stride}")
         hybrid = self.frames is not None
-        for i in range(0, len(self), stride):
-            if hybrid and self.frame_index[i] < 0:
-                continue
-            stamp = self.frame_stamp_us(i) if hybrid else int(self.stamps_us[i])
-            if complete and stamp - window_us < self.t_offset_us:
+        index, stamps = self.complete_samples(window_us) if complete else self.samples()
+        for i, stamp in zip(index.tolist(), stamps.tolist(), strict=True):
+            if i % stride:
                 continue
             events = self.read_events(stamp - window_us, stamp)
             yield FrameWindow(i, self.frame(i) if hybrid else None,

@@ -107,10 +107,9 @@ class DsecEvalSequence:
         self.name = seq.name
         self.width, self.height = seq.width, seq.height
         self.mapped = mapped
-        paired = seq.paired()
-        frame_us = seq.frames.stamps_us[seq.frame_index[paired]]
+        paired, frame_us = seq.complete_samples(window_us)
         begin = int(seq.stamps_us[0]) + round(start_s * 1e6) if len(seq) else 0
-        keep = (frame_us - window_us >= seq.t_offset_us) & (frame_us >= begin)
+        keep = frame_us >= begin
         if duration_s:
             keep &= frame_us < begin + round(duration_s * 1e6)
         self.label_index = paired[keep]

@@ -120,21 +120,11 @@ class DsecWindows(_IndexedSamples):
                           for folder in folders]
         self.index: list[tuple[int, int]] = []
         for s, seq in enumerate(self.sequences):
-            self.index += [(s, int(i)) for i in self._usable(seq)]
+            self.index += [(s, int(i)) for i in seq.complete_samples(self.window_us)[0]]
         if not self.index:
             raise DataError(f"{Path(root) / split}: no label has a full {self.window_us} µs "
                             "event window in its recording"
                             + (" and a frame near its time" if self.hybrid else ""))
-
-    def _usable(self, seq: DsecSequence) -> NDArray[np.intp]:
-        """The labels of ``seq`` with a complete event window (ending at their frame's time for
-        the hybrid model, which needs a frame)."""
-        if not self.hybrid:
-            return np.flatnonzero(seq.stamps_us - self.window_us >= seq.t_offset_us)
-        assert seq.frames is not None  # opened with frames=True
-        paired = seq.paired()
-        ends = seq.frames.stamps_us[seq.frame_index[paired]]
-        return paired[ends - self.window_us >= seq.t_offset_us]
 
     def layouts(self) -> list[str]:
         """Which DSEC-Semantic layout each sequence was found in (and, for the hybrid model,
@@ -152,7 +142,7 @@ class DsecWindows(_IndexedSamples):
     def __getitem__(self, item: int) -> Sample:
         s, i = self.index[item]
         seq = self.sequences[s]
-        stamp_us = seq.frame_stamp_us(i) if self.hybrid else int(seq.stamps_us[i])
+        stamp_us = seq.sample_stamp_us(i)
         events = seq.read_events(stamp_us - self.window_us, stamp_us)
         tensor = self.encoder.event_tensor(events, stamp_us * 1000)
         label = self.label(item)
