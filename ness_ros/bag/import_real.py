@@ -157,7 +157,7 @@ def _selected(stamps_ns: NDArray[np.int64], options: ImportOptions) -> NDArray[n
 
 
 def _import_dsec(folder: Path, out: Path, options: ImportOptions) -> ImportSummary:
-    from ness_ros.data.dsec import DSEC_CLASS_NAMES, DsecSequence
+    from ness_ros.data.dsec import DSEC_CLASS_NAMES, DsecSequence, missing_frame_folders
     from ness_ros.labels import CLASS_NAMES
 
     with DsecSequence(folder, rectify=options.rectify, frames=options.frames) as seq:
@@ -194,7 +194,7 @@ def _import_dsec(folder: Path, out: Path, options: ImportOptions) -> ImportSumma
         elif options.frames is False:
             frames_note = "frames left out, as asked"
         else:
-            missing = [d + "/" for d in ("images", "calibration") if not (folder / d).is_dir()]
+            missing = [name + "/" for name in missing_frame_folders(folder)]
             frames_note = (f"frames left out: no {' and '.join(missing)} in {folder} (DSEC's "
                            "frames come from a separate camera; with its images/ and "
                            "calibration/ they are brought into the label frame)")

@@ -308,7 +308,7 @@ class DsecSequence:
         """One line for logs: whether frames were found, and what pairing them with the labels
         kept and skipped."""
         if self.frames is None:
-            missing = [d for d in ("images", "calibration") if not (self.folder / d).is_dir()]
+            missing = missing_frame_folders(self.folder)
             why = f"no {' and '.join(d + '/' for d in missing)} folder" if missing else "not read"
             return f"frames: none ({why}): events only"
         paired = self.paired()
@@ -476,11 +476,21 @@ def _read_stamps(path: Path) -> NDArray[np.int64]:
     return stamps
 
 
+#: The folders of a sequence that its frames need: the official ``<split>_images.zip`` and
+#: ``<split>_calibration.zip``, extracted into the same root as the events and labels.
+FRAME_FOLDERS = ("images", "calibration")
+
+
+def missing_frame_folders(folder: Path) -> list[str]:
+    """The :data:`FRAME_FOLDERS` that the sequence ``folder`` lacks."""
+    return [name for name in FRAME_FOLDERS if not (folder / name).is_dir()]
+
+
 def _open_frames(folder: Path, frames: bool | None) -> DsecFrames | None:
     """The sequence's frames as :func:`DsecSequence.__init__` asks (``frames``)."""
     if frames is False:
         return None
-    missing = [folder / d for d in ("images", "calibration") if not (folder / d).is_dir()]
+    missing = [folder / name for name in missing_frame_folders(folder)]
     if missing and frames is None:
         return None
     if missing:
