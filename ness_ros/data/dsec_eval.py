@@ -103,7 +103,6 @@ class DsecEvalSequence:
                             f"got {start_s} and {duration_s}")
         self.sequence = DsecSequence(folder, frames=True)
         seq = self.sequence
-        assert seq.frames is not None  # frames=True: DataError when they are missing
         self.name = seq.name
         self.width, self.height = seq.width, seq.height
         self.mapped = mapped
@@ -113,7 +112,7 @@ class DsecEvalSequence:
         if duration_s:
             keep &= frame_us < begin + round(duration_s * 1e6)
         self.label_index = paired[keep]
-        self.stamps_ns = frame_us[keep].astype(np.int64) * 1000
+        self.stamps_ns = frame_us[keep] * 1000
         # (start, length) of the span taken, s; empty when no label is usable in it.
         self.span_s = (start_s, (int(self.stamps_ns[-1]) - int(self.stamps_ns[0])) / 1e9
                        if len(self) else 0.0)
